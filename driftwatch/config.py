@@ -1,0 +1,295 @@
+"""Loading and validating driftwatch.toml: every key checked at start, every error naming file and key."""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+from driftwatch.errors import ConfigError
+from driftwatch.model import Severity
+
+CONFIG_FILE_NAME = "driftwatch.toml"
+SERVICES = ("s3", "ec2", "iam")
+RETRY_MODES = ("standard", "adaptive")
+_INTERVAL = re.compile(r"^(\d+)\s*([smhd])$")
+_INTERVAL_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+@dataclass(frozen=True)
+class StateSettings:
+    """Where the state repository is and who the collector commits as."""
+
+    repo: Path
+    author_name: str = "driftwatch"
+    author_email: str = "driftwatch@localhost"
+
+
+@dataclass(frozen=True)
+class AwsSettings:
+    """How to reach AWS: boto3's credential chain, optionally a named profile and an emulator."""
+
+    profile: str | None = None
+    regions: tuple[str, ...] = ("us-east-1",)
+    endpoint_url: str | None = None
+    services: tuple[str, ...] = SERVICES
+    retry_mode: str = "adaptive"
+    max_attempts: int = 8
+    max_workers: int = 8
+    connect_timeout: float = 10.0
+    read_timeout: float = 30.0
+
+    @property
+    def all_regions(self) -> bool:
+        """True when the config asks for every region enabled in the account."""
+        return self.regions == ("*",)
+
+
+@dataclass(frozen=True)
+class RedactionSettings:
+    """Where the HMAC key for redacted secrets comes from (never the state repository)."""
+
+    key_env: str = "DRIFTWATCH_REDACTION_KEY"
+    key_file: Path = Path("~/.config/driftwatch/redaction.key")
+
+
+@dataclass(frozen=True)
+class NotifySettings:
+    """One ``[[notify]]`` entry: a notifier type, its threshold and its own options."""
+
+    type: str
+    min_severity: Severity
+    options: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Config:
+    """The whole validated configuration."""
+
+    path: Path
+    state: StateSettings
+    aws: AwsSettings
+    redaction: RedactionSettings
+    notify: tuple[NotifySettings, ...]
+    fail_on: Severity = Severity.HIGH
+    every_seconds: int = 900
+
+
+T = TypeVar("T")
+
+
+class _Table:
+    """One TOML table being read: takes keys by type and reports what is left over."""
+
+    def __init__(self, file: Path, name: str, data: Any) -> None:
+        self.file, self.name = file.name, name
+        if not isinstance(data, dict):
+            raise self.error("", f"must be a table, not {_type_name(data)}")
+        self.data: dict[str, Any] = dict(data)
+
+    def error(self, key: str, problem: str) -> ConfigError:
+        where = f"[{self.name}] {key}".rstrip() if self.name else key
+        return ConfigError(f"{self.file}: {where}: {problem}")
+
+    def take(self, key: str, kind: type[T], default: T, check: Callable[[T], str | None] | None = None) -> T:
+        if key not in self.data:
+            return default
+        value = self.data.pop(key)
+        if not _is_type(value, kind):
+            raise self.error(key, f"must be {_kind_name(kind)}, not {_type_name(value)} {value!r}")
+        problem = check(value) if check else None
+        if problem:
+            raise self.error(key, problem)
+        return value  # type: ignore[no-any-return]
+
+    def take_strings(self, key: str, default: tuple[str, ...], check: Callable[[str], str | None]) -> tuple[str, ...]:
+        value = self.take(key, list, list(default))
+        for i, item in enumerate(value):
+            if not isinstance(item, str):
+                raise self.error(f"{key}[{i}]", f"must be a string, not {_type_name(item)} {item!r}")
+            problem = check(item)
+            if problem:
+                raise self.error(f"{key}[{i}]", f"{item!r} {problem}")
+        return tuple(value)
+
+    def finish(self) -> None:
+        for key in self.data:
+            raise self.error(key, "unknown key (see config.example.toml for the keys this table takes)")
+
+
+def _is_type(value: Any, kind: type) -> bool:
+    if kind is float:
+        return isinstance(value, int | float) and not isinstance(value, bool)
+    if kind is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    return isinstance(value, kind)
+
+
+def _kind_name(kind: type) -> str:
+    return {str: "a string", int: "an integer", float: "a number", bool: "true or false",
+            list: "a list", dict: "a table"}.get(kind, kind.__name__)
+
+
+def _type_name(value: Any) -> str:
+    return {str: "string", int: "integer", float: "number", bool: "boolean", list: "list",
+            dict: "table"}.get(type(value), type(value).__name__)
+
+
+def parse_interval(text: str) -> int:
+    """Seconds in an interval such as ``15m``, ``30s``, ``2h`` or ``1d``; ValueError otherwise."""
+    match = _INTERVAL.match(text.strip())
+    if not match or int(match.group(1)) == 0:
+        raise ValueError(f"{text!r} is not an interval such as 30s, 15m, 2h or 1d")
+    return int(match.group(1)) * _INTERVAL_SECONDS[match.group(2)]
+
+
+def _severity_check(text: str) -> str | None:
+    try:
+        Severity.parse(text)
+    except ValueError as exc:
+        return str(exc)
+    return None
+
+
+def _positive(value: float) -> str | None:
+    return None if value > 0 else f"must be greater than 0, not {value}"
+
+
+def _region_check(region: str) -> str | None:
+    from driftwatch.collectors.aws.regions import known_regions  # only the AWS side knows regions
+
+    if region == "*":
+        return "must stand alone: regions = [\"*\"] means every region enabled for the account"
+    return None if region in known_regions() else "is not an AWS region"
+
+
+def _load_notify(file: Path, index: int, data: Any) -> NotifySettings:
+    table = _Table(file, f"notify[{index}]" if index >= 0 else "notify", data)
+    kind = table.take("type", str, "")
+    if not kind:
+        raise table.error("type", "is required (one of: " + ", ".join(sorted(NOTIFY_OPTIONS)) + ")")
+    if kind not in NOTIFY_OPTIONS:
+        raise table.error("type", f"{kind!r} is not a notifier (one of: {', '.join(sorted(NOTIFY_OPTIONS))})")
+    severity = Severity.parse(table.take("min_severity", str, "low", _severity_check))
+    options: dict[str, Any] = {}
+    for key, (required, default) in NOTIFY_OPTIONS[kind].items():
+        value = table.take(key, str, default)
+        if required and not value:
+            raise table.error(key, f"is required for a {kind} notifier")
+        options[key] = value
+    table.finish()
+    return NotifySettings(kind, severity, options)
+
+
+NOTIFY_OPTIONS: dict[str, dict[str, tuple[bool, str]]] = {
+    "console": {},
+    "slack": {
+        "channel": (True, ""),
+        "token_env": (False, "SLACK_BOT_TOKEN"),
+        "base_url": (False, "https://slack.com/api/"),
+    },
+}
+"""For each notifier type, its options: name -> (required, default)."""
+
+
+def load_config(path: Path) -> Config:
+    """Read and validate the config at ``path``; raise ConfigError naming the file and key."""
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no such config file (create one with `driftwatch init PATH`)") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path.name}: not valid TOML: {exc}") from None
+    return parse_config(raw, path)
+
+
+def parse_config(raw: Mapping[str, Any], path: Path) -> Config:
+    """Validate an already parsed TOML document that was read from ``path``."""
+    root = _Table(path, "", raw)
+    here = path.resolve().parent
+
+    state = _Table(path, "state", root.take("state", dict, {}))
+    repo = Path(os.path.expanduser(state.take("repo", str, ".")))
+    state_settings = StateSettings(
+        repo=(here / repo).resolve(),
+        author_name=state.take("author_name", str, "driftwatch", _non_empty),
+        author_email=state.take("author_email", str, "driftwatch@localhost", _email_check),
+    )
+    state.finish()
+
+    aws = _Table(path, "aws", root.take("aws", dict, {}))
+    profile = aws.take("profile", str, "")
+    regions = aws.take_strings("regions", ("us-east-1",), lambda r: None)
+    if regions != ("*",):
+        for i, region in enumerate(regions):
+            problem = _region_check(region)
+            if problem:
+                raise aws.error(f"regions[{i}]", f'"{region}" {problem}')
+    if not regions:
+        raise aws.error("regions", 'must name at least one region, or ["*"] for every enabled region')
+    endpoint = aws.take("endpoint_url", str, "", _url_check)
+    aws_settings = AwsSettings(
+        profile=profile or None,
+        regions=regions,
+        endpoint_url=endpoint or None,
+        services=aws.take_strings("services", SERVICES, lambda s: None if s in SERVICES else
+                                  f"is not a supported service (one of: {', '.join(SERVICES)})"),
+        retry_mode=aws.take("retry_mode", str, "adaptive", lambda m: None if m in RETRY_MODES else
+                            f"must be one of: {', '.join(RETRY_MODES)}"),
+        max_attempts=aws.take("max_attempts", int, 8, _positive),
+        max_workers=aws.take("max_workers", int, 8, lambda n: None if 1 <= n <= 64 else
+                             f"must be between 1 and 64, not {n}"),
+        connect_timeout=float(aws.take("connect_timeout", float, 10.0, _positive)),
+        read_timeout=float(aws.take("read_timeout", float, 30.0, _positive)),
+    )
+    aws.finish()
+
+    redaction = _Table(path, "redaction", root.take("redaction", dict, {}))
+    redaction_settings = RedactionSettings(
+        key_env=redaction.take("key_env", str, "DRIFTWATCH_REDACTION_KEY", _non_empty),
+        key_file=Path(redaction.take("key_file", str, "~/.config/driftwatch/redaction.key", _non_empty)),
+    )
+    redaction.finish()
+
+    check = _Table(path, "check", root.take("check", dict, {}))
+    fail_on = Severity.parse(check.take("fail_on", str, "high", _severity_check))
+    check.finish()
+
+    schedule = _Table(path, "schedule", root.take("schedule", dict, {}))
+    every = schedule.take("every", str, "15m", _interval_check)
+    schedule.finish()
+
+    notify_raw = root.take("notify", list, [{"type": "console"}])
+    notify = tuple(_load_notify(path, i, entry) for i, entry in enumerate(notify_raw))
+    root.finish()
+
+    return Config(path=path, state=state_settings, aws=aws_settings, redaction=redaction_settings,
+                  notify=notify, fail_on=fail_on, every_seconds=parse_interval(every))
+
+
+def _non_empty(text: str) -> str | None:
+    return None if text.strip() else "must not be empty"
+
+
+def _email_check(text: str) -> str | None:
+    return None if re.fullmatch(r"[^@\s<>]+@[^@\s<>]+", text) else f"{text!r} is not an email address"
+
+
+def _url_check(text: str) -> str | None:
+    if not text:
+        return None
+    return None if re.match(r"^https?://[^\s/]+", text) else f"{text!r} is not an http(s) URL"
+
+
+def _interval_check(text: str) -> str | None:
+    try:
+        parse_interval(text)
+    except ValueError as exc:
+        return str(exc)
+    return None

@@ -1,0 +1,29 @@
+"""The error hierarchy: every message names the file, key, resource or API call involved."""
+
+
+class DriftwatchError(Exception):
+    """Base of every error driftwatch reports to the user instead of a traceback."""
+
+
+class ConfigError(DriftwatchError):
+    """The configuration file is missing, unreadable or invalid."""
+
+
+class BaselineError(DriftwatchError):
+    """A baseline or guardrail file is malformed."""
+
+
+class CollectError(DriftwatchError):
+    """A collection failed as a whole (for example credentials rejected in an enabled region)."""
+
+
+class StoreError(DriftwatchError):
+    """The state repository cannot be read or written."""
+
+
+class LockedError(StoreError):
+    """Another driftwatch process holds the state repository."""
+
+
+class NotifyError(DriftwatchError):
+    """A notifier could not deliver its message."""

@@ -1,0 +1,207 @@
+"""The plain data that travels the pipeline: identities, resources, gaps, snapshots, changes, findings."""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal
+
+JSONValue = Any
+"""A value made only of dict, list, str, int, float, bool and None."""
+
+GLOBAL_REGION = "global"
+
+
+class Severity(enum.IntEnum):
+    """How much a finding matters; ordered so that thresholds compare with ``>=``."""
+
+    INFO = 0
+    LOW = 1
+    MEDIUM = 2
+    HIGH = 3
+    CRITICAL = 4
+
+    @classmethod
+    def parse(cls, text: str) -> Severity:
+        """Return the severity named by ``text`` (case-insensitive); raise ValueError otherwise."""
+        try:
+            return cls[text.strip().upper()]
+        except KeyError:
+            names = ", ".join(s.name.lower() for s in cls)
+            raise ValueError(f"{text!r} is not a severity (one of {names})") from None
+
+    def __str__(self) -> str:
+        return self.name.lower()
+
+
+@dataclass(frozen=True, order=True)
+class ResourceId:
+    """Where a resource lives and what it is called.
+
+    ``type`` is ``service/kind`` (``s3/bucket``, ``ec2/security-group``); ``region`` is
+    ``global`` for services without regions. ``arn`` is AWS's name where one exists.
+    """
+
+    provider: str
+    account: str
+    region: str
+    type: str
+    id: str
+    arn: str | None = None
+
+    @property
+    def key(self) -> str:
+        """The stable name used in findings and on the command line: the ARN, else a path-like id."""
+        return self.arn or f"{self.provider}:{self.account}:{self.region}:{self.type}/{self.id}"
+
+    @property
+    def scope(self) -> Scope:
+        """The listing this resource comes from; a resource is deleted only when its scope was read."""
+        return Scope(self.provider, self.account, self.region, self.type)
+
+    @property
+    def name(self) -> str:
+        """A short readable name for messages."""
+        return self.id
+
+
+@dataclass(frozen=True, order=True)
+class Scope:
+    """One listing a collector performs: every resource of ``type`` in one account and region."""
+
+    provider: str
+    account: str
+    region: str
+    type: str
+
+    def __str__(self) -> str:
+        return f"{self.provider}/{self.account}/{self.region}/{self.type}"
+
+
+GapKind = Literal["denied", "throttled", "region-disabled", "unreachable", "error"]
+
+
+@dataclass(frozen=True)
+class CoverageGap:
+    """Something a collector could not read, and why. Never to be mistaken for state.
+
+    A gap covers a whole ``scope`` when ``resource`` is None (the listing failed), else one
+    ``field`` of one resource (its last known value is kept).
+    """
+
+    scope: Scope
+    api_call: str
+    kind: GapKind
+    code: str
+    message: str
+    resource: ResourceId | None = None
+    field: str | None = None
+
+    def describe(self) -> str:
+        """One line naming what could not be read and why."""
+        where = self.resource.key if self.resource else str(self.scope)
+        what = f" field {self.field}" if self.field else ""
+        return f"{where}{what}: {self.api_call} failed ({self.kind}: {self.code}) {self.message}".rstrip()
+
+
+@dataclass(frozen=True)
+class Resource:
+    """One resource as collected: its identity and its canonical configuration.
+
+    ``unreadable`` maps top-level config fields that could not be read to the error code; such
+    fields are absent from ``config`` until the store fills them with the last known value.
+    ``observations`` holds facts that change on every read (last-used dates): kept for rules,
+    never stored as configuration and never drift.
+    """
+
+    identity: ResourceId
+    config: Mapping[str, JSONValue]
+    unreadable: Mapping[str, str] = field(default_factory=dict)
+    observations: Mapping[str, JSONValue] = field(default_factory=dict)
+
+    @property
+    def digest(self) -> str:
+        """A hash of the canonical configuration, to skip unchanged resources cheaply."""
+        return content_digest(self.config)
+
+
+def content_digest(config: Mapping[str, JSONValue]) -> str:
+    """SHA-256 of the canonical JSON text of ``config``."""
+    text = json.dumps(config, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """Everything one run read: the resources, the scopes it listed completely, and the gaps."""
+
+    run_id: str
+    started_at: datetime
+    finished_at: datetime
+    resources: tuple[Resource, ...]
+    scopes_read: frozenset[Scope]
+    gaps: tuple[CoverageGap, ...] = ()
+    tool_versions: Mapping[str, str] = field(default_factory=dict)
+
+
+Against = Literal["baseline", "previous", "guardrail"]
+
+
+@dataclass(frozen=True)
+class Change:
+    """One difference in one resource: a readable path with the value before and after.
+
+    ``before`` is None when the path was added, ``after`` is None when it was removed; a whole
+    resource added or removed has the path ``""``.
+    """
+
+    resource: ResourceId
+    path: str
+    before: JSONValue
+    after: JSONValue
+    against: Against
+
+
+@dataclass(frozen=True)
+class Finding:
+    """A rule's verdict about one resource, with the changes that caused it."""
+
+    rule: str
+    severity: Severity
+    resource: ResourceId
+    message: str
+    against: Against
+    changes: tuple[Change, ...] = ()
+    new_since_previous: bool = True
+    commit: str | None = None
+
+    @property
+    def id(self) -> str:
+        """A stable identity: the rule, the resource and the paths involved."""
+        paths = ",".join(sorted({c.path for c in self.changes}))
+        raw = f"{self.rule}|{self.resource.key}|{paths}"
+        return hashlib.sha256(raw.encode()).hexdigest()[:12]
+
+
+@dataclass(frozen=True)
+class RunReport:
+    """What notifiers and reports see of one run: findings, coverage gaps and a few counts."""
+
+    run_id: str
+    started_at: datetime
+    finished_at: datetime
+    state_repo: str
+    commit: str | None
+    resources_read: int
+    resources_changed: int
+    findings: tuple[Finding, ...]
+    gaps: tuple[CoverageGap, ...] = ()
+
+    def at_least(self, threshold: Severity) -> tuple[Finding, ...]:
+        """The findings at or above ``threshold``, most severe first."""
+        chosen = [f for f in self.findings if f.severity >= threshold]
+        return tuple(sorted(chosen, key=lambda f: (-f.severity, f.resource.key, f.rule)))
