@@ -1,0 +1,158 @@
+"""Canonical configuration: volatile fields dropped, policies decoded, set-like lists sorted, secrets redacted.
+
+Used before storing and before comparing, so that two reads of the same settings always give the
+same text and only real changes show up in git and in findings.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import re
+from collections.abc import Callable, Collection, Mapping
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from driftwatch.model import JSONValue, Resource
+from driftwatch.policy import normalise_policy
+
+VOLATILE_KEYS = frozenset({
+    "ResponseMetadata", "RequestId", "ETag", "HTTPHeaders", "RetryAttempts",
+})
+"""Keys removed wherever they appear: they change on every read and are not configuration."""
+
+OBSERVATION_KEYS = frozenset({"LastUsedDate", "PasswordLastUsed", "AccessKeyLastUsed", "LastAccessed"})
+"""Keys that are kept as observations for rules but never stored or diffed as configuration."""
+
+POLICY_KEYS = frozenset({"Policy", "AssumeRolePolicyDocument", "PolicyDocument", "Document", "KeyPolicy"})
+"""Keys whose value is a policy document (often a JSON string) to decode and normalise."""
+
+_SECRET_WORDS = frozenset({"password", "passwd", "pwd", "secret", "token", "apikey", "passphrase",
+                           "credential", "credentials", "privatekey", "secretkey"})
+_SECRET_PAIRS = frozenset({("api", "key"), ("private", "key"), ("access", "key"), ("secret", "key"),
+                           ("signing", "key"), ("encryption", "key"), ("connection", "string"),
+                           ("client", "secret"), ("auth", "token"), ("session", "key")})
+_REFERENCE_WORDS = frozenset({"name", "arn", "id", "path", "file", "url", "uri", "endpoint", "host",
+                              "user", "username", "type", "length", "age", "policy", "expire",
+                              "enabled", "required", "reuse", "prevention", "date", "version"})
+_SECRET_VALUE = re.compile(
+    r"-----BEGIN [A-Z ]*PRIVATE KEY-----|xox[abposr]-[0-9A-Za-z-]{10,}|gh[pousr]_[0-9A-Za-z]{30,}"
+    r"|(?i:password|pwd)=[^;&\s]+"
+)
+_SPLIT_WORDS = re.compile(r"[A-Z]?[a-z0-9]+|[A-Z]+(?![a-z])")
+REDACTED_PREFIX = "[redacted hmac-sha256:"
+
+
+@dataclass(frozen=True)
+class Redactor:
+    """Replaces secret values by a keyed hash, so a change shows without the value reaching git."""
+
+    key: bytes
+
+    def redact(self, value: str) -> str:
+        """The redacted stand-in for ``value``: same value, same text; different value, different text."""
+        if value.startswith(REDACTED_PREFIX):
+            return value
+        digest = hmac.new(self.key, value.encode(), hashlib.sha256).hexdigest()[:16]
+        return f"{REDACTED_PREFIX}{digest}]"
+
+
+def _words(key: str) -> list[str]:
+    return [w.lower() for w in _SPLIT_WORDS.findall(key.replace("-", "_"))]
+
+
+def is_secret(key: str, value: Any) -> bool:
+    """True when ``value`` under ``key`` looks like a secret, judged by key name and value together.
+
+    ``DB_PASSWORD`` and ``PAYMENT_API_KEY`` are secrets; ``DB_SECRET_NAME`` (a reference to a
+    secret), ``AWS_CA_BUNDLE`` (a file path) and an ARN are not.
+    """
+    if not isinstance(value, str) or not value.strip():
+        return False
+    if _SECRET_VALUE.search(value):
+        return True
+    words = _words(key)
+    named_secret = any(w in _SECRET_WORDS for w in words) or any(
+        pair in _SECRET_PAIRS for pair in zip(words, words[1:], strict=False))
+    if not named_secret:
+        return False
+    if words and words[-1] in _REFERENCE_WORDS:
+        return False
+    looks_like_reference = value.startswith(("arn:", "/", "./", "${", "{{", "s3://", "file:"))
+    return not looks_like_reference
+
+
+def canonical(value: Any, *, redactor: Redactor | None = None, ordered: Collection[str] = (),
+              observations: dict[str, JSONValue] | None = None, _path: str = "") -> JSONValue:
+    """Return ``value`` as canonical JSON data.
+
+    Dates become ISO-8601 strings, volatile keys disappear, policy documents are decoded and
+    normalised, lists are sorted by their canonical text unless their path is in ``ordered``,
+    and secret-looking strings are redacted when a ``redactor`` is given. Observation keys are
+    moved into ``observations`` (by path) when that dict is given, and dropped otherwise.
+    """
+    if isinstance(value, Mapping):
+        result: dict[str, JSONValue] = {}
+        for key, item in value.items():
+            key = str(key)
+            path = f"{_path}.{key}" if _path else key
+            if key in VOLATILE_KEYS:
+                continue
+            if key in OBSERVATION_KEYS:
+                if observations is not None:
+                    observations[path] = canonical(item)
+                continue
+            if key in POLICY_KEYS and isinstance(item, str | Mapping) and _looks_like_policy(item):
+                item = normalise_policy(item)
+            if redactor is not None and is_secret(key, item):
+                result[key] = redactor.redact(item)
+                continue
+            result[key] = canonical(item, redactor=redactor, ordered=ordered,
+                                    observations=observations, _path=path)
+        return dict(sorted(result.items()))
+    if isinstance(value, list | tuple | set | frozenset):
+        items = [canonical(v, redactor=redactor, ordered=ordered, observations=observations,
+                           _path=f"{_path}[]") for v in value]
+        if _path not in ordered:
+            items.sort(key=canonical_text)
+        return items
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, bytes):
+        return value.decode("utf-8", errors="replace")
+    if isinstance(value, str) and redactor is not None and _SECRET_VALUE.search(value):
+        return redactor.redact(value)
+    if value is None or isinstance(value, str | int | float | bool):
+        return value
+    return str(value)
+
+
+def _looks_like_policy(item: str | Mapping[str, Any]) -> bool:
+    if isinstance(item, Mapping):
+        return "Statement" in item
+    return item.lstrip().startswith("{") and "Statement" in item
+
+
+def canonical_text(value: JSONValue) -> str:
+    """Compact canonical JSON text, the sort key for lists and the basis of content hashes."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def file_text(document: JSONValue) -> str:
+    """The text of a stored file: sorted keys, two-space indent, newline at the end."""
+    return json.dumps(document, sort_keys=True, indent=2, ensure_ascii=False) + "\n"
+
+
+def normalise_resource(resource: Resource, redactor: Redactor,
+                       ordered: Callable[[str], Collection[str]] = lambda _type: ()) -> Resource:
+    """Return ``resource`` with a canonical, redacted config and its observations split out."""
+    observations: dict[str, JSONValue] = dict(resource.observations)
+    config = canonical(resource.config, redactor=redactor, ordered=ordered(resource.identity.type),
+                       observations=observations)
+    assert isinstance(config, dict)
+    return Resource(resource.identity, config, dict(resource.unreadable), observations)
