@@ -1,0 +1,46 @@
+"""Collectors: the interface every collector implements and the registry of built-in ones."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from driftwatch.model import CoverageGap, Resource, Scope
+
+
+@dataclass(frozen=True)
+class Collection:
+    """What one collector read (resources, complete listings) and what it could not read (gaps)."""
+
+    resources: tuple[Resource, ...] = ()
+    scopes_read: frozenset[Scope] = frozenset()
+    gaps: tuple[CoverageGap, ...] = ()
+    tool_versions: dict[str, str] = field(default_factory=dict)
+
+    def merge(self, other: Collection) -> Collection:
+        """Both collections as one."""
+        return Collection(self.resources + other.resources, self.scopes_read | other.scopes_read,
+                          self.gaps + other.gaps, {**self.tool_versions, **other.tool_versions})
+
+
+class Collector(Protocol):
+    """Reads settings from one provider. Failures are returned as gaps, not raised, except a
+    failure of the whole provider (credentials rejected), which raises CollectError."""
+
+    def collect(self) -> Collection:
+        """Read every configured scope."""
+
+
+CollectorFactory = Callable[..., Any]
+COLLECTORS: dict[str, CollectorFactory] = {}
+
+
+def register(name: str) -> Callable[[CollectorFactory], CollectorFactory]:
+    """Register a collector factory under ``name``."""
+
+    def add(factory: CollectorFactory) -> CollectorFactory:
+        COLLECTORS[name] = factory
+        return factory
+
+    return add

@@ -1,0 +1,94 @@
+"""One AWS call and what its failure means: a state ("not configured"), a gap, or a fatal error."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from botocore.exceptions import (
+    BotoCoreError,
+    ClientError,
+    ConnectionError,
+    ConnectTimeoutError,
+    EndpointConnectionError,
+    ReadTimeoutError,
+)
+
+from driftwatch.errors import CollectError
+from driftwatch.model import GapKind
+
+ABSENT_CODES = frozenset({
+    "NoSuchBucketPolicy", "NoSuchPublicAccessBlockConfiguration",
+    "ServerSideEncryptionConfigurationNotFoundError", "OwnershipControlsNotFoundError",
+    "NoSuchLifecycleConfiguration", "NoSuchEntity", "NoSuchTagSet", "NoSuchWebsiteConfiguration",
+    "NoSuchCORSConfiguration",
+})
+"""Error codes that mean "nothing is configured": a real state, stored as such (case 18)."""
+
+DENIED_CODES = frozenset({"AccessDenied", "AccessDeniedException", "UnauthorizedOperation",
+                          "AuthorizationError", "Forbidden", "AllAccessDisabled"})
+THROTTLED_CODES = frozenset({"Throttling", "ThrottlingException", "RequestLimitExceeded", "SlowDown",
+                             "TooManyRequestsException", "RequestThrottled", "ProvisionedThroughputExceededException"})
+CREDENTIAL_CODES = frozenset({"InvalidClientTokenId", "UnrecognizedClientException", "ExpiredToken",
+                              "ExpiredTokenException", "SignatureDoesNotMatch", "AuthFailure",
+                              "InvalidAccessKeyId", "RequestExpired"})
+"""Credentials rejected. In a region that is not enabled this means "skip the region" (case 19);
+in an enabled region it is a real credential problem that fails the run."""
+
+ABSENT = object()
+"""Returned by :func:`call` for an answer that means "nothing configured"."""
+
+
+@dataclass
+class ReadFailure(Exception):
+    """A call that could not be answered: the caller records a gap and keeps the last known state."""
+
+    api_call: str
+    kind: GapKind
+    code: str
+    message: str
+
+
+def call(client: Any, operation: str, **kwargs: Any) -> Any:
+    """Call ``client.operation(**kwargs)``; return ABSENT for "not configured".
+
+    Raises ReadFailure for a denied, throttled or unreachable call, and CollectError when the
+    credentials themselves are rejected.
+    """
+    return _guarded(client, operation, lambda: getattr(client, operation)(**kwargs))
+
+
+def paginate(client: Any, operation: str, key: str, **kwargs: Any) -> list[Any]:
+    """Every item under ``key`` across all pages of ``operation``; failures as in :func:`call`."""
+
+    def read_all() -> list[Any]:
+        pages = client.get_paginator(operation).paginate(**kwargs)
+        return [item for page in pages for item in page.get(key, [])]
+
+    result = _guarded(client, operation, read_all)
+    return [] if result is ABSENT else list(result)
+
+
+def _guarded(client: Any, operation: str, read: Callable[[], Any]) -> Any:
+    api_call = f"{client.meta.service_model.service_name}.{operation}"
+    try:
+        return read()
+    except ClientError as exc:
+        error = exc.response.get("Error", {})
+        code = str(error.get("Code", "Unknown"))
+        message = str(error.get("Message", ""))
+        if code in ABSENT_CODES:
+            return ABSENT
+        if code in CREDENTIAL_CODES:
+            raise CollectError(
+                f"{api_call} in {client.meta.region_name}: AWS rejected the credentials ({code}: "
+                f"{message}). Check the profile or environment credentials driftwatch runs with."
+            ) from None
+        kind: GapKind = "denied" if code in DENIED_CODES else (
+            "throttled" if code in THROTTLED_CODES else "error")
+        raise ReadFailure(api_call, kind, code, message) from None
+    except (EndpointConnectionError, ConnectTimeoutError, ReadTimeoutError, ConnectionError) as exc:
+        raise ReadFailure(api_call, "unreachable", type(exc).__name__, str(exc)) from None
+    except BotoCoreError as exc:
+        raise ReadFailure(api_call, "error", type(exc).__name__, str(exc)) from None

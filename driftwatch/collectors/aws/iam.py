@@ -1,0 +1,98 @@
+"""IAM: users (console password, MFA, access keys, policies, groups), the password policy, the account summary."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from driftwatch.collectors import Collection
+from driftwatch.collectors.aws.calls import ABSENT, ReadFailure, call, paginate
+from driftwatch.collectors.aws.context import AwsContext
+from driftwatch.collectors.aws.fields import FieldRead, read_fields, tag_map
+from driftwatch.model import GLOBAL_REGION, CoverageGap, JSONValue, Resource, ResourceId, Scope
+
+USER = "iam/user"
+PASSWORD_POLICY = "iam/password-policy"
+ACCOUNT_SUMMARY = "iam/account-summary"
+SUMMARY_KEYS = ("AccountAccessKeysPresent", "AccountMFAEnabled", "AccountSigningCertificatesPresent")
+
+
+def collect_iam(ctx: AwsContext) -> Collection:
+    """Every IAM user, read concurrently, plus the account's password policy and summary."""
+    client = ctx.client("iam", ctx.home_region)
+    result = _account_resources(ctx, client)
+    scope = Scope("aws", ctx.account, GLOBAL_REGION, USER)
+    try:
+        users = paginate(client, "list_users", "Users")
+    except ReadFailure as failure:
+        gap = CoverageGap(scope, failure.api_call, failure.kind, failure.code, failure.message)
+        return result.merge(Collection(gaps=(gap,)))
+    resources: list[Resource] = []
+    gaps: list[CoverageGap] = []
+    for resource, user_gaps in ctx.map(lambda user: _user(ctx, client, user), users):
+        resources.append(resource)
+        gaps.extend(user_gaps)
+    return result.merge(Collection(tuple(resources), frozenset({scope}), tuple(gaps)))
+
+
+def _user(ctx: AwsContext, client: Any, user: dict[str, Any]) -> tuple[Resource, list[CoverageGap]]:
+    name = user["UserName"]
+    identity = ResourceId("aws", ctx.account, GLOBAL_REGION, USER, name, user["Arn"])
+    config: dict[str, JSONValue] = {k: user.get(k) for k in ("Arn", "CreateDate", "Path", "UserName")}
+    observations: dict[str, JSONValue] = {}
+    if "PasswordLastUsed" in user:
+        observations["PasswordLastUsed"] = user["PasswordLastUsed"].isoformat()
+    fields = read_fields(client, identity, (
+        FieldRead("LoginProfile", "get_login_profile",
+                  lambda a: {"PasswordResetRequired": a["LoginProfile"].get("PasswordResetRequired", False)}),
+    ), UserName=name)
+    config.update(fields.config)
+    listings: dict[str, tuple[str, str, Callable[[list[Any]], JSONValue]]] = {
+        "MFADevices": ("list_mfa_devices", "MFADevices", lambda items: [d["SerialNumber"] for d in items]),
+        "AccessKeys": ("list_access_keys", "AccessKeyMetadata", lambda items: [
+            {k: key.get(k) for k in ("AccessKeyId", "CreateDate", "Status")} for key in items]),
+        "AttachedPolicies": ("list_attached_user_policies", "AttachedPolicies",
+                             lambda items: [p["PolicyArn"] for p in items]),
+        "Groups": ("list_groups_for_user", "Groups", lambda items: [g["GroupName"] for g in items]),
+        "Tags": ("list_user_tags", "Tags", tag_map),
+    }
+    for field_name, (operation, key, shape) in listings.items():
+        try:
+            config[field_name] = shape(paginate(client, operation, key, UserName=name))
+        except ReadFailure as failure:
+            fields.unreadable[field_name] = failure.code
+            fields.gaps.append(CoverageGap(identity.scope, failure.api_call, failure.kind,
+                                           failure.code, failure.message, identity, field_name))
+    try:
+        config["InlinePolicies"] = _inline_policies(client, name)
+    except ReadFailure as failure:
+        fields.unreadable["InlinePolicies"] = failure.code
+        fields.gaps.append(CoverageGap(identity.scope, failure.api_call, failure.kind, failure.code,
+                                       failure.message, identity, "InlinePolicies"))
+    return Resource(identity, config, fields.unreadable, observations), fields.gaps
+
+
+def _inline_policies(client: Any, user: str) -> dict[str, JSONValue]:
+    policies: dict[str, JSONValue] = {}
+    for policy_name in paginate(client, "list_user_policies", "PolicyNames", UserName=user):
+        answer = call(client, "get_user_policy", UserName=user, PolicyName=policy_name)
+        if answer is not ABSENT:
+            policies[policy_name] = answer["PolicyDocument"]
+    return policies
+
+
+def _account_resources(ctx: AwsContext, client: Any) -> Collection:
+    reads = {
+        PASSWORD_POLICY: FieldRead("PasswordPolicy", "get_account_password_policy",
+                                   lambda a: a["PasswordPolicy"]),
+        ACCOUNT_SUMMARY: FieldRead("SummaryMap", "get_account_summary",
+                                   lambda a: {k: a["SummaryMap"].get(k) for k in SUMMARY_KEYS}),
+    }
+    result = Collection()
+    for kind, read in reads.items():
+        identity = ResourceId("aws", ctx.account, GLOBAL_REGION, kind, "account")
+        fields = read_fields(client, identity, (read,))
+        scopes = frozenset() if fields.unreadable else frozenset({identity.scope})
+        result = result.merge(Collection((Resource(identity, fields.config, fields.unreadable),), scopes,
+                                         tuple(fields.gaps)))
+    return result
