@@ -1,0 +1,79 @@
+"""The comparator: only documents whose content differs go to deepdiff, and no change is ever hidden."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from deepdiff import DeepDiff
+from deepdiff.helper import NotPresent
+
+from driftwatch.model import Against, Change, JSONValue, ResourceId
+from driftwatch.normalise import canonical_text
+
+_PLAIN_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
+_MISSING = object()
+
+
+def format_path(parts: list[Any]) -> str:
+    """``PublicAccessBlock.BlockPublicAcls``, ``Ingress["tcp/22"]``, ``Policy.Statement[0]``."""
+    text = ""
+    for part in parts:
+        if isinstance(part, int):
+            text += f"[{part}]"
+        elif _PLAIN_KEY.match(str(part)):
+            text += f".{part}" if text else str(part)
+        else:
+            text += f'["{part}"]'
+    return text
+
+
+def diff_configs(resource: ResourceId, before: Mapping[str, JSONValue] | None,
+                 after: Mapping[str, JSONValue] | None, against: Against) -> tuple[Change, ...]:
+    """The changes from ``before`` to ``after``; a whole resource added or removed has the path ``""``.
+
+    Lists in canonical documents are sets in a stable order, so a change inside a list is
+    reported once, as the whole list before and after: readable, and immune to shifted positions.
+    """
+    if before is None and after is None:
+        return ()
+    if before is None or after is None:
+        return (Change(resource, "", before, after, against),)
+    if canonical_text(before) == canonical_text(after):
+        return ()
+    # threshold_to_diff_deeper=0: never collapse a document into one root change (case 16).
+    diff = DeepDiff(before, after, view="tree", verbose_level=2, threshold_to_diff_deeper=0)
+    changes: dict[str, Change] = {}
+    for levels in diff.values():
+        for level in levels:
+            parts = level.path(output_format="list")
+            cut = next((i for i, p in enumerate(parts) if isinstance(p, int)), None)
+            if cut is not None:
+                parts = parts[:cut]
+                old, new = _get(before, parts), _get(after, parts)
+            else:
+                old = None if isinstance(level.t1, NotPresent) else level.t1
+                new = None if isinstance(level.t2, NotPresent) else level.t2
+            path = format_path(parts)
+            changes.setdefault(path, Change(resource, path, old, new, against))
+    return tuple(changes[p] for p in sorted(changes))
+
+
+def _get(document: Any, parts: list[Any]) -> Any:
+    for part in parts:
+        if not isinstance(document, Mapping) or part not in document:
+            return None
+        document = document[part]
+    return document
+
+
+def pinned(current: Any, baseline: Any) -> Any:
+    """The part of ``current`` that a (possibly partial) ``baseline`` pins.
+
+    A baseline object pins only its own keys; a key it names that ``current`` lacks is kept
+    out, so the diff reports it as removed.
+    """
+    if isinstance(baseline, Mapping) and isinstance(current, Mapping):
+        return {k: pinned(current[k], v) for k, v in baseline.items() if k in current}
+    return current

@@ -1,0 +1,60 @@
+"""Where each resource lives in the state repository, and how a file maps back to its identity."""
+
+from __future__ import annotations
+
+from pathlib import PurePosixPath
+from typing import Any
+from urllib.parse import quote, unquote
+
+from driftwatch.model import ResourceId
+
+SNAPSHOTS = "snapshots"
+BASELINES = "baselines"
+MANIFEST = f"{SNAPSHOTS}/manifest.json"
+GUARDRAILS = f"{BASELINES}/guardrails.toml"
+LAST_VERIFIED = "last-verified.json"
+PRIVATE_DIR = ".driftwatch"
+
+
+def relative_path(identity: ResourceId) -> str:
+    """``aws/<account>/<region>/<service>/<kind>/<id>.json`` with the id made safe for a file name."""
+    parts = [identity.provider, identity.account, identity.region, *identity.type.split("/")]
+    safe = [quote(p, safe="-_.") for p in parts]
+    return "/".join([*safe, quote(identity.id, safe="-_.") + ".json"])
+
+
+def snapshot_path(identity: ResourceId) -> str:
+    """The repository path of a resource's snapshot file."""
+    return f"{SNAPSHOTS}/{relative_path(identity)}"
+
+
+def baseline_path(identity: ResourceId) -> str:
+    """The repository path of a resource's approved baseline file."""
+    return f"{BASELINES}/{relative_path(identity)}"
+
+
+def identity_from_document(document: Any, path: str) -> ResourceId:
+    """The identity stored in a resource file; ValueError naming the file when it is missing."""
+    raw = document.get("identity") if isinstance(document, dict) else None
+    fields = ("provider", "account", "region", "type", "id")
+    if not isinstance(raw, dict) or not all(isinstance(raw.get(f), str) for f in fields):
+        raise ValueError(f"{path}: no valid \"identity\" object (needs {', '.join(fields)})")
+    arn = raw.get("arn")
+    return ResourceId(*(raw[f] for f in fields), arn=arn if isinstance(arn, str) else None)
+
+
+def identity_document(identity: ResourceId) -> dict[str, Any]:
+    """The ``identity`` object written into each resource file."""
+    return {"provider": identity.provider, "account": identity.account, "region": identity.region,
+            "type": identity.type, "id": identity.id, "arn": identity.arn}
+
+
+def is_resource_file(path: str, root: str) -> bool:
+    """True for ``<root>/<provider>/.../<id>.json`` files (not the manifest or other files)."""
+    parts = PurePosixPath(path).parts
+    return len(parts) >= 6 and parts[0] == root and path.endswith(".json")
+
+
+def unquote_id(name: str) -> str:
+    """The resource id encoded in a file name."""
+    return unquote(name.removesuffix(".json"))

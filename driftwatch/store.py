@@ -1,0 +1,358 @@
+"""The state repository: snapshot files in git, written only when changed, one commit per run, under a lock."""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import fcntl
+import json
+import os
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import git
+
+from driftwatch import __version__
+from driftwatch.errors import LockedError, StoreError
+from driftwatch.layout import (
+    LAST_VERIFIED,
+    MANIFEST,
+    PRIVATE_DIR,
+    SNAPSHOTS,
+    identity_document,
+    is_resource_file,
+    snapshot_path,
+)
+from driftwatch.model import JSONValue, Resource, Snapshot
+from driftwatch.normalise import file_text
+
+Documents = dict[str, dict[str, Any]]
+"""Resource files by repository path, each ``{"identity": ..., "config": ...}``."""
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """The outcome of storing one snapshot."""
+
+    commit: str | None
+    previous_commit: str | None
+    documents: Documents
+    added: tuple[str, ...]
+    changed: tuple[str, ...]
+    removed: tuple[str, ...]
+
+
+class StateRepo:
+    """A git repository holding ``snapshots/`` and ``baselines/``; only this module imports git."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        try:
+            self.repo = git.Repo(path)
+        except (git.NoSuchPathError, git.InvalidGitRepositoryError):
+            raise StoreError(f"{path}: not a driftwatch state repository (create one with "
+                             f"`driftwatch init {path}`)") from None
+
+    # -- locking and recovery -------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def lock(self) -> Iterator[None]:
+        """Hold the repository for one run; a second process gets LockedError at once.
+
+        The kernel releases the lock when its holder dies, so a killed run never blocks the next.
+        """
+        private = self.path / PRIVATE_DIR
+        private.mkdir(exist_ok=True)
+        handle = open(private / "lock", "a+")  # noqa: SIM115 - held for the whole block
+        try:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError as exc:
+                if exc.errno not in (errno.EAGAIN, errno.EACCES):
+                    raise
+                handle.seek(0)
+                holder = handle.read().strip() or "unknown"
+                raise LockedError(f"{self.path}: another driftwatch process (pid {holder}) is using "
+                                  "this state repository; wait for it to finish or stop it") from None
+            handle.seek(0)
+            handle.truncate()
+            handle.write(str(os.getpid()))
+            handle.flush()
+            self._recover()
+            yield
+        finally:
+            handle.close()
+
+    def _recover(self) -> None:
+        """Undo what a killed run left: git lock files, staged or half-written snapshot files."""
+        git_dir = Path(self.repo.git_dir)
+        for stale in [git_dir / "index.lock", git_dir / "HEAD.lock", *git_dir.glob("refs/**/*.lock")]:
+            stale.unlink(missing_ok=True)  # safe: we hold the driftwatch lock, no run is writing
+        if self.head() is None:
+            return
+        tree = self.repo.head.commit.tree
+        tracked = [p for p in (SNAPSHOTS, LAST_VERIFIED) if _in_tree(tree, p)]
+        if tracked:
+            self.repo.git.reset("-q", "HEAD", "--", *tracked)
+            self.repo.git.checkout("HEAD", "--", *tracked)
+        self.repo.git.clean("-fdq", "--", SNAPSHOTS)
+
+    # -- reading ----------------------------------------------------------------------------
+
+    def head(self) -> str | None:
+        """The commit at HEAD, or None in an empty repository."""
+        try:
+            return self.repo.head.commit.hexsha
+        except ValueError:
+            return None
+
+    def read_documents(self, root: str = SNAPSHOTS) -> Documents:
+        """Every resource file under ``root`` in the working tree (the state at HEAD after recovery)."""
+        documents: Documents = {}
+        base = self.path / root
+        for file in sorted(base.rglob("*.json")) if base.is_dir() else []:
+            rel = file.relative_to(self.path).as_posix()
+            if is_resource_file(rel, root):
+                documents[rel] = _load_json(file, rel)
+        return documents
+
+    def read_at(self, commit: str, paths: list[str]) -> Documents:
+        """The given files as they were at ``commit``; files absent then are left out."""
+        tree = self.repo.commit(commit).tree
+        documents: Documents = {}
+        for path in paths:
+            try:
+                blob = tree / path
+            except KeyError:
+                continue
+            documents[path] = json.loads(blob.data_stream.read())
+        return documents
+
+    def snapshot_commits(self, limit: int = 2) -> list[str]:
+        """The latest commits that changed ``snapshots/``, newest first."""
+        if self.head() is None:
+            return []
+        out = self.repo.git.log(f"-n{limit}", "--format=%H", "--", SNAPSHOTS)
+        return out.split()
+
+    def changed_paths(self, old: str, new: str, root: str = SNAPSHOTS) -> list[str]:
+        """Files under ``root`` that differ between two commits."""
+        out = self.repo.git.diff("--name-only", "--no-renames", old, new, "--", root)
+        return [p for p in out.splitlines() if is_resource_file(p, root)]
+
+    def file_log(self, paths: list[str]) -> list[CommitInfo]:
+        """Commits that touched any of ``paths``, oldest first."""
+        if self.head() is None:
+            return []
+        out = self.repo.git.log("--reverse", "--format=%H%x1f%aI%x1f%an%x1f%ae%x1f%s%x1f%P", "--", *paths)
+        commits = []
+        for line in out.splitlines():
+            sha, when, name, email, subject, parents = line.split("\x1f")
+            commits.append(CommitInfo(sha, datetime.fromisoformat(when), name, email, subject,
+                                      parents.split()[0] if parents else None))
+        return commits
+
+    def read_file_at(self, commit: str | None, path: str) -> dict[str, Any] | None:
+        """One JSON file as it was at ``commit``, or None if it did not exist then."""
+        if commit is None:
+            return None
+        return self.read_at(commit, [path]).get(path)
+
+    def identity(self) -> tuple[str, str] | None:
+        """The git user (name, email) configured for this repository, if any."""
+        reader = self.repo.config_reader()
+        try:
+            return str(reader.get_value("user", "name")), str(reader.get_value("user", "email"))
+        except Exception:  # noqa: BLE001 - configparser raises several kinds for "not set"
+            return None
+
+    # -- writing ----------------------------------------------------------------------------
+
+    def record(self, snapshot: Snapshot, author_name: str, author_email: str) -> Recorded:
+        """Write the snapshot's changed files and commit them; no change, no commit.
+
+        A resource whose scope was not read keeps its file; a field that could not be read keeps
+        its last stored value. Only a complete listing can remove a file.
+        """
+        previous_commit = self.head()
+        existing = self.read_documents()
+        documents: Documents = {}
+        added: list[str] = []
+        changed: list[str] = []
+        for resource in snapshot.resources:
+            path = snapshot_path(resource.identity)
+            old = existing.get(path)
+            config = _with_last_known(resource, old)
+            if not config and resource.unreadable:
+                continue  # nothing was read and nothing was known: only the gap is recorded
+            document = {"identity": identity_document(resource.identity), "config": config}
+            documents[path] = document
+            if old is None:
+                added.append(path)
+            elif old != document:
+                changed.append(path)
+        removed: list[str] = []
+        read_scopes = {str(scope) for scope in snapshot.scopes_read}
+        for path, old in existing.items():
+            if path in documents:
+                continue
+            if _scope_of(old) in read_scopes:
+                removed.append(path)
+            else:
+                documents[path] = old  # not read this run: the last known state stays
+        for path in added + changed:
+            self._write(path, file_text(documents[path]))
+        for path in removed:
+            (self.path / path).unlink()
+        self._write(MANIFEST, file_text(_manifest(snapshot)))
+        today = snapshot.finished_at.astimezone(UTC).date().isoformat()
+        self._write(LAST_VERIFIED, file_text({"date": today,
+                                              "note": "the day driftwatch last read the settings"}))
+        (self.path / PRIVATE_DIR / "last-run.json").write_text(file_text({
+            "run_id": snapshot.run_id, "started_at": snapshot.started_at.isoformat(),
+            "finished_at": snapshot.finished_at.isoformat()}))
+        commit = self._commit(snapshot, added, changed, removed, author_name, author_email)
+        return Recorded(commit, previous_commit, documents, tuple(added), tuple(changed), tuple(removed))
+
+    def _write(self, path: str, text: str) -> None:
+        target = self.path / path
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if target.exists() and target.read_text(encoding="utf-8") == text:
+            return
+        temporary = target.with_name(f".{target.name}.tmp")
+        temporary.write_text(text, encoding="utf-8")
+        os.replace(temporary, target)  # atomic: a killed run never leaves half a file
+
+    def _commit(self, snapshot: Snapshot, added: list[str], changed: list[str], removed: list[str],
+                author_name: str, author_email: str) -> str | None:
+        paths = [SNAPSHOTS, LAST_VERIFIED]
+        self.repo.git.add("-A", "--", *paths)
+        if not self.repo.git.status("--porcelain", "--", *paths).strip():
+            return None
+        message = commit_message(snapshot, added, changed, removed)
+        self.commit(message, paths, author_name, author_email)
+        return self.head()
+
+    def commit(self, message: str, paths: list[str], author_name: str, author_email: str) -> None:
+        """Commit ``paths`` only (never what else is staged) as the given author and committer."""
+        env = {"GIT_AUTHOR_NAME": author_name, "GIT_AUTHOR_EMAIL": author_email,
+               "GIT_COMMITTER_NAME": author_name, "GIT_COMMITTER_EMAIL": author_email}
+        try:
+            self.repo.git.add("-A", "--", *paths)
+            self.repo.git.commit("-q", "--no-verify", "-m", message, "--", *paths, env=env)
+        except git.GitCommandError as exc:
+            raise StoreError(f"{self.path}: git commit failed: {exc.stderr.strip() or exc}") from None
+
+
+@dataclass(frozen=True)
+class CommitInfo:
+    """One commit as history shows it."""
+
+    sha: str
+    time: datetime
+    author_name: str
+    author_email: str
+    subject: str
+    parent: str | None
+
+
+def _in_tree(tree: Any, path: str) -> bool:
+    try:
+        tree / path
+    except KeyError:
+        return False
+    return True
+
+
+def _with_last_known(resource: Resource, old: Mapping[str, Any] | None) -> dict[str, JSONValue]:
+    config = dict(resource.config)
+    old_config = old.get("config", {}) if old else {}
+    for field in resource.unreadable:
+        if field in old_config:
+            config[field] = old_config[field]
+    return config
+
+
+def _scope_of(document: Mapping[str, Any]) -> str:
+    identity = document.get("identity", {})
+    return "/".join(str(identity.get(k)) for k in ("provider", "account", "region", "type"))
+
+
+def _manifest(snapshot: Snapshot) -> dict[str, Any]:
+    scopes: dict[str, str] = {str(s): "read" for s in snapshot.scopes_read}
+    for gap in snapshot.gaps:
+        if gap.resource is None:
+            scopes[str(gap.scope)] = f"not read: {gap.kind} ({gap.code})"
+    gaps = [{"scope": str(g.scope), "api_call": g.api_call, "kind": g.kind, "code": g.code,
+             "message": g.message, "resource": g.resource.key if g.resource else None,
+             "field": g.field} for g in snapshot.gaps]
+    return {"scopes": scopes, "gaps": sorted(gaps, key=json.dumps),
+            "tool_versions": {"driftwatch": __version__, **snapshot.tool_versions}}
+
+
+def _service(path: str) -> str:
+    return path.split("/")[4] if path.count("/") >= 5 else "?"
+
+
+def commit_message(snapshot: Snapshot, added: list[str], changed: list[str], removed: list[str]) -> str:
+    """A subject readable in ``git log --oneline``, the changed resources, and a trailer block."""
+    counts: dict[str, int] = {}
+    for path in added + changed + removed:
+        counts[_service(path)] = counts.get(_service(path), 0) + 1
+    per_service = ", ".join(f"{svc} {n}" for svc, n in sorted(counts.items()))
+    if added or changed or removed:
+        subject = (f"driftwatch: {len(changed)} changed, {len(added)} added, {len(removed)} removed"
+                   f" ({per_service})")
+    else:
+        subject = "driftwatch: settings verified, no change"
+    lines = [subject, ""]
+    for mark, paths in (("+", added), ("~", changed), ("-", removed)):
+        lines += [f"{mark} {p.removeprefix(SNAPSHOTS + '/')}" for p in paths]
+    field_gaps = [g for g in snapshot.gaps if g.resource is not None]
+    scope_gaps = [g for g in snapshot.gaps if g.resource is None]
+    if snapshot.gaps:
+        lines += ["", f"Not read this run ({len(scope_gaps)} scopes, {len(field_gaps)} fields; "
+                      "last known state kept):"]
+        lines += [f"! {g.describe()}" for g in snapshot.gaps[:50]]
+        if len(snapshot.gaps) > 50:
+            lines.append(f"! ... and {len(snapshot.gaps) - 50} more (see {MANIFEST})")
+    lines += ["", f"Read {len(snapshot.resources)} resources from {len(snapshot.scopes_read)} scopes, "
+                  f"{snapshot.started_at.isoformat(timespec='seconds')} to "
+                  f"{snapshot.finished_at.isoformat(timespec='seconds')}.", "",
+              f"Driftwatch-Run: {snapshot.run_id}",
+              f"Driftwatch-Version: {__version__}",
+              f"Driftwatch-Resources: {len(snapshot.resources)}",
+              f"Driftwatch-Changed: {len(added) + len(changed) + len(removed)}",
+              f"Driftwatch-Gaps: {len(snapshot.gaps)}"]
+    return "\n".join(lines) + "\n"
+
+
+def _load_json(file: Path, rel: str) -> dict[str, Any]:
+    try:
+        data = json.loads(file.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise StoreError(f"{rel}: line {exc.lineno} column {exc.colno}: not valid JSON ({exc.msg}); "
+                         "restore it with `git checkout -- " + rel + "`") from None
+    if not isinstance(data, dict):
+        raise StoreError(f"{rel}: expected a JSON object")
+    return data
+
+
+def init_repo(path: Path, files: Mapping[str, str], author_name: str, author_email: str) -> str:
+    """Create a state repository at ``path`` holding ``files`` in one first commit."""
+    if (path / ".git").exists():
+        raise StoreError(f"{path}: already a git repository; driftwatch init wants a new folder")
+    path.mkdir(parents=True, exist_ok=True)
+    repo = git.Repo.init(path, initial_branch="main")
+    for name, text in files.items():
+        target = path / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(text, encoding="utf-8")
+    state = StateRepo(path)
+    state.commit("driftwatch: new state repository\n\nCreated by `driftwatch init`: the config, "
+                 "the default guardrails and empty snapshot and baseline folders.\n",
+                 list(files), author_name, author_email)
+    return repo.head.commit.hexsha
