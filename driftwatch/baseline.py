@@ -1,0 +1,115 @@
+"""Approved baselines and guardrail settings, read from ``baselines/`` and validated strictly."""
+
+from __future__ import annotations
+
+import json
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from driftwatch.errors import BaselineError
+from driftwatch.layout import BASELINES, GUARDRAILS, identity_from_document, is_resource_file
+from driftwatch.model import ResourceId, Severity
+from driftwatch.rules import RULES, RuleSettings
+from driftwatch.rules.engine import META_RULES, default_settings
+
+@dataclass(frozen=True)
+class Approved:
+    """One resource's approved baseline: who it is, the approved config, and the file it is in."""
+
+    identity: ResourceId
+    config: dict[str, Any]
+    path: str
+
+
+Baselines = dict[str, Approved]
+"""Approved baselines by resource key."""
+
+
+def load_guardrails(path: Path, label: str = GUARDRAILS) -> dict[str, RuleSettings]:
+    """The rule settings in a guardrail file; BaselineError naming the file, rule and key otherwise."""
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise BaselineError(f"{label}: missing; restore it from git or copy the default from "
+                            "driftwatch's baselines/guardrails.toml") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise BaselineError(f"{label}: not valid TOML: {exc}") from None
+    unknown_top = set(raw) - {"rules"}
+    if unknown_top:
+        raise BaselineError(f"{label}: unknown table or key {sorted(unknown_top)[0]!r} (only [rules.NAME])")
+    rules = raw.get("rules", {})
+    if not isinstance(rules, dict):
+        raise BaselineError(f"{label}: rules must be tables [rules.NAME]")
+    settings = default_settings()
+    known = set(RULES) | set(META_RULES)
+    for name, table in rules.items():
+        where = f"{label}: [rules.{name}]"
+        if name not in known:
+            raise BaselineError(f"{where}: unknown rule (known rules: {', '.join(sorted(known))})")
+        if not isinstance(table, dict):
+            raise BaselineError(f"{where}: must be a table")
+        settings[name] = _rule_settings(where, name, dict(table), settings[name])
+    return settings
+
+
+def _rule_settings(where: str, name: str, table: dict[str, Any], default: RuleSettings) -> RuleSettings:
+    enabled = table.pop("enabled", True)
+    if not isinstance(enabled, bool):
+        raise BaselineError(f"{where} enabled: must be true or false, not {enabled!r}")
+    severity = _severity(where, "severity", table.pop("severity", str(default.severity)))
+    params = dict(default.params)
+    for key, value in table.items():
+        if key not in params:
+            allowed = ", ".join(["enabled", "severity", *sorted(params)])
+            raise BaselineError(f"{where} {key}: unknown key for rule {name} (allowed: {allowed})")
+        expected = params[key]
+        if key.endswith("severity"):
+            _severity(where, key, value)
+        elif isinstance(expected, list):
+            if not isinstance(value, list) or not all(isinstance(v, type(expected[0])) for v in value):
+                raise BaselineError(f"{where} {key}: must be a list of {type(expected[0]).__name__}")
+        elif type(value) is not type(expected):
+            raise BaselineError(f"{where} {key}: must be {type(expected).__name__}, not {value!r}")
+        params[key] = value
+    return RuleSettings(enabled, severity, params)
+
+
+def _severity(where: str, key: str, value: Any) -> Severity:
+    if not isinstance(value, str):
+        raise BaselineError(f"{where} {key}: must be a severity string, not {value!r}")
+    try:
+        return Severity.parse(value)
+    except ValueError as exc:
+        raise BaselineError(f"{where} {key}: {exc}") from None
+
+
+def load_baselines(repo: Path) -> Baselines:
+    """Every approved baseline under ``baselines/``, keyed by resource key."""
+    baselines: Baselines = {}
+    root = repo / BASELINES
+    for file in sorted(root.rglob("*.json")) if root.is_dir() else []:
+        rel = file.relative_to(repo).as_posix()
+        if not is_resource_file(rel, BASELINES):
+            continue
+        baselines.update(parse_baseline(file.read_text(encoding="utf-8"), rel))
+    return baselines
+
+
+def parse_baseline(text: str, label: str) -> Baselines:
+    """One baseline file's text as ``{resource key: Approved}``; BaselineError otherwise."""
+    try:
+        document = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise BaselineError(f"{label}: line {exc.lineno} column {exc.colno}: not valid JSON "
+                            f"({exc.msg})") from None
+    try:
+        identity = identity_from_document(document, label)
+    except ValueError as exc:
+        raise BaselineError(str(exc)) from None
+    config = document.get("config")
+    if not isinstance(config, Mapping):
+        raise BaselineError(f"{label}: \"config\" must be a JSON object with the approved settings")
+    return {identity.key: Approved(identity, dict(config), label)}

@@ -1,0 +1,74 @@
+"""Evaluating every enabled rule over every resource, then drift against the baseline and unapproved resources."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from fnmatch import fnmatch
+
+from driftwatch.model import Change, Finding, Severity
+from driftwatch.rules import RULES, Context, ResourceState, RuleSettings
+
+# Importing the modules registers the built-in rules.
+from driftwatch.rules import ec2, iam, s3  # noqa: F401  # isort: skip
+
+META_RULES = {
+    "baseline-drift": (Severity.MEDIUM, "Any other change against the approved baseline."),
+    "unapproved-resource": (Severity.LOW, "A resource that has no approved baseline yet."),
+}
+"""Rules the engine itself applies after the others, so that they report what the others did not."""
+
+
+def default_settings() -> dict[str, RuleSettings]:
+    """Every rule enabled with its built-in severity and parameters."""
+    settings = {name: RuleSettings(True, rule.severity, rule.params) for name, rule in RULES.items()}
+    settings.update({name: RuleSettings(True, severity) for name, (severity, _) in META_RULES.items()})
+    return settings
+
+
+def evaluate(states: Mapping[str, ResourceState], settings: Mapping[str, RuleSettings]) -> list[Finding]:
+    """Every finding for every resource, most severe first."""
+    ctx = Context(states)
+    findings: list[Finding] = []
+    for state in states.values():
+        found: list[Finding] = []
+        for name, rule in RULES.items():
+            rule_settings = settings.get(name)
+            if rule_settings is None or not rule_settings.enabled:
+                continue
+            if any(fnmatch(state.identity.type, pattern) for pattern in rule.types):
+                found.extend(rule.evaluate(state, ctx, rule_settings))
+        found.extend(_meta_findings(state, found, settings))
+        findings.extend(found)
+    return sorted(findings, key=lambda f: (-f.severity, f.resource.key, f.rule))
+
+
+def _meta_findings(state: ResourceState, found: list[Finding],
+                   settings: Mapping[str, RuleSettings]) -> list[Finding]:
+    drift, unapproved = settings.get("baseline-drift"), settings.get("unapproved-resource")
+    if state.baseline is None:
+        if state.current is None or unapproved is None or not unapproved.enabled:
+            return []
+        return [Finding("unapproved-resource", unapproved.severity, state.identity,
+                        f"{state.identity.type} {state.identity.id} has no approved baseline "
+                        f"(approve it with `driftwatch approve {state.identity.key}`)", "baseline",
+                        new_since_previous=state.previous is None)]
+    if drift is None or not drift.enabled:
+        return []
+    claimed = {(c.path, c.against) for f in found for c in f.changes}
+    rest = tuple(c for c in state.baseline_changes if (c.path, c.against) not in claimed)
+    if not rest:
+        return []
+    if state.current is None:
+        message = f"{state.identity.type} {state.identity.id} was deleted; its baseline is still approved"
+    else:
+        paths = ", ".join(c.path or "(whole resource)" for c in rest[:6])
+        more = f" and {len(rest) - 6} more" if len(rest) > 6 else ""
+        message = f"{len(rest)} setting(s) differ from the approved baseline: {paths}{more}"
+    changed_now = {c.path for c in state.previous_changes}
+    new = state.previous is None or any(_overlaps(c, changed_now) for c in rest)
+    return [Finding("baseline-drift", drift.severity, state.identity, message, "baseline", rest,
+                    new_since_previous=new)]
+
+
+def _overlaps(change: Change, paths: set[str]) -> bool:
+    return any(p == change.path or p.startswith(change.path) or change.path.startswith(p) for p in paths)
