@@ -1,0 +1,28 @@
+"""The console notifier: the run's findings as plain text, for a terminal, cron mail or CI logs."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import jinja2
+
+from driftwatch.model import RunReport, Severity
+from driftwatch.notify import register
+from driftwatch.notify.render import environment, render, report_context
+
+
+@register("console")
+class ConsoleNotifier:
+    """Writes the report through ``write`` (the CLI passes its own output function)."""
+
+    name = "console"
+
+    def __init__(self, write: Callable[[str], None], min_severity: Severity = Severity.LOW,
+                 templates: jinja2.Environment | None = None) -> None:
+        self.write = write
+        self.min_severity = min_severity
+        self.templates = templates or environment()
+
+    def notify(self, report: RunReport) -> None:
+        """Write the text report."""
+        self.write(render(self.templates, "console.txt.j2", **report_context(report, self.min_severity)))
