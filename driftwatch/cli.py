@@ -1,0 +1,301 @@
+"""The command line: the only place that prints to the terminal or chooses an exit code.
+
+Exit codes follow ``terraform plan -detailed-exitcode``: 0 when nothing is at or above the
+threshold, 2 when findings are, 1 on any error.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, NoReturn
+
+import click
+
+from driftwatch import __version__
+from driftwatch.config import CONFIG_FILE_NAME, Config, load_config, parse_interval
+from driftwatch.errors import DriftwatchError
+from driftwatch.model import RunReport, Severity
+
+EXIT_OK, EXIT_ERROR, EXIT_FINDINGS = 0, 1, 2
+SEVERITIES = click.Choice([str(s) for s in Severity], case_sensitive=False)
+EPILOG = ("Exit codes: 0 = no finding at or above the threshold, 2 = findings at or above it, "
+          "1 = error (bad config, unreadable repository, credentials rejected).")
+
+
+def _err(message: str) -> None:
+    click.echo(f"driftwatch: {message}", err=True)
+
+
+def _out(text: str) -> None:
+    click.echo(text, nl=not text.endswith("\n"))
+
+
+def _config_path(value: str | None) -> Path:
+    return Path(value or os.environ.get("DRIFTWATCH_CONFIG") or CONFIG_FILE_NAME)
+
+
+def _load(ctx: click.Context) -> Config:
+    config: Config = load_config(_config_path(ctx.obj["config"]))
+    return config
+
+
+@click.group(epilog=EPILOG)
+@click.version_option(__version__, prog_name="driftwatch")
+@click.option("-c", "--config", "config", metavar="FILE",
+              help="The config file [default: $DRIFTWATCH_CONFIG, else ./driftwatch.toml].")
+@click.pass_context
+def cli(ctx: click.Context, config: str | None) -> None:
+    """Keep the history of cloud settings in git and report when they drift.
+
+    A state repository (made by `driftwatch init`) holds one JSON file per resource under
+    snapshots/, one commit per run, and the approved state under baselines/.
+    """
+    ctx.obj = {"config": config}
+
+
+@cli.command()
+@click.argument("path", type=click.Path(path_type=Path))
+@click.option("--author", metavar="'NAME <EMAIL>'", help="Who the first commit is by [default: driftwatch].")
+def init(path: Path, author: str | None) -> None:
+    """Create a state repository at PATH: config, default guardrails, first commit."""
+    from driftwatch.approve import parse_author
+    from driftwatch.defaults import initial_files
+    from driftwatch.store import init_repo
+
+    name, email = parse_author(author) if author else ("driftwatch", "driftwatch@localhost")
+    commit = init_repo(path, initial_files(), name, email)
+    _out(f"Created state repository {path} (commit {commit[:10]}).\n"
+         f"Next: edit {path / CONFIG_FILE_NAME}, then run `driftwatch -c {path / CONFIG_FILE_NAME} run`.")
+
+
+@cli.command("check-config")
+@click.pass_context
+def check_config(ctx: click.Context) -> None:
+    """Validate the config file and the guardrail file without reading any cloud API."""
+    from driftwatch.baseline import load_baselines, load_guardrails
+    from driftwatch.layout import GUARDRAILS
+
+    config = _load(ctx)
+    guardrails = config.state.repo / GUARDRAILS
+    if guardrails.exists():
+        load_guardrails(guardrails)
+        baselines = load_baselines(config.state.repo)
+        _out(f"{config.path}: valid; {guardrails}: valid; {len(baselines)} baseline file(s) valid.")
+    else:
+        _out(f"{config.path}: valid (no state repository at {config.state.repo} yet).")
+
+
+@cli.command()
+@click.pass_context
+def collect(ctx: click.Context) -> None:
+    """Read the cloud settings and commit them to the state repository (no compare, no notify)."""
+    from driftwatch.collectors.aws import AwsCollector
+    from driftwatch.runner import collect_and_record
+    from driftwatch.store import StateRepo
+
+    config = _load(ctx)
+    repo = StateRepo(config.state.repo)
+    with repo.lock():
+        snapshot, recorded = collect_and_record(config, repo, AwsCollector(config.aws))
+    changed = len(recorded.added) + len(recorded.changed) + len(recorded.removed)
+    where = f"commit {recorded.commit[:10]}" if recorded.commit else "no commit (nothing changed)"
+    _out(f"Read {len(snapshot.resources)} resources; {changed} changed; {len(snapshot.gaps)} "
+         f"coverage gap(s); {where}.")
+    for gap in snapshot.gaps:
+        _err(f"not read: {gap.describe()}")
+
+
+def _emit(report: RunReport, output: str, threshold: Severity, show: Severity) -> int:
+    if output == "json":
+        _out(json.dumps(report_json(report), indent=2, sort_keys=True))
+    else:
+        from driftwatch.notify.console import ConsoleNotifier
+
+        ConsoleNotifier(_out, show).notify(report)
+    return EXIT_FINDINGS if report.at_least(threshold) else EXIT_OK
+
+
+def report_json(report: RunReport) -> dict[str, Any]:
+    """The documented JSON form of a report (schema ``driftwatch.findings/1``, see README)."""
+    return {
+        "schema": "driftwatch.findings/1",
+        "run_id": report.run_id,
+        "state_repo": report.state_repo,
+        "commit": report.commit,
+        "resources_read": report.resources_read,
+        "resources_changed": report.resources_changed,
+        "findings": [{
+            "id": f.id, "rule": f.rule, "severity": str(f.severity), "resource": f.resource.key,
+            "resource_type": f.resource.type, "resource_id": f.resource.id,
+            "account": f.resource.account, "region": f.resource.region, "against": f.against,
+            "new": f.new_since_previous, "message": f.message, "commit": f.commit,
+            "changes": [{"path": c.path, "before": c.before, "after": c.after, "against": c.against}
+                        for c in f.changes],
+        } for f in report.at_least(Severity.INFO)],
+        "coverage_gaps": [{"scope": str(g.scope), "resource": g.resource.key if g.resource else None,
+                           "field": g.field, "api_call": g.api_call, "kind": g.kind, "code": g.code,
+                           "message": g.message} for g in report.gaps],
+    }
+
+
+FORMAT = click.option("--format", "output", type=click.Choice(["text", "json"]), default="text",
+                      show_default=True, help="Text for people, JSON (documented schema) for tools.")
+FAIL_ON = click.option("--fail-on", type=SEVERITIES, default=None,
+                       help="Exit 2 when a finding is at or above this severity [default: [check] fail_on].")
+
+
+@cli.command(epilog=EPILOG)
+@FORMAT
+@FAIL_ON
+@click.pass_context
+def check(ctx: click.Context, output: str, fail_on: str | None) -> None:
+    """Compare the stored snapshot with the previous one and the approved baseline."""
+    from driftwatch.runner import check as run_check
+    from driftwatch.store import StateRepo
+
+    config = _load(ctx)
+    repo = StateRepo(config.state.repo)
+    with repo.lock():
+        report = run_check(repo)
+    threshold = Severity.parse(fail_on) if fail_on else config.fail_on
+    ctx.exit(_emit(report, output, threshold, Severity.INFO))
+
+
+@cli.command(epilog=EPILOG)
+@FORMAT
+@FAIL_ON
+@click.option("--every", metavar="INTERVAL", default=None, is_flag=False, flag_value="",
+              help="Run as a daemon: one cycle every INTERVAL (30s, 15m, 2h; bare --every takes "
+                   "[schedule] every). SIGINT/SIGTERM stop it between cycles.")
+@click.pass_context
+def run(ctx: click.Context, output: str, fail_on: str | None, every: str | None) -> None:
+    """Collect, commit, compare and notify: the whole job, once or on a schedule."""
+    config = _load(ctx)
+    threshold = Severity.parse(fail_on) if fail_on else config.fail_on
+    if every is None:
+        ctx.exit(_cycle(config, output, threshold))
+    from driftwatch.scheduler import run_every
+
+    seconds = parse_interval(every) if every else config.every_seconds
+    _err(f"running every {seconds}s; stop with Ctrl-C or SIGTERM")
+    run_every(seconds, lambda: _cycle(config, output, threshold), on_error=_err)
+    ctx.exit(EXIT_OK)
+
+
+def _cycle(config: Config, output: str, threshold: Severity) -> int:
+    from driftwatch.collectors.aws import AwsCollector
+    from driftwatch.notify.build import build_notifiers
+    from driftwatch.runner import run_once
+
+    notifiers, build_errors = build_notifiers(config.notify, _out)
+    if output == "json":  # the JSON document is the output; console notifiers would corrupt it
+        notifiers = [n for n in notifiers if n.name != "console"]
+    for error in build_errors:
+        _err(f"notifier not available: {error}")
+    result = run_once(config, AwsCollector(config.aws), notifiers)
+    if output == "json":
+        _out(json.dumps(report_json(result.report), indent=2, sort_keys=True))
+    for error in result.notify_errors:
+        _err(f"notifier failed (the snapshot is kept): {error}")
+    for gap in result.report.gaps:
+        _err(f"coverage gap: {gap.describe()}")
+    return EXIT_FINDINGS if result.report.at_least(threshold) else EXIT_OK
+
+
+@cli.command()
+@click.argument("resources", nargs=-1)
+@click.option("--all", "everything", is_flag=True, help="Approve the whole current snapshot.")
+@click.option("--reason", required=True, help="Why this state is approved (kept in the commit).")
+@click.option("--author", metavar="'NAME <EMAIL>'",
+              help="The approver [default: git's user.name and user.email].")
+@click.pass_context
+def approve(ctx: click.Context, resources: tuple[str, ...], everything: bool, reason: str,
+            author: str | None) -> None:
+    """Approve the current state of RESOURCES (ARN, id or path) as their baseline, in one commit."""
+    from driftwatch.approve import approve as do_approve
+    from driftwatch.approve import parse_author
+    from driftwatch.store import StateRepo
+
+    if not resources and not everything:
+        raise click.UsageError("name the resources to approve, or pass --all")
+    if resources and everything:
+        raise click.UsageError("pass either resources or --all, not both")
+    config = _load(ctx)
+    repo = StateRepo(config.state.repo)
+    identity = parse_author(author) if author else repo.identity()
+    if identity is None:
+        raise click.UsageError("no approver identity: pass --author 'Name <email>' or set git "
+                               "user.name and user.email")
+    result = do_approve(repo, resources, everything=everything, reason=reason, author=identity)
+    if result.commit is None:
+        _out("Nothing to approve: the baseline already matches the current state.")
+    else:
+        _out(f"Approved {len(result.approved)} resource(s)"
+             f"{f', removed {len(result.removed)} baseline(s)' if result.removed else ''} "
+             f"as {identity[0]} <{identity[1]}> in commit {result.commit[:10]}.")
+
+
+@cli.command()
+@click.argument("resource")
+@FORMAT
+@click.pass_context
+def history(ctx: click.Context, resource: str, output: str) -> None:
+    """Print RESOURCE's timeline from git: changes and approvals, with who and when."""
+    from driftwatch.history import resource_history
+    from driftwatch.notify.render import compact
+    from driftwatch.store import StateRepo
+
+    config = _load(ctx)
+    identity, entries = resource_history(StateRepo(config.state.repo), resource)
+    if output == "json":
+        _out(json.dumps({"resource": identity.key, "entries": [{
+            "commit": e.commit, "time": e.time.isoformat(), "author": e.author, "kind": e.kind,
+            "subject": e.subject, "changes": [{"path": c.path, "before": c.before, "after": c.after}
+                                              for c in e.changes]} for e in entries]},
+            indent=2, sort_keys=True))
+        return
+    _out(f"History of {identity.key}")
+    for e in entries:
+        _out(f"\n{e.time.isoformat()}  {e.commit[:10]}  {e.kind:<8}  {e.author}\n    {e.subject}")
+        for c in e.changes:
+            _out(f"    {c.path or '(resource)'}: {compact(c.before)} -> {compact(c.after)}")
+
+
+@cli.command()
+@click.option("--dir", "directory", type=click.Path(path_type=Path), default=Path("demo-state"),
+              show_default=True, help="Where to leave the demo's state repository (replaced if a demo made it).")
+def demo(directory: Path) -> None:
+    """Run the whole job on an embedded AWS emulator: no AWS account or Slack needed."""
+    from driftwatch.demo.walkthrough import run_demo
+
+    run_demo(directory, _out)
+
+
+def main(argv: Sequence[str] | None = None) -> NoReturn:
+    """Entry point: run the CLI and turn DriftwatchError into one clear line and exit code 1."""
+    code = _main(cli.main, argv)
+    sys.exit(code)
+
+
+def _main(entry: Callable[..., Any], argv: Sequence[str] | None) -> int:
+    try:
+        result = entry(args=list(argv) if argv is not None else None, standalone_mode=False)
+        return int(result or 0)
+    except click.exceptions.Exit as exc:
+        return int(exc.exit_code)
+    except click.Abort:
+        _err("aborted")
+        return EXIT_ERROR
+    except click.ClickException as exc:  # usage errors exit 1: 2 means "findings"
+        exc.show()
+        return EXIT_ERROR
+    except DriftwatchError as exc:
+        _err(str(exc))
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        _err("interrupted")
+        return 130

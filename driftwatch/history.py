@@ -1,0 +1,46 @@
+"""A resource's timeline from git: each snapshot change and each baseline approval, with who and when."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from driftwatch.approve import resolve
+from driftwatch.compare import diff_configs
+from driftwatch.layout import baseline_path, snapshot_path
+from driftwatch.model import Change, ResourceId
+from driftwatch.store import StateRepo
+
+
+@dataclass(frozen=True)
+class HistoryEntry:
+    """One commit in a resource's life: a change of its settings, or of its approved baseline."""
+
+    commit: str
+    time: datetime
+    author: str
+    kind: str  # "snapshot" or "approval"
+    subject: str
+    changes: tuple[Change, ...]
+
+
+def resource_history(repo: StateRepo, spec: str) -> tuple[ResourceId, list[HistoryEntry]]:
+    """The timeline of the resource named by ``spec`` (ARN, key, path or id), oldest first."""
+    documents = repo.read_documents()
+    identity = next(iter(resolve([spec], documents).values()))
+    entries = []
+    for kind, path in (("snapshot", snapshot_path(identity)), ("approval", baseline_path(identity))):
+        for info in repo.file_log([path]):
+            before = _config(repo.read_file_at(info.parent, path))
+            after = _config(repo.read_file_at(info.sha, path))
+            against = "previous" if kind == "snapshot" else "baseline"
+            changes = diff_configs(identity, before, after, against)
+            entries.append(HistoryEntry(info.sha, info.time, f"{info.author_name} <{info.author_email}>",
+                                        kind, info.subject, changes))
+    entries.sort(key=lambda e: (e.time, e.kind != "snapshot"))
+    return identity, entries
+
+
+def _config(document: dict[str, Any] | None) -> dict[str, Any] | None:
+    return None if document is None else dict(document.get("config", {}))

@@ -1,0 +1,175 @@
+"""One run, in one direction: collect -> normalise -> store -> compare -> evaluate rules -> notify."""
+
+from __future__ import annotations
+
+import json
+import secrets
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from typing import Any
+
+from driftwatch.baseline import Baselines, load_baselines, load_guardrails
+from driftwatch.collectors import Collection, Collector
+from driftwatch.compare import diff_configs, pinned
+from driftwatch.config import Config
+from driftwatch.errors import NotifyError
+from driftwatch.layout import GUARDRAILS, MANIFEST, identity_from_document
+from driftwatch.model import CoverageGap, ResourceId, RunReport, Scope, Snapshot
+from driftwatch.normalise import normalise_resource
+from driftwatch.notify import Notifier
+from driftwatch.redaction_key import load_redactor
+from driftwatch.rules import ResourceState
+from driftwatch.rules.engine import evaluate
+from driftwatch.store import Documents, Recorded, StateRepo
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """A run's report, the failures of its notifiers, and the commit it made (if any)."""
+
+    report: RunReport
+    notify_errors: tuple[str, ...] = ()
+    recorded: Recorded | None = None
+
+
+def new_run_id(now: datetime) -> str:
+    """A sortable, unique run id such as ``20261203T161200Z-3f9a``."""
+    return f"{now.strftime('%Y%m%dT%H%M%SZ')}-{secrets.token_hex(2)}"
+
+
+def collect_and_record(config: Config, repo: StateRepo, collector: Collector) -> tuple[Snapshot, Recorded]:
+    """Collect, normalise and store one snapshot (the caller holds the repository lock)."""
+    started = datetime.now(UTC)
+    collection: Collection = collector.collect()
+    redactor = load_redactor(config)
+    resources = tuple(normalise_resource(r, redactor) for r in collection.resources)
+    snapshot = Snapshot(new_run_id(started), started, datetime.now(UTC), resources,
+                        collection.scopes_read, collection.gaps, collection.tool_versions)
+    recorded = repo.record(snapshot, config.state.author_name, config.state.author_email)
+    return snapshot, recorded
+
+
+def check(repo: StateRepo, recorded: Recorded | None = None, snapshot: Snapshot | None = None) -> RunReport:
+    """Compare the stored snapshot with the previous one and the approved baseline; evaluate rules.
+
+    After a run, ``recorded`` says what changed; on its own, the last two snapshot commits are
+    compared. A malformed baseline or guardrail file raises BaselineError: the snapshot is
+    already committed by then.
+    """
+    settings = load_guardrails(repo.path / GUARDRAILS)
+    baselines = load_baselines(repo.path)
+    if recorded is not None:
+        current = recorded.documents
+        previous_commit = recorded.previous_commit
+        touched = list(recorded.added + recorded.changed + recorded.removed)
+        head = recorded.commit or repo.head()
+    else:
+        current = repo.read_documents()
+        commits = repo.snapshot_commits(2)
+        head = commits[0] if commits else None
+        previous_commit = commits[1] if len(commits) > 1 else None
+        touched = repo.changed_paths(previous_commit, head) if previous_commit and head else []
+    previous = dict(current)
+    for path in touched:
+        previous.pop(path, None)
+    if previous_commit is not None:
+        previous.update(repo.read_at(previous_commit, touched))
+    else:
+        previous = {}
+    manifest = _read_manifest(repo)
+    states = _states(current, previous, baselines, _unreadable_fields(manifest))
+    findings = [replace(f, commit=head) for f in evaluate(states, settings)]
+    gaps = snapshot.gaps if snapshot is not None else _gaps_from_manifest(manifest, current)
+    now = datetime.now(UTC)
+    return RunReport(
+        run_id=snapshot.run_id if snapshot else "check",
+        started_at=snapshot.started_at if snapshot else now,
+        finished_at=now,
+        state_repo=str(repo.path),
+        commit=head,
+        resources_read=len(snapshot.resources) if snapshot else len(current),
+        resources_changed=len(touched) if recorded or previous_commit else 0,
+        findings=tuple(findings),
+        gaps=tuple(gaps),
+    )
+
+
+def _states(current: Documents, previous: Documents, baselines: Baselines,
+            unreadable: dict[str, dict[str, str]]) -> dict[str, ResourceState]:
+    identities: dict[str, ResourceId] = {}
+    now: dict[str, dict[str, Any]] = {}
+    before: dict[str, dict[str, Any]] = {}
+    for documents, target in ((current, now), (previous, before)):
+        for path, document in documents.items():
+            identity = identity_from_document(document, path)
+            identities.setdefault(identity.key, identity)
+            target[identity.key] = document.get("config", {})
+    states: dict[str, ResourceState] = {}
+    for key in sorted(set(now) | set(baselines)):
+        approved = baselines.get(key)
+        identity = identities.get(key) or approved.identity  # type: ignore[union-attr]
+        cur, prev = now.get(key), before.get(key)
+        base = approved.config if approved else None
+        base_changes = diff_configs(identity, base, pinned(cur, base) if cur is not None else None,
+                                    "baseline") if base is not None else ()
+        states[key] = ResourceState(identity, cur, base, prev, unreadable.get(key, {}), base_changes,
+                                    diff_configs(identity, prev, cur, "previous"))
+    return states
+
+
+def _read_manifest(repo: StateRepo) -> dict[str, Any]:
+    path = repo.path / MANIFEST
+    if not path.exists():
+        return {}
+    data = json.loads(path.read_text(encoding="utf-8"))
+    return data if isinstance(data, dict) else {}
+
+
+def _unreadable_fields(manifest: dict[str, Any]) -> dict[str, dict[str, str]]:
+    fields: dict[str, dict[str, str]] = {}
+    for gap in manifest.get("gaps", []):
+        if gap.get("resource") and gap.get("field"):
+            fields.setdefault(gap["resource"], {})[gap["field"]] = gap.get("code", "")
+    return fields
+
+
+def _gaps_from_manifest(manifest: dict[str, Any], current: Documents) -> list[CoverageGap]:
+    identities = {}
+    for path, document in current.items():
+        identity = identity_from_document(document, path)
+        identities[identity.key] = identity
+    gaps = []
+    for gap in manifest.get("gaps", []):
+        provider, account, region, type_ = (str(gap.get("scope", "")).split("/", 3) + ["", "", ""])[:4]
+        gaps.append(CoverageGap(Scope(provider, account, region, type_), gap.get("api_call", ""),
+                                gap.get("kind", "error"), gap.get("code", ""), gap.get("message", ""),
+                                identities.get(gap.get("resource") or ""), gap.get("field")))
+    return gaps
+
+
+def notify_all(report: RunReport, notifiers: Sequence[Notifier],
+               on_error: Callable[[str], None] | None = None) -> tuple[str, ...]:
+    """Send the report through every notifier; a failing one is reported and never stops the others."""
+    errors = []
+    for notifier in notifiers:
+        try:
+            notifier.notify(report)
+        except NotifyError as exc:
+            errors.append(f"{notifier.name}: {exc}")
+        except Exception as exc:  # a notifier bug must not lose the run either
+            errors.append(f"{notifier.name}: unexpected {type(exc).__name__}: {exc}")
+    if on_error:
+        for error in errors:
+            on_error(error)
+    return tuple(errors)
+
+
+def run_once(config: Config, collector: Collector, notifiers: Sequence[Notifier]) -> RunResult:
+    """Collect, store, compare, evaluate and notify, holding the repository lock throughout."""
+    repo = StateRepo(config.state.repo)
+    with repo.lock():
+        snapshot, recorded = collect_and_record(config, repo, collector)
+        report = check(repo, recorded, snapshot)
+    errors = notify_all(report, notifiers)
+    return RunResult(report, errors, recorded)
