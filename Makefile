@@ -18,7 +18,7 @@ demo: $(STAMP)
 	$(BIN)/driftwatch demo --dir demo-state
 
 test: $(STAMP)
-	$(BIN)/python -m pytest -n 2 $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n 2 --dist loadfile $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check driftwatch tests benchmarks

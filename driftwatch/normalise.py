@@ -103,7 +103,7 @@ def canonical(value: Any, *, redactor: Redactor | None = None, ordered: Collecti
                 continue
             if key in OBSERVATION_KEYS:
                 if observations is not None:
-                    observations[path] = canonical(item)
+                    observations[path] = jsonable(item)
                 continue
             if key in POLICY_KEYS and isinstance(item, str | Mapping) and _looks_like_policy(item):
                 item = normalise_policy(item)
@@ -119,14 +119,23 @@ def canonical(value: Any, *, redactor: Redactor | None = None, ordered: Collecti
         if _path not in ordered:
             items.sort(key=canonical_text)
         return items
+    if isinstance(value, str) and redactor is not None and _SECRET_VALUE.search(value):
+        return redactor.redact(value)
+    return jsonable(value)
+
+
+def jsonable(value: Any) -> JSONValue:
+    """``value`` with dates, decimals and bytes turned into JSON types; nothing dropped or sorted."""
+    if isinstance(value, Mapping):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [jsonable(v) for v in value]
     if isinstance(value, datetime | date):
         return value.isoformat()
     if isinstance(value, Decimal):
         return int(value) if value == value.to_integral_value() else float(value)
     if isinstance(value, bytes):
         return value.decode("utf-8", errors="replace")
-    if isinstance(value, str) and redactor is not None and _SECRET_VALUE.search(value):
-        return redactor.redact(value)
     if value is None or isinstance(value, str | int | float | bool):
         return value
     return str(value)

@@ -18,6 +18,9 @@ from driftwatch.rules import (
 )
 
 WORLD = ("0.0.0.0/0", "::/0")
+ADMIN_PORTS = [22, 23, 135, 139, 445, 1433, 1521, 2049, 2375, 2376, 2379, 3306, 3389, 5432,
+               5601, 5900, 5984, 6379, 9042, 9200, 9300, 11211, 27017]
+"""Remote administration and database ports: world-open, they are critical."""
 PORT_NAMES = {22: "SSH", 23: "telnet", 3389: "RDP", 3306: "MySQL", 5432: "PostgreSQL", 1433: "SQL Server",
               1521: "Oracle", 27017: "MongoDB", 6379: "Redis", 9200: "Elasticsearch", 445: "SMB",
               5900: "VNC", 2375: "Docker API", 11211: "memcached"}
@@ -63,7 +66,7 @@ def _open_rules(config: Mapping[str, Any], state: ResourceState, ctx: Context, s
 
 
 @register("sg-open-to-world", types=("ec2/security-group",), severity=Severity.CRITICAL,
-          params={"other_ports_severity": "high", "admin_ports": [22, 3389]})
+          params={"other_ports_severity": "high", "admin_ports": ADMIN_PORTS})
 def open_to_world(state: ResourceState, ctx: Context, settings: RuleSettings) -> list[Finding]:
     """Ingress from 0.0.0.0/0 or ::/0; egress to anywhere is AWS's default and not a finding."""
     return guardrail_findings("sg-open-to-world", state, ctx, settings, _open_rules)

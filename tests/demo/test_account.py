@@ -28,7 +28,7 @@ from driftwatch.demo.account import (
     seed_account,
 )
 from driftwatch.demo.account_data import BUCKETS
-from driftwatch.demo.moto_server import running_moto_server
+from driftwatch.demo.moto_server import reset_moto
 
 ALL_USERS = "http://acs.amazonaws.com/groups/global/AllUsers"
 AUTHENTICATED_USERS = "http://acs.amazonaws.com/groups/global/AuthenticatedUsers"
@@ -36,10 +36,10 @@ LOG_DELIVERY = "http://acs.amazonaws.com/groups/s3/LogDelivery"
 
 
 @pytest.fixture(scope="module")
-def clients() -> Iterator[DemoClients]:
-    with running_moto_server() as endpoint_url:
-        seed_account(endpoint_url)
-        yield demo_clients(endpoint_url)
+def clients(moto_server: str) -> DemoClients:
+    reset_moto(moto_server)
+    seed_account(moto_server)
+    return demo_clients(moto_server)
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,120 @@
+"""Config loading: defaults, and one precise message per kind of mistake."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from driftwatch.config import load_config, parse_interval
+from driftwatch.defaults import default_text
+from driftwatch.errors import ConfigError
+from driftwatch.model import Severity
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "config.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_example_config_is_valid_and_matches_the_documented_defaults(tmp_path: Path) -> None:
+    config = load_config(write(tmp_path, default_text("config.example.toml")))
+    empty = load_config(write(tmp_path, ""))
+    # Every default shown in config.example.toml is the default the code applies.
+    assert config.aws == empty.aws
+    assert config.state == empty.state
+    assert config.redaction == empty.redaction
+    assert config.notify == empty.notify
+    assert (config.fail_on, config.every_seconds) == (empty.fail_on, empty.every_seconds)
+    assert config.aws.regions == ("us-east-1",)
+    assert config.aws.retry_mode == "adaptive"
+    assert config.state.repo == tmp_path.resolve()
+    assert config.fail_on is Severity.HIGH
+    assert config.every_seconds == 900
+    assert [n.type for n in config.notify] == ["console"]
+
+
+def test_values_are_read(tmp_path: Path) -> None:
+    config = load_config(write(tmp_path, """
+[state]
+repo = "state"
+author_email = "bot@example.com"
+[aws]
+regions = ["eu-west-1", "us-east-2"]
+profile = "audit"
+endpoint_url = "http://127.0.0.1:5000"
+max_workers = 4
+connect_timeout = 3
+[check]
+fail_on = "Critical"
+[schedule]
+every = "2h"
+[[notify]]
+type = "slack"
+channel = "#drift"
+min_severity = "medium"
+"""))
+    assert config.state.repo == (tmp_path / "state").resolve()
+    assert config.state.author_email == "bot@example.com"
+    assert config.aws.regions == ("eu-west-1", "us-east-2")
+    assert config.aws.profile == "audit"
+    assert config.aws.endpoint_url == "http://127.0.0.1:5000"
+    assert config.aws.max_workers == 4
+    assert config.aws.connect_timeout == 3.0
+    assert config.fail_on is Severity.CRITICAL
+    assert config.every_seconds == 7200
+    (slack,) = config.notify
+    assert (slack.type, slack.min_severity) == ("slack", Severity.MEDIUM)
+    assert slack.options == {"channel": "#drift", "token_env": "SLACK_BOT_TOKEN",
+                             "base_url": "https://slack.com/api/"}
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ('[aws]\nregions = ["us-east-1", "eu-west-9"]\n',
+     'config.toml: [aws] regions[1]: "eu-west-9" is not an AWS region'),
+    ('[aws]\nregions = ["*", "us-east-1"]\n', 'config.toml: [aws] regions[0]: "*" must stand alone'),
+    ("[aws]\nregions = []\n", "config.toml: [aws] regions: must name at least one region"),
+    ("[aws]\nregion = \"us-east-1\"\n", "config.toml: [aws] region: unknown key"),
+    ("[aws]\nmax_workers = \"8\"\n", "config.toml: [aws] max_workers: must be an integer, not string '8'"),
+    ("[aws]\nmax_workers = 0\n", "config.toml: [aws] max_workers: must be between 1 and 64, not 0"),
+    ("[aws]\nmax_attempts = true\n", "config.toml: [aws] max_attempts: must be an integer, not boolean True"),
+    ("[aws]\nretry_mode = \"legacy\"\n", "config.toml: [aws] retry_mode: must be one of: standard, adaptive"),
+    ("[aws]\nservices = [\"s3\", \"rds\"]\n", "config.toml: [aws] services[1]: 'rds' is not a supported service"),
+    ("[aws]\nendpoint_url = \"localhost:5000\"\n", "config.toml: [aws] endpoint_url: 'localhost:5000' is not an http(s) URL"),
+    ("[check]\nfail_on = \"urgent\"\n", "config.toml: [check] fail_on: 'urgent' is not a severity"),
+    ("[schedule]\nevery = \"15 minutes\"\n", "config.toml: [schedule] every: '15 minutes' is not an interval"),
+    ("[state]\nauthor_email = \"nobody\"\n", "config.toml: [state] author_email: 'nobody' is not an email address"),
+    ("[[notify]]\nmin_severity = \"low\"\n", "config.toml: [notify[0]] type: is required"),
+    ("[[notify]]\ntype = \"pager\"\n", "config.toml: [notify[0]] type: 'pager' is not a notifier"),
+    ("[[notify]]\ntype = \"slack\"\n", "config.toml: [notify[0]] channel: is required for a slack notifier"),
+    ("[[notify]]\ntype = \"console\"\nchannel = \"#x\"\n", "config.toml: [notify[0]] channel: unknown key"),
+    ("aws = 3\n", "config.toml: aws: must be a table, not integer 3"),
+    ("colour = \"blue\"\n", "config.toml: colour: unknown key"),
+    ("[aws\n", "config.toml: not valid TOML: Expected ']'"),
+])
+def test_mistakes_are_named_with_file_and_key(tmp_path: Path, text: str, message: str) -> None:
+    with pytest.raises(ConfigError) as error:
+        load_config(write(tmp_path, text))
+    assert str(error.value).startswith(message)
+
+
+def test_missing_file_says_how_to_make_one(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"no such config file \(create one with `driftwatch init PATH`\)"):
+        load_config(tmp_path / "absent.toml")
+
+
+def test_all_regions_star(tmp_path: Path) -> None:
+    config = load_config(write(tmp_path, '[aws]\nregions = ["*"]\n'))
+    assert config.aws.all_regions
+
+
+@pytest.mark.parametrize(("text", "seconds"), [("30s", 30), ("15m", 900), ("2h", 7200), ("1d", 86400)])
+def test_intervals(text: str, seconds: int) -> None:
+    assert parse_interval(text) == seconds
+
+
+@pytest.mark.parametrize("text", ["0m", "15", "m", "-5m", "1w"])
+def test_bad_intervals(text: str) -> None:
+    with pytest.raises(ValueError, match="is not an interval"):
+        parse_interval(text)

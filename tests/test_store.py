@@ -1,0 +1,213 @@
+"""The state repository: one commit per changed run, nothing lost to failures, kills or a second process."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import git
+import pytest
+
+from driftwatch.defaults import initial_files
+from driftwatch.errors import LockedError
+from driftwatch.model import CoverageGap, Resource, ResourceId, Scope, Snapshot
+from driftwatch.store import StateRepo, init_repo
+
+ACCOUNT = "111122223333"
+BUCKETS = Scope("aws", ACCOUNT, "global", "s3/bucket")
+GROUPS = Scope("aws", ACCOUNT, "eu-west-1", "ec2/security-group")
+AUTHOR = ("driftwatch", "driftwatch@localhost")
+DAY_1 = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
+
+
+def bucket(name: str, **config: object) -> Resource:
+    identity = ResourceId("aws", ACCOUNT, "global", "s3/bucket", name, f"arn:aws:s3:::{name}")
+    return Resource(identity, {"Name": name, **config})
+
+
+def group(group_id: str, **config: object) -> Resource:
+    identity = ResourceId("aws", ACCOUNT, "eu-west-1", "ec2/security-group", group_id)
+    return Resource(identity, {"GroupId": group_id, **config})
+
+
+def snapshot(*resources: Resource, scopes: tuple[Scope, ...] = (BUCKETS, GROUPS), gaps: tuple[CoverageGap, ...] = (),
+             when: datetime = DAY_1) -> Snapshot:
+    return Snapshot(f"run-{when:%H%M%S}", when, when + timedelta(seconds=5), resources, frozenset(scopes), gaps)
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> StateRepo:
+    init_repo(tmp_path / "state", initial_files(), *AUTHOR)
+    return StateRepo(tmp_path / "state")
+
+
+def commits(repo: StateRepo) -> int:
+    return int(repo.repo.git.rev_list("--count", "HEAD"))
+
+
+def stored(repo: StateRepo, path: str) -> dict[str, object]:
+    return json.loads((repo.path / path).read_text())  # type: ignore[no-any-return]
+
+
+LOGS = "snapshots/aws/111122223333/global/s3/bucket/logs.json"
+WEB = "snapshots/aws/111122223333/global/s3/bucket/web.json"
+SG = "snapshots/aws/111122223333/eu-west-1/ec2/security-group/sg-1.json"
+
+
+def test_first_run_commits_every_file_then_an_unchanged_run_commits_nothing(repo: StateRepo) -> None:
+    with repo.lock():
+        first = repo.record(snapshot(bucket("logs", Versioning={}), group("sg-1")), *AUTHOR)
+    assert first.added == (LOGS, SG) and first.commit is not None
+    assert stored(repo, LOGS) == {"config": {"Name": "logs", "Versioning": {}}, "identity": {
+        "account": ACCOUNT, "arn": "arn:aws:s3:::logs", "id": "logs", "provider": "aws",
+        "region": "global", "type": "s3/bucket"}}
+    assert (repo.path / LOGS).read_text().endswith("}\n")
+    with repo.lock():
+        again = repo.record(snapshot(bucket("logs", Versioning={}), group("sg-1"),
+                                     when=DAY_1 + timedelta(hours=1)), *AUTHOR)
+    assert again.commit is None and commits(repo) == 2
+    assert again.added == again.changed == again.removed == ()
+
+
+def test_commit_message_tells_what_changed_and_carries_trailers(repo: StateRepo) -> None:
+    with repo.lock():
+        repo.record(snapshot(bucket("logs", Tags={}), bucket("web")), *AUTHOR)
+        repo.record(snapshot(bucket("logs", Tags={"team": "ops"}), group("sg-1")), *AUTHOR)
+    message = repo.repo.head.commit.message
+    assert message.splitlines()[0] == "driftwatch: 1 changed, 1 added, 1 removed (ec2 1, s3 2)"
+    assert "~ aws/111122223333/global/s3/bucket/logs.json" in message
+    assert "+ aws/111122223333/eu-west-1/ec2/security-group/sg-1.json" in message
+    assert "- aws/111122223333/global/s3/bucket/web.json" in message
+    trailers = repo.repo.git.log("-1", "--format=%(trailers:key=Driftwatch-Changed,valueonly)").strip()
+    assert trailers == "3"
+    assert repo.repo.head.commit.author.name == "driftwatch"
+
+
+def test_a_scope_that_was_not_read_keeps_its_files(repo: StateRepo) -> None:
+    with repo.lock():
+        repo.record(snapshot(bucket("logs"), group("sg-1")), *AUTHOR)
+        gap = CoverageGap(GROUPS, "ec2.describe_security_groups", "denied", "UnauthorizedOperation", "no")
+        result = repo.record(snapshot(bucket("logs"), scopes=(BUCKETS,), gaps=(gap,)), *AUTHOR)
+    assert result.removed == ()
+    assert (repo.path / SG).exists()
+    manifest = stored(repo, "snapshots/manifest.json")
+    assert manifest["scopes"] == {"aws/111122223333/global/s3/bucket": "read",
+                                  "aws/111122223333/eu-west-1/ec2/security-group":
+                                      "not read: denied (UnauthorizedOperation)"}
+    # The manifest changed (the scope is now a gap), so the run is recorded, without deleting anything.
+    assert "Not read this run (1 scopes, 0 fields" in repo.repo.head.commit.message
+
+
+def test_an_unreadable_field_keeps_its_last_known_value(repo: StateRepo) -> None:
+    block = {"BlockPublicAcls": True, "IgnorePublicAcls": True, "BlockPublicPolicy": True,
+             "RestrictPublicBuckets": True}
+    with repo.lock():
+        repo.record(snapshot(bucket("logs", PublicAccessBlock=block, Tags={})), *AUTHOR)
+        denied = Resource(bucket("logs").identity, {"Name": "logs", "Tags": {"a": "b"}},
+                          unreadable={"PublicAccessBlock": "AccessDenied"})
+        gap = CoverageGap(BUCKETS, "s3.get_public_access_block", "denied", "AccessDenied", "Access Denied",
+                          denied.identity, "PublicAccessBlock")
+        result = repo.record(snapshot(denied, gaps=(gap,)), *AUTHOR)
+    assert result.changed == (LOGS,)
+    assert stored(repo, LOGS)["config"] == {"Name": "logs", "PublicAccessBlock": block, "Tags": {"a": "b"}}
+    (entry,) = stored(repo, "snapshots/manifest.json")["gaps"]  # type: ignore[misc]
+    assert entry == {"api_call": "s3.get_public_access_block", "code": "AccessDenied", "field": "PublicAccessBlock",
+                     "kind": "denied", "message": "Access Denied", "resource": "arn:aws:s3:::logs",
+                     "scope": "aws/111122223333/global/s3/bucket"}
+
+
+def test_a_new_resource_whose_only_field_was_unreadable_is_not_written(repo: StateRepo) -> None:
+    identity = ResourceId("aws", ACCOUNT, "global", "s3/account-public-access-block", "account")
+    with repo.lock():
+        result = repo.record(snapshot(Resource(identity, {}, {"PublicAccessBlock": "AccessDenied"})), *AUTHOR)
+    assert result.added == ()
+    assert not (repo.path / "snapshots/aws/111122223333/global/s3/account-public-access-block").exists()
+
+
+def test_at_most_one_verification_commit_a_day(repo: StateRepo) -> None:
+    with repo.lock():
+        repo.record(snapshot(bucket("logs")), *AUTHOR)
+        same_day = repo.record(snapshot(bucket("logs"), when=DAY_1 + timedelta(hours=8)), *AUTHOR)
+        next_day = repo.record(snapshot(bucket("logs"), when=DAY_1 + timedelta(days=1)), *AUTHOR)
+    assert same_day.commit is None
+    assert next_day.commit is not None
+    assert repo.repo.head.commit.summary == "driftwatch: settings verified, no change"
+    assert stored(repo, "last-verified.json")["date"] == "2026-12-02"
+    last_run = json.loads((repo.path / ".driftwatch/last-run.json").read_text())
+    assert last_run["finished_at"] == "2026-12-02T09:00:05+00:00"
+
+
+def test_a_second_process_is_refused_while_a_run_holds_the_lock(repo: StateRepo) -> None:
+    with repo.lock(), pytest.raises(LockedError, match=r"another driftwatch process \(pid \d+\) is using"):
+        with StateRepo(repo.path).lock():
+            pass
+
+
+def test_a_killed_holder_releases_the_lock(repo: StateRepo) -> None:
+    holder = subprocess.Popen([sys.executable, "-c", (
+        "import sys, time\nfrom pathlib import Path\nfrom driftwatch.store import StateRepo\n"
+        f"with StateRepo(Path({str(repo.path)!r})).lock():\n    print('locked', flush=True)\n    time.sleep(60)\n")],
+        stdout=subprocess.PIPE, text=True)
+    assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
+    with pytest.raises(LockedError):
+        with repo.lock():
+            pass
+    holder.send_signal(signal.SIGKILL)
+    holder.wait(timeout=10)
+    with repo.lock():  # the kernel released the dead holder's lock
+        pass
+
+
+def test_recovery_after_a_kill_restores_the_last_commit_and_keeps_other_work(repo: StateRepo) -> None:
+    with repo.lock():
+        repo.record(snapshot(bucket("logs", Tags={}), group("sg-1")), *AUTHOR)
+    head = repo.head()
+    git_dir = Path(repo.repo.git_dir)
+    # What a SIGKILL in the middle of a run can leave behind:
+    (repo.path / SG).unlink()
+    repo.repo.git.add("--", SG)  # a staged deletion
+    (git_dir / "index.lock").write_text("")
+    (repo.path / LOGS).write_text('{"config": {"Name": "lo')  # half-written
+    (repo.path / WEB).write_text("{}")  # a new file the killed run wrote
+    (repo.path / "snapshots/aws/111122223333/global/s3/bucket/.web.json.tmp").write_text("{")
+    # Work of an admin in the same checkout, which driftwatch must not touch:
+    baseline = repo.path / "baselines/aws/111122223333/global/s3/bucket/logs.json"
+    baseline.parent.mkdir(parents=True)
+    baseline.write_text('{"draft": true}\n')
+    with repo.lock():
+        assert repo.read_documents().keys() == {LOGS, SG}
+        result = repo.record(snapshot(bucket("logs", Tags={}), group("sg-1"),
+                                      when=DAY_1 + timedelta(minutes=5)), *AUTHOR)
+    assert result.commit is None and repo.head() == head
+    assert not (git_dir / "index.lock").exists()
+    assert not (repo.path / WEB).exists()
+    assert baseline.read_text() == '{"draft": true}\n'
+    assert repo.repo.git.status("--porcelain") == "?? baselines/aws/"
+
+
+def test_records_never_commit_files_staged_by_someone_else(repo: StateRepo) -> None:
+    (repo.path / "notes.txt").write_text("admin notes\n")
+    repo.repo.git.add("notes.txt")
+    with repo.lock():
+        repo.record(snapshot(bucket("logs")), *AUTHOR)
+    assert "notes.txt" not in repo.repo.git.show("--name-only", "--format=", "HEAD")
+    assert repo.repo.git.status("--porcelain") == "A  notes.txt"
+
+
+def test_init_refuses_an_existing_repository(tmp_path: Path) -> None:
+    git.Repo.init(tmp_path)
+    from driftwatch.errors import StoreError
+
+    with pytest.raises(StoreError, match="already a git repository"):
+        init_repo(tmp_path, initial_files(), *AUTHOR)
+
+
+def test_a_folder_that_is_not_a_state_repository_is_named(tmp_path: Path) -> None:
+    from driftwatch.errors import StoreError
+
+    with pytest.raises(StoreError, match=r"not a driftwatch state repository \(create one with `driftwatch init"):
+        StateRepo(tmp_path)
