@@ -43,13 +43,18 @@ def resolve(specs: Sequence[str], documents: dict[str, dict[str, Any]]) -> dict[
     chosen: dict[str, ResourceId] = {}
     for spec in specs:
         target = spec.strip()
-        matches = [path for path, ident in identities.items()
-                   if target in (ident.key, ident.arn, path, path.removeprefix(SNAPSHOTS + "/"))]
+        matches = [
+            path
+            for path, ident in identities.items()
+            if target in (ident.key, ident.arn, path, path.removeprefix(SNAPSHOTS + "/"))
+        ]
         if not matches:
             matches = [path for path, ident in identities.items() if ident.id == target]
         if not matches:
-            raise ApproveError(f"{spec}: no such resource in the last snapshot (use its ARN, its id "
-                               "or its path under snapshots/; `driftwatch check` lists them)")
+            raise ApproveError(
+                f"{spec}: no such resource in the last snapshot (use its ARN, its id "
+                "or its path under snapshots/; `driftwatch check` lists them)"
+            )
         if len(matches) > 1:
             names = ", ".join(identities[m].key for m in matches[:5])
             raise ApproveError(f"{spec}: names {len(matches)} resources ({names}); use the full ARN or key")
@@ -57,8 +62,9 @@ def resolve(specs: Sequence[str], documents: dict[str, dict[str, Any]]) -> dict[
     return chosen
 
 
-def approve(repo: StateRepo, specs: Sequence[str], *, everything: bool, reason: str,
-            author: tuple[str, str]) -> Approval:
+def approve(
+    repo: StateRepo, specs: Sequence[str], *, everything: bool, reason: str, author: tuple[str, str]
+) -> Approval:
     """Copy the current state of the named resources (or of all) into ``baselines/`` and commit.
 
     With ``everything``, baselines of resources that no longer exist are removed too, so the
@@ -91,8 +97,12 @@ def approve(repo: StateRepo, specs: Sequence[str], *, everything: bool, reason: 
         if not approved and not removed:
             return Approval(None, (), ())
         name, email = author
-        lines = [f"approve: {len(approved)} resource(s){f', {len(removed)} removed' if removed else ''}",
-                 "", reason.strip(), ""]
+        lines = [
+            f"approve: {len(approved)} resource(s){f', {len(removed)} removed' if removed else ''}",
+            "",
+            reason.strip(),
+            "",
+        ]
         lines += [f"+ {key}" for key in approved] + [f"- {path}" for path in removed]
         lines += ["", f"Approved-by: {name} <{email}>", f"Reason: {' '.join(reason.split())}"]
         repo.commit("\n".join(lines) + "\n", written + removed, name, email)

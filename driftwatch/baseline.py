@@ -15,6 +15,7 @@ from driftwatch.model import ResourceId, Severity
 from driftwatch.rules import RULES, RuleSettings
 from driftwatch.rules.engine import META_RULES, default_settings
 
+
 @dataclass(frozen=True)
 class Approved:
     """One resource's approved baseline: who it is, the approved config, and the file it is in."""
@@ -33,8 +34,10 @@ def load_guardrails(path: Path, label: str = GUARDRAILS) -> dict[str, RuleSettin
     try:
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise BaselineError(f"{label}: missing; restore it from git or copy the default from "
-                            "driftwatch's baselines/guardrails.toml") from None
+        raise BaselineError(
+            f"{label}: missing; restore it from git or copy the default from "
+            "driftwatch's baselines/guardrails.toml"
+        ) from None
     except tomllib.TOMLDecodeError as exc:
         raise BaselineError(f"{label}: not valid TOML: {exc}") from None
     unknown_top = set(raw) - {"rules"}
@@ -103,13 +106,14 @@ def parse_baseline(text: str, label: str) -> Baselines:
     try:
         document = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise BaselineError(f"{label}: line {exc.lineno} column {exc.colno}: not valid JSON "
-                            f"({exc.msg})") from None
+        raise BaselineError(
+            f"{label}: line {exc.lineno} column {exc.colno}: not valid JSON ({exc.msg})"
+        ) from None
     try:
         identity = identity_from_document(document, label)
     except ValueError as exc:
         raise BaselineError(str(exc)) from None
     config = document.get("config")
     if not isinstance(config, Mapping):
-        raise BaselineError(f"{label}: \"config\" must be a JSON object with the approved settings")
+        raise BaselineError(f'{label}: "config" must be a JSON object with the approved settings')
     return {identity.key: Approved(identity, dict(config), label)}

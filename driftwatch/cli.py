@@ -22,8 +22,10 @@ from driftwatch.model import RunReport, Severity
 
 EXIT_OK, EXIT_ERROR, EXIT_FINDINGS = 0, 1, 2
 SEVERITIES = click.Choice([str(s) for s in Severity], case_sensitive=False)
-EPILOG = ("Exit codes: 0 = no finding at or above the threshold, 2 = findings at or above it, "
-          "1 = error (bad config, unreadable repository, credentials rejected).")
+EPILOG = (
+    "Exit codes: 0 = no finding at or above the threshold, 2 = findings at or above it, "
+    "1 = error (bad config, unreadable repository, credentials rejected)."
+)
 
 
 def _err(message: str) -> None:
@@ -45,8 +47,13 @@ def _load(ctx: click.Context) -> Config:
 
 @click.group(epilog=EPILOG)
 @click.version_option(__version__, prog_name="driftwatch")
-@click.option("-c", "--config", "config", metavar="FILE",
-              help="The config file [default: $DRIFTWATCH_CONFIG, else ./driftwatch.toml].")
+@click.option(
+    "-c",
+    "--config",
+    "config",
+    metavar="FILE",
+    help="The config file [default: $DRIFTWATCH_CONFIG, else ./driftwatch.toml].",
+)
 @click.pass_context
 def cli(ctx: click.Context, config: str | None) -> None:
     """Keep the history of cloud settings in git and report when they drift.
@@ -68,8 +75,10 @@ def init(path: Path, author: str | None) -> None:
 
     name, email = parse_author(author) if author else ("driftwatch", "driftwatch@localhost")
     commit = init_repo(path, initial_files(), name, email)
-    _out(f"Created state repository {path} (commit {commit[:10]}).\n"
-         f"Next: edit {path / CONFIG_FILE_NAME}, then run `driftwatch -c {path / CONFIG_FILE_NAME} run`.")
+    _out(
+        f"Created state repository {path} (commit {commit[:10]}).\n"
+        f"Next: edit {path / CONFIG_FILE_NAME}, then run `driftwatch -c {path / CONFIG_FILE_NAME} run`."
+    )
 
 
 @cli.command("check-config")
@@ -103,8 +112,10 @@ def collect(ctx: click.Context) -> None:
         snapshot, recorded = collect_and_record(config, repo, AwsCollector(config.aws))
     changed = len(recorded.added) + len(recorded.changed) + len(recorded.removed)
     where = f"commit {recorded.commit[:10]}" if recorded.commit else "no commit (nothing changed)"
-    _out(f"Read {len(snapshot.resources)} resources; {changed} changed; {len(snapshot.gaps)} "
-         f"coverage gap(s); {where}.")
+    _out(
+        f"Read {len(snapshot.resources)} resources; {changed} changed; {len(snapshot.gaps)} "
+        f"coverage gap(s); {where}."
+    )
     for gap in snapshot.gaps:
         _err(f"not read: {gap.describe()}")
 
@@ -128,24 +139,56 @@ def report_json(report: RunReport) -> dict[str, Any]:
         "commit": report.commit,
         "resources_read": report.resources_read,
         "resources_changed": report.resources_changed,
-        "findings": [{
-            "id": f.id, "rule": f.rule, "severity": str(f.severity), "resource": f.resource.key,
-            "resource_type": f.resource.type, "resource_id": f.resource.id,
-            "account": f.resource.account, "region": f.resource.region, "against": f.against,
-            "new": f.new_since_previous, "message": f.message, "commit": f.commit,
-            "changes": [{"path": c.path, "before": c.before, "after": c.after, "against": c.against}
-                        for c in f.changes],
-        } for f in report.at_least(Severity.INFO)],
-        "coverage_gaps": [{"scope": str(g.scope), "resource": g.resource.key if g.resource else None,
-                           "field": g.field, "api_call": g.api_call, "kind": g.kind, "code": g.code,
-                           "message": g.message} for g in report.gaps],
+        "findings": [
+            {
+                "id": f.id,
+                "rule": f.rule,
+                "severity": str(f.severity),
+                "resource": f.resource.key,
+                "resource_type": f.resource.type,
+                "resource_id": f.resource.id,
+                "account": f.resource.account,
+                "region": f.resource.region,
+                "against": f.against,
+                "new": f.new_since_previous,
+                "message": f.message,
+                "commit": f.commit,
+                "changes": [
+                    {"path": c.path, "before": c.before, "after": c.after, "against": c.against}
+                    for c in f.changes
+                ],
+            }
+            for f in report.at_least(Severity.INFO)
+        ],
+        "coverage_gaps": [
+            {
+                "scope": str(g.scope),
+                "resource": g.resource.key if g.resource else None,
+                "field": g.field,
+                "api_call": g.api_call,
+                "kind": g.kind,
+                "code": g.code,
+                "message": g.message,
+            }
+            for g in report.gaps
+        ],
     }
 
 
-FORMAT = click.option("--format", "output", type=click.Choice(["text", "json"]), default="text",
-                      show_default=True, help="Text for people, JSON (documented schema) for tools.")
-FAIL_ON = click.option("--fail-on", type=SEVERITIES, default=None,
-                       help="Exit 2 when a finding is at or above this severity [default: [check] fail_on].")
+FORMAT = click.option(
+    "--format",
+    "output",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="Text for people, JSON (documented schema) for tools.",
+)
+FAIL_ON = click.option(
+    "--fail-on",
+    type=SEVERITIES,
+    default=None,
+    help="Exit 2 when a finding is at or above this severity [default: [check] fail_on].",
+)
 
 
 @cli.command(epilog=EPILOG)
@@ -168,9 +211,15 @@ def check(ctx: click.Context, output: str, fail_on: str | None) -> None:
 @cli.command(epilog=EPILOG)
 @FORMAT
 @FAIL_ON
-@click.option("--every", metavar="INTERVAL", default=None, is_flag=False, flag_value="",
-              help="Run as a daemon: one cycle every INTERVAL (30s, 15m, 2h; bare --every takes "
-                   "[schedule] every). SIGINT/SIGTERM stop it between cycles.")
+@click.option(
+    "--every",
+    metavar="INTERVAL",
+    default=None,
+    is_flag=False,
+    flag_value="",
+    help="Run as a daemon: one cycle every INTERVAL (30s, 15m, 2h; bare --every takes "
+    "[schedule] every). SIGINT/SIGTERM stop it between cycles.",
+)
 @click.pass_context
 def run(ctx: click.Context, output: str, fail_on: str | None, every: str | None) -> None:
     """Collect, commit, compare and notify: the whole job, once or on a schedule."""
@@ -210,11 +259,13 @@ def _cycle(config: Config, output: str, threshold: Severity) -> int:
 @click.argument("resources", nargs=-1)
 @click.option("--all", "everything", is_flag=True, help="Approve the whole current snapshot.")
 @click.option("--reason", required=True, help="Why this state is approved (kept in the commit).")
-@click.option("--author", metavar="'NAME <EMAIL>'",
-              help="The approver [default: git's user.name and user.email].")
+@click.option(
+    "--author", metavar="'NAME <EMAIL>'", help="The approver [default: git's user.name and user.email]."
+)
 @click.pass_context
-def approve(ctx: click.Context, resources: tuple[str, ...], everything: bool, reason: str,
-            author: str | None) -> None:
+def approve(
+    ctx: click.Context, resources: tuple[str, ...], everything: bool, reason: str, author: str | None
+) -> None:
     """Approve the current state of RESOURCES (ARN, id or path) as their baseline, in one commit."""
     from driftwatch.approve import approve as do_approve
     from driftwatch.approve import parse_author
@@ -228,15 +279,18 @@ def approve(ctx: click.Context, resources: tuple[str, ...], everything: bool, re
     repo = StateRepo(config.state.repo)
     identity = parse_author(author) if author else repo.identity()
     if identity is None:
-        raise click.UsageError("no approver identity: pass --author 'Name <email>' or set git "
-                               "user.name and user.email")
+        raise click.UsageError(
+            "no approver identity: pass --author 'Name <email>' or set git user.name and user.email"
+        )
     result = do_approve(repo, resources, everything=everything, reason=reason, author=identity)
     if result.commit is None:
         _out("Nothing to approve: the baseline already matches the current state.")
     else:
-        _out(f"Approved {len(result.approved)} resource(s)"
-             f"{f', removed {len(result.removed)} baseline(s)' if result.removed else ''} "
-             f"as {identity[0]} <{identity[1]}> in commit {result.commit[:10]}.")
+        _out(
+            f"Approved {len(result.approved)} resource(s)"
+            f"{f', removed {len(result.removed)} baseline(s)' if result.removed else ''} "
+            f"as {identity[0]} <{identity[1]}> in commit {result.commit[:10]}."
+        )
 
 
 @cli.command()
@@ -252,11 +306,28 @@ def history(ctx: click.Context, resource: str, output: str) -> None:
     config = _load(ctx)
     identity, entries = resource_history(StateRepo(config.state.repo), resource)
     if output == "json":
-        _out(json.dumps({"resource": identity.key, "entries": [{
-            "commit": e.commit, "time": e.time.isoformat(), "author": e.author, "kind": e.kind,
-            "subject": e.subject, "changes": [{"path": c.path, "before": c.before, "after": c.after}
-                                              for c in e.changes]} for e in entries]},
-            indent=2, sort_keys=True))
+        _out(
+            json.dumps(
+                {
+                    "resource": identity.key,
+                    "entries": [
+                        {
+                            "commit": e.commit,
+                            "time": e.time.isoformat(),
+                            "author": e.author,
+                            "kind": e.kind,
+                            "subject": e.subject,
+                            "changes": [
+                                {"path": c.path, "before": c.before, "after": c.after} for c in e.changes
+                            ],
+                        }
+                        for e in entries
+                    ],
+                },
+                indent=2,
+                sort_keys=True,
+            )
+        )
         return
     _out(f"History of {identity.key}")
     for e in entries:
@@ -266,8 +337,14 @@ def history(ctx: click.Context, resource: str, output: str) -> None:
 
 
 @cli.command()
-@click.option("--dir", "directory", type=click.Path(path_type=Path), default=Path("demo-state"),
-              show_default=True, help="Where to leave the demo's state repository (replaced if a demo made it).")
+@click.option(
+    "--dir",
+    "directory",
+    type=click.Path(path_type=Path),
+    default=Path("demo-state"),
+    show_default=True,
+    help="Where to leave the demo's state repository (replaced if a demo made it).",
+)
 def demo(directory: Path) -> None:
     """Run the whole job on an embedded AWS emulator: no AWS account or Slack needed."""
     from driftwatch.demo.walkthrough import run_demo

@@ -29,8 +29,12 @@ def format_path(parts: list[Any]) -> str:
     return text
 
 
-def diff_configs(resource: ResourceId, before: Mapping[str, JSONValue] | None,
-                 after: Mapping[str, JSONValue] | None, against: Against) -> tuple[Change, ...]:
+def diff_configs(
+    resource: ResourceId,
+    before: Mapping[str, JSONValue] | None,
+    after: Mapping[str, JSONValue] | None,
+    against: Against,
+) -> tuple[Change, ...]:
     """The changes from ``before`` to ``after``; a whole resource added or removed has the path ``""``.
 
     Lists in canonical documents are sets in a stable order, so a change inside a list is

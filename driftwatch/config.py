@@ -106,7 +106,9 @@ class _Table:
             raise self.error(key, problem)
         return value  # type: ignore[no-any-return]
 
-    def take_strings(self, key: str, default: tuple[str, ...], check: Callable[[str], str | None]) -> tuple[str, ...]:
+    def take_strings(
+        self, key: str, default: tuple[str, ...], check: Callable[[str], str | None]
+    ) -> tuple[str, ...]:
         value = self.take(key, list, list(default))
         for i, item in enumerate(value):
             if not isinstance(item, str):
@@ -130,13 +132,20 @@ def _is_type(value: Any, kind: type) -> bool:
 
 
 def _kind_name(kind: type) -> str:
-    return {str: "a string", int: "an integer", float: "a number", bool: "true or false",
-            list: "a list", dict: "a table"}.get(kind, kind.__name__)
+    return {
+        str: "a string",
+        int: "an integer",
+        float: "a number",
+        bool: "true or false",
+        list: "a list",
+        dict: "a table",
+    }.get(kind, kind.__name__)
 
 
 def _type_name(value: Any) -> str:
-    return {str: "string", int: "integer", float: "number", bool: "boolean", list: "list",
-            dict: "table"}.get(type(value), type(value).__name__)
+    return {str: "string", int: "integer", float: "number", bool: "boolean", list: "list", dict: "table"}.get(
+        type(value), type(value).__name__
+    )
 
 
 def parse_interval(text: str) -> int:
@@ -163,7 +172,7 @@ def _region_check(region: str) -> str | None:
     from driftwatch.collectors.aws.regions import known_regions  # only the AWS side knows regions
 
     if region == "*":
-        return "must stand alone: regions = [\"*\"] means every region enabled for the account"
+        return 'must stand alone: regions = ["*"] means every region enabled for the account'
     return None if region in known_regions() else "is not an AWS region"
 
 
@@ -238,13 +247,23 @@ def parse_config(raw: Mapping[str, Any], path: Path) -> Config:
         profile=profile or None,
         regions=regions,
         endpoint_url=endpoint or None,
-        services=aws.take_strings("services", SERVICES, lambda s: None if s in SERVICES else
-                                  f"is not a supported service (one of: {', '.join(SERVICES)})"),
-        retry_mode=aws.take("retry_mode", str, "adaptive", lambda m: None if m in RETRY_MODES else
-                            f"must be one of: {', '.join(RETRY_MODES)}"),
+        services=aws.take_strings(
+            "services",
+            SERVICES,
+            lambda s: (
+                None if s in SERVICES else f"is not a supported service (one of: {', '.join(SERVICES)})"
+            ),
+        ),
+        retry_mode=aws.take(
+            "retry_mode",
+            str,
+            "adaptive",
+            lambda m: None if m in RETRY_MODES else f"must be one of: {', '.join(RETRY_MODES)}",
+        ),
         max_attempts=aws.take("max_attempts", int, 8, _positive),
-        max_workers=aws.take("max_workers", int, 8, lambda n: None if 1 <= n <= 64 else
-                             f"must be between 1 and 64, not {n}"),
+        max_workers=aws.take(
+            "max_workers", int, 8, lambda n: None if 1 <= n <= 64 else f"must be between 1 and 64, not {n}"
+        ),
         connect_timeout=float(aws.take("connect_timeout", float, 10.0, _positive)),
         read_timeout=float(aws.take("read_timeout", float, 30.0, _positive)),
     )
@@ -269,8 +288,15 @@ def parse_config(raw: Mapping[str, Any], path: Path) -> Config:
     notify = tuple(_load_notify(path, i, entry) for i, entry in enumerate(notify_raw))
     root.finish()
 
-    return Config(path=path, state=state_settings, aws=aws_settings, redaction=redaction_settings,
-                  notify=notify, fail_on=fail_on, every_seconds=parse_interval(every))
+    return Config(
+        path=path,
+        state=state_settings,
+        aws=aws_settings,
+        redaction=redaction_settings,
+        notify=notify,
+        fail_on=fail_on,
+        every_seconds=parse_interval(every),
+    )
 
 
 def _non_empty(text: str) -> str | None:

@@ -9,7 +9,7 @@ from typing import Any
 from driftwatch.approve import resolve
 from driftwatch.compare import diff_configs
 from driftwatch.layout import baseline_path, snapshot_path
-from driftwatch.model import Change, ResourceId
+from driftwatch.model import Against, Change, ResourceId
 from driftwatch.store import StateRepo
 
 
@@ -34,10 +34,18 @@ def resource_history(repo: StateRepo, spec: str) -> tuple[ResourceId, list[Histo
         for info in repo.file_log([path]):
             before = _config(repo.read_file_at(info.parent, path))
             after = _config(repo.read_file_at(info.sha, path))
-            against = "previous" if kind == "snapshot" else "baseline"
+            against: Against = "previous" if kind == "snapshot" else "baseline"
             changes = diff_configs(identity, before, after, against)
-            entries.append(HistoryEntry(info.sha, info.time, f"{info.author_name} <{info.author_email}>",
-                                        kind, info.subject, changes))
+            entries.append(
+                HistoryEntry(
+                    info.sha,
+                    info.time,
+                    f"{info.author_name} <{info.author_email}>",
+                    kind,
+                    info.subject,
+                    changes,
+                )
+            )
     entries.sort(key=lambda e: (e.time, e.kind != "snapshot"))
     return identity, entries
 

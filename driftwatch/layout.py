@@ -38,15 +38,28 @@ def identity_from_document(document: Any, path: str) -> ResourceId:
     raw = document.get("identity") if isinstance(document, dict) else None
     fields = ("provider", "account", "region", "type", "id")
     if not isinstance(raw, dict) or not all(isinstance(raw.get(f), str) for f in fields):
-        raise ValueError(f"{path}: no valid \"identity\" object (needs {', '.join(fields)})")
+        raise ValueError(f'{path}: no valid "identity" object (needs {", ".join(fields)})')
     arn = raw.get("arn")
-    return ResourceId(*(raw[f] for f in fields), arn=arn if isinstance(arn, str) else None)
+    return ResourceId(
+        raw["provider"],
+        raw["account"],
+        raw["region"],
+        raw["type"],
+        raw["id"],
+        arn if isinstance(arn, str) else None,
+    )
 
 
 def identity_document(identity: ResourceId) -> dict[str, Any]:
     """The ``identity`` object written into each resource file."""
-    return {"provider": identity.provider, "account": identity.account, "region": identity.region,
-            "type": identity.type, "id": identity.id, "arn": identity.arn}
+    return {
+        "provider": identity.provider,
+        "account": identity.account,
+        "region": identity.region,
+        "type": identity.type,
+        "id": identity.id,
+        "arn": identity.arn,
+    }
 
 
 def is_resource_file(path: str, root: str) -> bool:

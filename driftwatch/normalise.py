@@ -1,4 +1,4 @@
-"""Canonical configuration: volatile fields dropped, policies decoded, set-like lists sorted, secrets redacted.
+"""Canonical configuration: volatile fields dropped, policies decoded, sets sorted, secrets redacted.
 
 Used before storing and before comparing, so that two reads of the same settings always give the
 same text and only real changes show up in git and in findings.
@@ -14,14 +14,21 @@ from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
+from itertools import pairwise
 from typing import Any
 
 from driftwatch.model import JSONValue, Resource
 from driftwatch.policy import normalise_policy
 
-VOLATILE_KEYS = frozenset({
-    "ResponseMetadata", "RequestId", "ETag", "HTTPHeaders", "RetryAttempts",
-})
+VOLATILE_KEYS = frozenset(
+    {
+        "ResponseMetadata",
+        "RequestId",
+        "ETag",
+        "HTTPHeaders",
+        "RetryAttempts",
+    }
+)
 """Keys removed wherever they appear: they change on every read and are not configuration."""
 
 OBSERVATION_KEYS = frozenset({"LastUsedDate", "PasswordLastUsed", "AccessKeyLastUsed", "LastAccessed"})
@@ -30,14 +37,61 @@ OBSERVATION_KEYS = frozenset({"LastUsedDate", "PasswordLastUsed", "AccessKeyLast
 POLICY_KEYS = frozenset({"Policy", "AssumeRolePolicyDocument", "PolicyDocument", "Document", "KeyPolicy"})
 """Keys whose value is a policy document (often a JSON string) to decode and normalise."""
 
-_SECRET_WORDS = frozenset({"password", "passwd", "pwd", "secret", "token", "apikey", "passphrase",
-                           "credential", "credentials", "privatekey", "secretkey"})
-_SECRET_PAIRS = frozenset({("api", "key"), ("private", "key"), ("access", "key"), ("secret", "key"),
-                           ("signing", "key"), ("encryption", "key"), ("connection", "string"),
-                           ("client", "secret"), ("auth", "token"), ("session", "key")})
-_REFERENCE_WORDS = frozenset({"name", "arn", "id", "path", "file", "url", "uri", "endpoint", "host",
-                              "user", "username", "type", "length", "age", "policy", "expire",
-                              "enabled", "required", "reuse", "prevention", "date", "version"})
+_SECRET_WORDS = frozenset(
+    {
+        "password",
+        "passwd",
+        "pwd",
+        "secret",
+        "token",
+        "apikey",
+        "passphrase",
+        "credential",
+        "credentials",
+        "privatekey",
+        "secretkey",
+    }
+)
+_SECRET_PAIRS = frozenset(
+    {
+        ("api", "key"),
+        ("private", "key"),
+        ("access", "key"),
+        ("secret", "key"),
+        ("signing", "key"),
+        ("encryption", "key"),
+        ("connection", "string"),
+        ("client", "secret"),
+        ("auth", "token"),
+        ("session", "key"),
+    }
+)
+_REFERENCE_WORDS = frozenset(
+    {
+        "name",
+        "arn",
+        "id",
+        "path",
+        "file",
+        "url",
+        "uri",
+        "endpoint",
+        "host",
+        "user",
+        "username",
+        "type",
+        "length",
+        "age",
+        "policy",
+        "expire",
+        "enabled",
+        "required",
+        "reuse",
+        "prevention",
+        "date",
+        "version",
+    }
+)
 _SECRET_VALUE = re.compile(
     r"-----BEGIN [A-Z ]*PRIVATE KEY-----|xox[abposr]-[0-9A-Za-z-]{10,}|gh[pousr]_[0-9A-Za-z]{30,}"
     r"|(?i:password|pwd)=[^;&\s]+"
@@ -76,7 +130,8 @@ def is_secret(key: str, value: Any) -> bool:
         return True
     words = _words(key)
     named_secret = any(w in _SECRET_WORDS for w in words) or any(
-        pair in _SECRET_PAIRS for pair in zip(words, words[1:], strict=False))
+        pair in _SECRET_PAIRS for pair in pairwise(words)
+    )
     if not named_secret:
         return False
     if words and words[-1] in _REFERENCE_WORDS:
@@ -85,8 +140,14 @@ def is_secret(key: str, value: Any) -> bool:
     return not looks_like_reference
 
 
-def canonical(value: Any, *, redactor: Redactor | None = None, ordered: Collection[str] = (),
-              observations: dict[str, JSONValue] | None = None, _path: str = "") -> JSONValue:
+def canonical(
+    value: Any,
+    *,
+    redactor: Redactor | None = None,
+    ordered: Collection[str] = (),
+    observations: dict[str, JSONValue] | None = None,
+    _path: str = "",
+) -> JSONValue:
     """Return ``value`` as canonical JSON data.
 
     Dates become ISO-8601 strings, volatile keys disappear, policy documents are decoded and
@@ -110,12 +171,15 @@ def canonical(value: Any, *, redactor: Redactor | None = None, ordered: Collecti
             if redactor is not None and is_secret(key, item):
                 result[key] = redactor.redact(item)
                 continue
-            result[key] = canonical(item, redactor=redactor, ordered=ordered,
-                                    observations=observations, _path=path)
+            result[key] = canonical(
+                item, redactor=redactor, ordered=ordered, observations=observations, _path=path
+            )
         return dict(sorted(result.items()))
     if isinstance(value, list | tuple | set | frozenset):
-        items = [canonical(v, redactor=redactor, ordered=ordered, observations=observations,
-                           _path=f"{_path}[]") for v in value]
+        items = [
+            canonical(v, redactor=redactor, ordered=ordered, observations=observations, _path=f"{_path}[]")
+            for v in value
+        ]
         if _path not in ordered:
             items.sort(key=canonical_text)
         return items
@@ -157,11 +221,13 @@ def file_text(document: JSONValue) -> str:
     return json.dumps(document, sort_keys=True, indent=2, ensure_ascii=False) + "\n"
 
 
-def normalise_resource(resource: Resource, redactor: Redactor,
-                       ordered: Callable[[str], Collection[str]] = lambda _type: ()) -> Resource:
+def normalise_resource(
+    resource: Resource, redactor: Redactor, ordered: Callable[[str], Collection[str]] = lambda _type: ()
+) -> Resource:
     """Return ``resource`` with a canonical, redacted config and its observations split out."""
     observations: dict[str, JSONValue] = dict(resource.observations)
-    config = canonical(resource.config, redactor=redactor, ordered=ordered(resource.identity.type),
-                       observations=observations)
+    config = canonical(
+        resource.config, redactor=redactor, ordered=ordered(resource.identity.type), observations=observations
+    )
     assert isinstance(config, dict)
     return Resource(resource.identity, config, dict(resource.unreadable), observations)

@@ -20,41 +20,81 @@ _PRINCIPAL_KEYS = ("Principal", "NotPrincipal")
 
 # Concrete S3 actions standing for each kind of access; statement patterns are matched against them.
 _S3_ACTIONS: Mapping[S3Access, frozenset[str]] = {
-    "read": frozenset({
-        "s3:getobject", "s3:getobjectversion", "s3:getobjectattributes",
-        "s3:getobjectversionattributes", "s3:getobjecttorrent", "s3:getobjectversiontorrent",
-        "s3:listbucket", "s3:listbucketversions", "s3:listbucketmultipartuploads",
-        "s3:listmultipartuploadparts",
-    }),
-    "write": frozenset({
-        "s3:putobject", "s3:deleteobject", "s3:deleteobjectversion", "s3:abortmultipartupload",
-        "s3:restoreobject", "s3:putlifecycleconfiguration", "s3:deletebucket",
-    }),
-    "read-acp": frozenset({
-        "s3:getbucketacl", "s3:getobjectacl", "s3:getobjectversionacl", "s3:getbucketpolicy",
-        "s3:getbucketpolicystatus", "s3:getbucketpublicaccessblock",
-        "s3:getbucketownershipcontrols",
-    }),
-    "write-acp": frozenset({
-        "s3:putbucketacl", "s3:putobjectacl", "s3:putobjectversionacl", "s3:putbucketpolicy",
-        "s3:deletebucketpolicy", "s3:putbucketpublicaccessblock", "s3:putbucketownershipcontrols",
-    }),
+    "read": frozenset(
+        {
+            "s3:getobject",
+            "s3:getobjectversion",
+            "s3:getobjectattributes",
+            "s3:getobjectversionattributes",
+            "s3:getobjecttorrent",
+            "s3:getobjectversiontorrent",
+            "s3:listbucket",
+            "s3:listbucketversions",
+            "s3:listbucketmultipartuploads",
+            "s3:listmultipartuploadparts",
+        }
+    ),
+    "write": frozenset(
+        {
+            "s3:putobject",
+            "s3:deleteobject",
+            "s3:deleteobjectversion",
+            "s3:abortmultipartupload",
+            "s3:restoreobject",
+            "s3:putlifecycleconfiguration",
+            "s3:deletebucket",
+        }
+    ),
+    "read-acp": frozenset(
+        {
+            "s3:getbucketacl",
+            "s3:getobjectacl",
+            "s3:getobjectversionacl",
+            "s3:getbucketpolicy",
+            "s3:getbucketpolicystatus",
+            "s3:getbucketpublicaccessblock",
+            "s3:getbucketownershipcontrols",
+        }
+    ),
+    "write-acp": frozenset(
+        {
+            "s3:putbucketacl",
+            "s3:putobjectacl",
+            "s3:putobjectversionacl",
+            "s3:putbucketpolicy",
+            "s3:deletebucketpolicy",
+            "s3:putbucketpublicaccessblock",
+            "s3:putbucketownershipcontrols",
+        }
+    ),
 }
 
 # S3 counts every s3:Get*, s3:List*, s3:Put* and s3:Delete* action as exposing ("bad actions").
 # An action outside the sets above still counts: reads as configuration reads, the rest as writes.
 _OTHER_BAD_ACTIONS: tuple[tuple[str, S3Access], ...] = (
-    ("s3:get", "read-acp"), ("s3:list", "read-acp"), ("s3:put", "write"), ("s3:delete", "write"),
+    ("s3:get", "read-acp"),
+    ("s3:list", "read-acp"),
+    ("s3:put", "write"),
+    ("s3:delete", "write"),
 )
 
 # Condition keys whose fixed value makes an everyone-principal statement non-public (S3 rules).
 # aws:PrincipalOrgID and aws:PrincipalAccount are not in the S3 API reference's list but pin the
 # caller to known accounts, and S3's policy status treats them as non-public too.
-RESTRICTING_CONDITION_KEYS = frozenset({
-    "aws:sourceip", "aws:sourcearn", "aws:sourcevpc", "aws:sourcevpce", "aws:sourceowner",
-    "aws:sourceaccount", "s3:x-amz-server-side-encryption-aws-kms-key-id", "aws:userid",
-    "aws:principalorgid", "aws:principalaccount",
-})
+RESTRICTING_CONDITION_KEYS = frozenset(
+    {
+        "aws:sourceip",
+        "aws:sourcearn",
+        "aws:sourcevpc",
+        "aws:sourcevpce",
+        "aws:sourceowner",
+        "aws:sourceaccount",
+        "s3:x-amz-server-side-encryption-aws-kms-key-id",
+        "aws:userid",
+        "aws:principalorgid",
+        "aws:principalaccount",
+    }
+)
 _EXACT_OPERATORS = frozenset({"stringequals", "stringequalsignorecase", "ipaddress"})
 # ArnEquals matches wildcards exactly like ArnLike does, so it is only fixed without them.
 _PATTERN_OPERATORS = frozenset({"stringlike", "arnlike", "arnequals"})
@@ -116,9 +156,7 @@ def statement_public_principal(statement: Mapping[str, Any]) -> bool:
     return _principal_is_everyone(statement.get("Principal"))
 
 
-def statement_denies_all_to_everyone(
-    statement: Mapping[str, Any], resources: Iterable[str]
-) -> bool:
+def statement_denies_all_to_everyone(statement: Mapping[str, Any], resources: Iterable[str]) -> bool:
     """True for an unconditional ``Deny`` of every action to everyone on each of ``resources``."""
     if not _effect_is(statement, "deny") or not _principal_is_everyone(statement.get("Principal")):
         return False

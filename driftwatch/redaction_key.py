@@ -22,8 +22,10 @@ def load_redactor(config: Config) -> Redactor:
         key_file = (config.path.resolve().parent / key_file).resolve()
     repo = config.state.repo.resolve()
     if key_file.resolve().is_relative_to(repo):
-        raise ConfigError(f"{config.path.name}: [redaction] key_file: {key_file} is inside the state "
-                          "repository; the key must live outside it, or secrets could be guessed back")
+        raise ConfigError(
+            f"{config.path.name}: [redaction] key_file: {key_file} is inside the state "
+            "repository; the key must live outside it, or secrets could be guessed back"
+        )
     if not key_file.exists():
         key_file.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -32,5 +34,6 @@ def load_redactor(config: Config) -> Redactor:
     try:
         return Redactor(key_file.read_text(encoding="utf-8").strip().encode())
     except OSError as exc:
-        raise ConfigError(f"{config.path.name}: [redaction] key_file: cannot read {key_file}: "
-                          f"{exc.strerror}") from None
+        raise ConfigError(
+            f"{config.path.name}: [redaction] key_file: cannot read {key_file}: {exc.strerror}"
+        ) from None

@@ -44,8 +44,15 @@ def collect_and_record(config: Config, repo: StateRepo, collector: Collector) ->
     collection: Collection = collector.collect()
     redactor = load_redactor(config)
     resources = tuple(normalise_resource(r, redactor) for r in collection.resources)
-    snapshot = Snapshot(new_run_id(started), started, datetime.now(UTC), resources,
-                        collection.scopes_read, collection.gaps, collection.tool_versions)
+    snapshot = Snapshot(
+        new_run_id(started),
+        started,
+        datetime.now(UTC),
+        resources,
+        collection.scopes_read,
+        collection.gaps,
+        collection.tool_versions,
+    )
     recorded = repo.record(snapshot, config.state.author_name, config.state.author_email)
     return snapshot, recorded
 
@@ -95,8 +102,9 @@ def check(repo: StateRepo, recorded: Recorded | None = None, snapshot: Snapshot 
     )
 
 
-def _states(current: Documents, previous: Documents, baselines: Baselines,
-            unreadable: dict[str, dict[str, str]]) -> dict[str, ResourceState]:
+def _states(
+    current: Documents, previous: Documents, baselines: Baselines, unreadable: dict[str, dict[str, str]]
+) -> dict[str, ResourceState]:
     identities: dict[str, ResourceId] = {}
     now: dict[str, dict[str, Any]] = {}
     before: dict[str, dict[str, Any]] = {}
@@ -111,10 +119,20 @@ def _states(current: Documents, previous: Documents, baselines: Baselines,
         identity = identities.get(key) or approved.identity  # type: ignore[union-attr]
         cur, prev = now.get(key), before.get(key)
         base = approved.config if approved else None
-        base_changes = diff_configs(identity, base, pinned(cur, base) if cur is not None else None,
-                                    "baseline") if base is not None else ()
-        states[key] = ResourceState(identity, cur, base, prev, unreadable.get(key, {}), base_changes,
-                                    diff_configs(identity, prev, cur, "previous"))
+        base_changes = (
+            diff_configs(identity, base, pinned(cur, base) if cur is not None else None, "baseline")
+            if base is not None
+            else ()
+        )
+        states[key] = ResourceState(
+            identity,
+            cur,
+            base,
+            prev,
+            unreadable.get(key, {}),
+            base_changes,
+            diff_configs(identity, prev, cur, "previous"),
+        )
     return states
 
 
@@ -141,15 +159,24 @@ def _gaps_from_manifest(manifest: dict[str, Any], current: Documents) -> list[Co
         identities[identity.key] = identity
     gaps = []
     for gap in manifest.get("gaps", []):
-        provider, account, region, type_ = (str(gap.get("scope", "")).split("/", 3) + ["", "", ""])[:4]
-        gaps.append(CoverageGap(Scope(provider, account, region, type_), gap.get("api_call", ""),
-                                gap.get("kind", "error"), gap.get("code", ""), gap.get("message", ""),
-                                identities.get(gap.get("resource") or ""), gap.get("field")))
+        provider, account, region, type_ = [*str(gap.get("scope", "")).split("/", 3), "", "", ""][:4]
+        gaps.append(
+            CoverageGap(
+                Scope(provider, account, region, type_),
+                gap.get("api_call", ""),
+                gap.get("kind", "error"),
+                gap.get("code", ""),
+                gap.get("message", ""),
+                identities.get(gap.get("resource") or ""),
+                gap.get("field"),
+            )
+        )
     return gaps
 
 
-def notify_all(report: RunReport, notifiers: Sequence[Notifier],
-               on_error: Callable[[str], None] | None = None) -> tuple[str, ...]:
+def notify_all(
+    report: RunReport, notifiers: Sequence[Notifier], on_error: Callable[[str], None] | None = None
+) -> tuple[str, ...]:
     """Send the report through every notifier; a failing one is reported and never stops the others."""
     errors = []
     for notifier in notifiers:

@@ -12,8 +12,14 @@ import schedule
 from driftwatch.errors import DriftwatchError
 
 
-def run_every(seconds: int, cycle: Callable[[], object], *, on_error: Callable[[str], None],
-              stop: threading.Event | None = None, max_cycles: int | None = None) -> int:
+def run_every(
+    seconds: int,
+    cycle: Callable[[], object],
+    *,
+    on_error: Callable[[str], None],
+    stop: threading.Event | None = None,
+    max_cycles: int | None = None,
+) -> int:
     """Run ``cycle`` now and then every ``seconds`` until SIGINT/SIGTERM (or ``stop``); return cycles run.
 
     A signal is honoured between cycles, so a cycle in progress finishes its commit first.

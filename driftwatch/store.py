@@ -1,4 +1,4 @@
-"""The state repository: snapshot files in git, written only when changed, one commit per run, under a lock."""
+"""The state repository: snapshot files in git, written only when changed, one commit per run."""
 
 from __future__ import annotations
 
@@ -53,8 +53,9 @@ class StateRepo:
         try:
             self.repo = git.Repo(path)
         except (git.NoSuchPathError, git.InvalidGitRepositoryError):
-            raise StoreError(f"{path}: not a driftwatch state repository (create one with "
-                             f"`driftwatch init {path}`)") from None
+            raise StoreError(
+                f"{path}: not a driftwatch state repository (create one with `driftwatch init {path}`)"
+            ) from None
 
     # -- locking and recovery -------------------------------------------------------------
 
@@ -75,8 +76,10 @@ class StateRepo:
                     raise
                 handle.seek(0)
                 holder = handle.read().strip() or "unknown"
-                raise LockedError(f"{self.path}: another driftwatch process (pid {holder}) is using "
-                                  "this state repository; wait for it to finish or stop it") from None
+                raise LockedError(
+                    f"{self.path}: another driftwatch process (pid {holder}) is using "
+                    "this state repository; wait for it to finish or stop it"
+                ) from None
             handle.seek(0)
             handle.truncate()
             handle.write(str(os.getpid()))
@@ -135,7 +138,7 @@ class StateRepo:
         """The latest commits that changed ``snapshots/``, newest first."""
         if self.head() is None:
             return []
-        out = self.repo.git.log(f"-n{limit}", "--format=%H", "--", SNAPSHOTS)
+        out: str = self.repo.git.log(f"-n{limit}", "--format=%H", "--", SNAPSHOTS)
         return out.split()
 
     def changed_paths(self, old: str, new: str, root: str = SNAPSHOTS) -> list[str]:
@@ -151,8 +154,16 @@ class StateRepo:
         commits = []
         for line in out.splitlines():
             sha, when, name, email, subject, parents = line.split("\x1f")
-            commits.append(CommitInfo(sha, datetime.fromisoformat(when), name, email, subject,
-                                      parents.split()[0] if parents else None))
+            commits.append(
+                CommitInfo(
+                    sha,
+                    datetime.fromisoformat(when),
+                    name,
+                    email,
+                    subject,
+                    parents.split()[0] if parents else None,
+                )
+            )
         return commits
 
     def read_file_at(self, commit: str | None, path: str) -> dict[str, Any] | None:
@@ -166,7 +177,7 @@ class StateRepo:
         reader = self.repo.config_reader()
         try:
             return str(reader.get_value("user", "name")), str(reader.get_value("user", "email"))
-        except Exception:  # noqa: BLE001 - configparser raises several kinds for "not set"
+        except Exception:
             return None
 
     # -- writing ----------------------------------------------------------------------------
@@ -209,11 +220,18 @@ class StateRepo:
             (self.path / path).unlink()
         self._write(MANIFEST, file_text(_manifest(snapshot)))
         today = snapshot.finished_at.astimezone(UTC).date().isoformat()
-        self._write(LAST_VERIFIED, file_text({"date": today,
-                                              "note": "the day driftwatch last read the settings"}))
-        (self.path / PRIVATE_DIR / "last-run.json").write_text(file_text({
-            "run_id": snapshot.run_id, "started_at": snapshot.started_at.isoformat(),
-            "finished_at": snapshot.finished_at.isoformat()}))
+        self._write(
+            LAST_VERIFIED, file_text({"date": today, "note": "the day driftwatch last read the settings"})
+        )
+        (self.path / PRIVATE_DIR / "last-run.json").write_text(
+            file_text(
+                {
+                    "run_id": snapshot.run_id,
+                    "started_at": snapshot.started_at.isoformat(),
+                    "finished_at": snapshot.finished_at.isoformat(),
+                }
+            )
+        )
         commit = self._commit(snapshot, added, changed, removed, author_name, author_email)
         return Recorded(commit, previous_commit, documents, tuple(added), tuple(changed), tuple(removed))
 
@@ -226,8 +244,15 @@ class StateRepo:
         temporary.write_text(text, encoding="utf-8")
         os.replace(temporary, target)  # atomic: a killed run never leaves half a file
 
-    def _commit(self, snapshot: Snapshot, added: list[str], changed: list[str], removed: list[str],
-                author_name: str, author_email: str) -> str | None:
+    def _commit(
+        self,
+        snapshot: Snapshot,
+        added: list[str],
+        changed: list[str],
+        removed: list[str],
+        author_name: str,
+        author_email: str,
+    ) -> str | None:
         paths = [SNAPSHOTS, LAST_VERIFIED]
         self.repo.git.add("-A", "--", *paths)
         if not self.repo.git.status("--porcelain", "--", *paths).strip():
@@ -238,8 +263,12 @@ class StateRepo:
 
     def commit(self, message: str, paths: list[str], author_name: str, author_email: str) -> None:
         """Commit ``paths`` only (never what else is staged) as the given author and committer."""
-        env = {"GIT_AUTHOR_NAME": author_name, "GIT_AUTHOR_EMAIL": author_email,
-               "GIT_COMMITTER_NAME": author_name, "GIT_COMMITTER_EMAIL": author_email}
+        env = {
+            "GIT_AUTHOR_NAME": author_name,
+            "GIT_AUTHOR_EMAIL": author_email,
+            "GIT_COMMITTER_NAME": author_name,
+            "GIT_COMMITTER_EMAIL": author_email,
+        }
         try:
             self.repo.git.add("-A", "--", *paths)
             self.repo.git.commit("-q", "--no-verify", "-m", message, "--", *paths, env=env)
@@ -286,11 +315,23 @@ def _manifest(snapshot: Snapshot) -> dict[str, Any]:
     for gap in snapshot.gaps:
         if gap.resource is None:
             scopes[str(gap.scope)] = f"not read: {gap.kind} ({gap.code})"
-    gaps = [{"scope": str(g.scope), "api_call": g.api_call, "kind": g.kind, "code": g.code,
-             "message": g.message, "resource": g.resource.key if g.resource else None,
-             "field": g.field} for g in snapshot.gaps]
-    return {"scopes": scopes, "gaps": sorted(gaps, key=json.dumps),
-            "tool_versions": {"driftwatch": __version__, **snapshot.tool_versions}}
+    gaps = [
+        {
+            "scope": str(g.scope),
+            "api_call": g.api_call,
+            "kind": g.kind,
+            "code": g.code,
+            "message": g.message,
+            "resource": g.resource.key if g.resource else None,
+            "field": g.field,
+        }
+        for g in snapshot.gaps
+    ]
+    return {
+        "scopes": scopes,
+        "gaps": sorted(gaps, key=json.dumps),
+        "tool_versions": {"driftwatch": __version__, **snapshot.tool_versions},
+    }
 
 
 def _service(path: str) -> str:
@@ -304,8 +345,9 @@ def commit_message(snapshot: Snapshot, added: list[str], changed: list[str], rem
         counts[_service(path)] = counts.get(_service(path), 0) + 1
     per_service = ", ".join(f"{svc} {n}" for svc, n in sorted(counts.items()))
     if added or changed or removed:
-        subject = (f"driftwatch: {len(changed)} changed, {len(added)} added, {len(removed)} removed"
-                   f" ({per_service})")
+        subject = (
+            f"driftwatch: {len(changed)} changed, {len(added)} added, {len(removed)} removed ({per_service})"
+        )
     else:
         subject = "driftwatch: settings verified, no change"
     lines = [subject, ""]
@@ -314,19 +356,25 @@ def commit_message(snapshot: Snapshot, added: list[str], changed: list[str], rem
     field_gaps = [g for g in snapshot.gaps if g.resource is not None]
     scope_gaps = [g for g in snapshot.gaps if g.resource is None]
     if snapshot.gaps:
-        lines += ["", f"Not read this run ({len(scope_gaps)} scopes, {len(field_gaps)} fields; "
-                      "last known state kept):"]
+        lines += [
+            "",
+            f"Not read this run ({len(scope_gaps)} scopes, {len(field_gaps)} fields; last known state kept):",
+        ]
         lines += [f"! {g.describe()}" for g in snapshot.gaps[:50]]
         if len(snapshot.gaps) > 50:
             lines.append(f"! ... and {len(snapshot.gaps) - 50} more (see {MANIFEST})")
-    lines += ["", f"Read {len(snapshot.resources)} resources from {len(snapshot.scopes_read)} scopes, "
-                  f"{snapshot.started_at.isoformat(timespec='seconds')} to "
-                  f"{snapshot.finished_at.isoformat(timespec='seconds')}.", "",
-              f"Driftwatch-Run: {snapshot.run_id}",
-              f"Driftwatch-Version: {__version__}",
-              f"Driftwatch-Resources: {len(snapshot.resources)}",
-              f"Driftwatch-Changed: {len(added) + len(changed) + len(removed)}",
-              f"Driftwatch-Gaps: {len(snapshot.gaps)}"]
+    lines += [
+        "",
+        f"Read {len(snapshot.resources)} resources from {len(snapshot.scopes_read)} scopes, "
+        f"{snapshot.started_at.isoformat(timespec='seconds')} to "
+        f"{snapshot.finished_at.isoformat(timespec='seconds')}.",
+        "",
+        f"Driftwatch-Run: {snapshot.run_id}",
+        f"Driftwatch-Version: {__version__}",
+        f"Driftwatch-Resources: {len(snapshot.resources)}",
+        f"Driftwatch-Changed: {len(added) + len(changed) + len(removed)}",
+        f"Driftwatch-Gaps: {len(snapshot.gaps)}",
+    ]
     return "\n".join(lines) + "\n"
 
 
@@ -334,8 +382,10 @@ def _load_json(file: Path, rel: str) -> dict[str, Any]:
     try:
         data = json.loads(file.read_text(encoding="utf-8"))
     except json.JSONDecodeError as exc:
-        raise StoreError(f"{rel}: line {exc.lineno} column {exc.colno}: not valid JSON ({exc.msg}); "
-                         "restore it with `git checkout -- " + rel + "`") from None
+        raise StoreError(
+            f"{rel}: line {exc.lineno} column {exc.colno}: not valid JSON ({exc.msg}); "
+            "restore it with `git checkout -- " + rel + "`"
+        ) from None
     if not isinstance(data, dict):
         raise StoreError(f"{rel}: expected a JSON object")
     return data
@@ -352,7 +402,11 @@ def init_repo(path: Path, files: Mapping[str, str], author_name: str, author_ema
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(text, encoding="utf-8")
     state = StateRepo(path)
-    state.commit("driftwatch: new state repository\n\nCreated by `driftwatch init`: the config, "
-                 "the default guardrails and empty snapshot and baseline folders.\n",
-                 list(files), author_name, author_email)
+    state.commit(
+        "driftwatch: new state repository\n\nCreated by `driftwatch init`: the config, "
+        "the default guardrails and empty snapshot and baseline folders.\n",
+        list(files),
+        author_name,
+        author_email,
+    )
     return repo.head.commit.hexsha

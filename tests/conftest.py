@@ -52,14 +52,18 @@ def aws(moto_server: str) -> str:
     return moto_server
 
 
-def write_config(repo: Path, endpoint: str | None, regions: tuple[str, ...] = ("us-east-1",),
-                 extra: str = "") -> Path:
+def write_config(
+    repo: Path, endpoint: str | None, regions: tuple[str, ...] = ("us-east-1",), extra: str = ""
+) -> Path:
     """The example config aimed at ``endpoint`` and ``regions``, plus ``extra`` TOML; returns its path."""
     text = default_text("config.example.toml").replace(
-        'regions = ["us-east-1"]', "regions = [" + ", ".join(f'"{r}"' for r in regions) + "]")
+        'regions = ["us-east-1"]', "regions = [" + ", ".join(f'"{r}"' for r in regions) + "]"
+    )
     if endpoint:
         text = text.replace('endpoint_url = ""', f'endpoint_url = "{endpoint}"')
-    text = text.replace('retry_mode = "adaptive"\nmax_attempts = 8', 'retry_mode = "standard"\nmax_attempts = 2')
+    text = text.replace(
+        'retry_mode = "adaptive"\nmax_attempts = 8', 'retry_mode = "standard"\nmax_attempts = 2'
+    )
     path = repo / "driftwatch.toml"
     path.write_text(text + extra, encoding="utf-8")
     return path

@@ -22,17 +22,24 @@ APPROVER = "Alice Admin <alice@example.com>"
 
 
 def s3(endpoint: str) -> Any:
-    return boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1",
-                        config=Config(s3={"addressing_style": "path"}))
+    return boto3.client(
+        "s3", endpoint_url=endpoint, region_name="us-east-1", config=Config(s3={"addressing_style": "path"})
+    )
 
 
 def seed(endpoint: str) -> None:
     client = s3(endpoint)
     for name in ("team-logs", "team-web"):
         client.create_bucket(Bucket=name)
-        client.put_public_access_block(Bucket=name, PublicAccessBlockConfiguration={
-            "BlockPublicAcls": True, "IgnorePublicAcls": True, "BlockPublicPolicy": True,
-            "RestrictPublicBuckets": True})
+        client.put_public_access_block(
+            Bucket=name,
+            PublicAccessBlockConfiguration={
+                "BlockPublicAcls": True,
+                "IgnorePublicAcls": True,
+                "BlockPublicPolicy": True,
+                "RestrictPublicBuckets": True,
+            },
+        )
     client.put_bucket_tagging(Bucket="team-logs", Tagging={"TagSet": [{"Key": "team", "Value": "ops"}]})
     iam = boto3.client("iam", endpoint_url=endpoint, region_name="us-east-1")
     iam.create_user(UserName="alice")
@@ -41,8 +48,21 @@ def seed(endpoint: str) -> None:
 def make_public(endpoint: str, name: str) -> None:
     client = s3(endpoint)
     client.delete_public_access_block(Bucket=name)
-    client.put_bucket_policy(Bucket=name, Policy=json.dumps({"Statement": [{
-        "Effect": "Allow", "Principal": "*", "Action": "s3:GetObject", "Resource": f"arn:aws:s3:::{name}/*"}]}))
+    client.put_bucket_policy(
+        Bucket=name,
+        Policy=json.dumps(
+            {
+                "Statement": [
+                    {
+                        "Effect": "Allow",
+                        "Principal": "*",
+                        "Action": "s3:GetObject",
+                        "Resource": f"arn:aws:s3:::{name}/*",
+                    }
+                ]
+            }
+        ),
+    )
 
 
 def git(repo: Path, *args: str) -> str:
@@ -68,10 +88,14 @@ def test_the_whole_flow(state_repo: Path, aws: str, invoke: Invoke) -> None:
 
     approved = invoke("-c", config, "approve", "--all", "--reason", "reviewed", "--author", APPROVER)
     assert approved.exit_code == 0, approved.stderr
-    assert re.match(r"Approved \d+ resource\(s\) as Alice Admin <alice@example.com> in commit [0-9a-f]{10}\.",
-                    approved.stdout)
-    assert git(state_repo, "log", "-1", "--format=%an|%(trailers:key=Approved-by,valueonly)").strip() == \
-        "Alice Admin|Alice Admin <alice@example.com>"
+    assert re.match(
+        r"Approved \d+ resource\(s\) as Alice Admin <alice@example.com> in commit [0-9a-f]{10}\.",
+        approved.stdout,
+    )
+    assert (
+        git(state_repo, "log", "-1", "--format=%an|%(trailers:key=Approved-by,valueonly)").strip()
+        == "Alice Admin|Alice Admin <alice@example.com>"
+    )
 
     quiet = invoke("-c", config, "run")
     assert quiet.exit_code == 0
@@ -89,8 +113,21 @@ def test_the_whole_flow(state_repo: Path, aws: str, invoke: Invoke) -> None:
         ("s3-public-access-block-weakened", "high", "arn:aws:s3:::team-web", "baseline", True),
     }
     public = next(f for f in report["findings"] if f["rule"] == "s3-bucket-public")
-    assert set(public) == {"id", "rule", "severity", "resource", "resource_type", "resource_id", "account",
-                           "region", "against", "new", "message", "commit", "changes"}
+    assert set(public) == {
+        "id",
+        "rule",
+        "severity",
+        "resource",
+        "resource_type",
+        "resource_id",
+        "account",
+        "region",
+        "against",
+        "new",
+        "message",
+        "commit",
+        "changes",
+    }
     assert public["commit"] == git(state_repo, "rev-parse", "HEAD").strip()
     assert {c["path"] for c in public["changes"]} == {"Policy", "PolicyStatus", "PublicAccessBlock"}
     block = next(c for c in public["changes"] if c["path"] == "PublicAccessBlock")
@@ -100,7 +137,9 @@ def test_the_whole_flow(state_repo: Path, aws: str, invoke: Invoke) -> None:
     check = invoke("-c", config, "check", "--format", "json", "--fail-on", "critical")
     assert check.exit_code == 2
     assert {(f["rule"], f["new"]) for f in json.loads(check.stdout)["findings"]} == {
-        ("s3-bucket-public", True), ("s3-public-access-block-weakened", True)}
+        ("s3-bucket-public", True),
+        ("s3-public-access-block-weakened", True),
+    }
     assert invoke("-c", config, "check", "--fail-on", "critical").exit_code == 2
 
     history = invoke("-c", config, "history", "team-web")
@@ -130,8 +169,10 @@ def test_approve_by_name_and_its_errors(state_repo: Path, aws: str, invoke: Invo
     assert again.stdout.startswith("Nothing to approve")
     unknown = invoke("-c", config, "approve", "nope", "--reason", "ok", "--author", APPROVER)
     assert (unknown.exit_code, unknown.stderr.strip()) == (
-        1, "driftwatch: nope: no such resource in the last snapshot (use its ARN, its id or its path under "
-           "snapshots/; `driftwatch check` lists them)")
+        1,
+        "driftwatch: nope: no such resource in the last snapshot (use its ARN, its id or its path under "
+        "snapshots/; `driftwatch check` lists them)",
+    )
     account = invoke("-c", config, "approve", "account", "--reason", "ok", "--author", APPROVER)
     assert account.exit_code == 1 and "names 3 resources" in account.stderr
     nobody = invoke("-c", config, "approve", "team-web", "--reason", "ok")
@@ -139,11 +180,14 @@ def test_approve_by_name_and_its_errors(state_repo: Path, aws: str, invoke: Invo
     neither = invoke("-c", config, "approve", "--reason", "ok")
     assert neither.exit_code == 1 and "name the resources to approve, or pass --all" in neither.stderr
     bad_author = invoke("-c", config, "approve", "team-web", "--reason", "ok", "--author", "alice")
-    assert bad_author.exit_code == 1 and "expected the form 'Jane Doe <jane@example.com>'" in bad_author.stderr
+    assert (
+        bad_author.exit_code == 1 and "expected the form 'Jane Doe <jane@example.com>'" in bad_author.stderr
+    )
 
 
-def test_a_malformed_baseline_stops_the_check_but_keeps_the_snapshot(state_repo: Path, aws: str,
-                                                                     invoke: Invoke) -> None:
+def test_a_malformed_baseline_stops_the_check_but_keeps_the_snapshot(
+    state_repo: Path, aws: str, invoke: Invoke
+) -> None:
     seed(aws)
     config = str(state_repo / "driftwatch.toml")
     bad = state_repo / "baselines/aws/123456789012/global/s3/bucket/team-logs.json"
@@ -151,8 +195,10 @@ def test_a_malformed_baseline_stops_the_check_but_keeps_the_snapshot(state_repo:
     bad.write_text('{"identity": {"provider": "aws",\n  "account": 1}\n')
     result = invoke("-c", config, "run")
     assert result.exit_code == 1
-    assert result.stderr.strip() == ("driftwatch: baselines/aws/123456789012/global/s3/bucket/team-logs.json: "
-                                     "line 3 column 1: not valid JSON (Expecting ',' delimiter)")
+    assert result.stderr.strip() == (
+        "driftwatch: baselines/aws/123456789012/global/s3/bucket/team-logs.json: "
+        "line 3 column 1: not valid JSON (Expecting ',' delimiter)"
+    )
     assert git(state_repo, "log", "-1", "--format=%s").startswith("driftwatch: 0 changed, 8 added")
     assert invoke("-c", config, "check-config").exit_code == 1
 
@@ -161,15 +207,18 @@ def test_check_config(state_repo: Path, invoke: Invoke, tmp_path: Path) -> None:
     config = state_repo / "driftwatch.toml"
     ok = invoke("-c", str(config), "check-config")
     assert ok.exit_code == 0 and "valid" in ok.stdout
-    config.write_text(config.read_text() + '\n[extra]\nkey = 1\n')
+    config.write_text(config.read_text() + "\n[extra]\nkey = 1\n")
     bad = invoke("-c", str(config), "check-config")
     assert (bad.exit_code, bad.stderr.strip()) == (
-        1, "driftwatch: driftwatch.toml: extra: unknown key (see config.example.toml for the keys this table takes)")
+        1,
+        "driftwatch: driftwatch.toml: extra: unknown key "
+        "(see config.example.toml for the keys this table takes)",
+    )
     missing = invoke("-c", str(tmp_path / "none.toml"), "check-config")
     assert missing.exit_code == 1 and "no such config file" in missing.stderr
     guardrails = state_repo / "baselines/guardrails.toml"
     write_config(state_repo, None)
-    guardrails.write_text('[rules.nope]\n')
+    guardrails.write_text("[rules.nope]\n")
     unknown_rule = invoke("-c", str(config), "check-config")
     assert unknown_rule.exit_code == 1
     assert unknown_rule.stderr.startswith("driftwatch: baselines/guardrails.toml: [rules.nope]: unknown rule")
@@ -187,28 +236,38 @@ def test_a_locked_repository_is_refused_with_one_line(state_repo: Path, invoke: 
     with StateRepo(state_repo).lock():
         result = invoke("-c", str(state_repo / "driftwatch.toml"), "run")
     assert result.exit_code == 1
-    assert re.fullmatch(r"driftwatch: .*: another driftwatch process \(pid \d+\) is using this state repository; "
-                        r"wait for it to finish or stop it\n", result.stderr)
+    assert re.fullmatch(
+        r"driftwatch: .*: another driftwatch process \(pid \d+\) is using this state repository; "
+        r"wait for it to finish or stop it\n",
+        result.stderr,
+    )
 
 
 def test_slack_digest_reaches_the_channel_and_a_missing_token_loses_nothing(
-        state_repo: Path, aws: str, invoke: Invoke, monkeypatch: pytest.MonkeyPatch) -> None:
+    state_repo: Path, aws: str, invoke: Invoke, monkeypatch: pytest.MonkeyPatch
+) -> None:
     seed(aws)
     make_public(aws, "team-web")
     with running_slack_server(valid_tokens=("xoxb-test",)) as slack:
-        write_config(state_repo, aws, extra=f'''
+        write_config(
+            state_repo,
+            aws,
+            extra=f'''
 [[notify]]
 type = "slack"
 channel = "#drift"
 token_env = "TEST_SLACK_TOKEN"
 base_url = "{slack.base_url}"
 min_severity = "high"
-''')
+''',
+        )
         config = str(state_repo / "driftwatch.toml")
         no_token = invoke("-c", config, "run")
         assert no_token.exit_code == 2
-        assert ("notifier not available: [[notify]] #2 (slack #drift): the environment variable "
-                "TEST_SLACK_TOKEN is not set") in no_token.stderr
+        assert (
+            "notifier not available: [[notify]] #2 (slack #drift): the environment variable "
+            "TEST_SLACK_TOKEN is not set"
+        ) in no_token.stderr
         assert git(state_repo, "log", "-1", "--format=%s").startswith("driftwatch: 0 changed, 7 added")
         assert slack.messages == []
 
@@ -230,26 +289,43 @@ min_severity = "high"
 
 
 def test_demo_tells_the_story(tmp_path: Path) -> None:
-    result = subprocess.run([sys.executable, "-m", "driftwatch", "demo", "--dir", str(tmp_path / "demo")], capture_output=True,
-                            text=True, timeout=300, cwd=tmp_path)
+    result = subprocess.run(
+        [sys.executable, "-m", "driftwatch", "demo", "--dir", str(tmp_path / "demo")],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=tmp_path,
+    )
     assert result.returncode == 0, result.stderr
     out = result.stdout
-    for expected in ("[s3-bucket-public] arn:aws:s3:::acme-prod-invoices",
-                     "[s3-public-access-block-weakened] arn:aws:s3:::acme-prod-invoices",
-                     "[iam-user-mfa-missing] arn:aws:iam::123456789012:user/humans/carol.diaz",
-                     "[baseline-drift] arn:aws:s3:::acme-data-lake-raw",
-                     "[unapproved-resource] arn:aws:s3:::acme-tmp-data-export",
-                     'Tags.cost-center: "CC-2040" -> "CC-2045"'):
+    for expected in (
+        "[s3-bucket-public] arn:aws:s3:::acme-prod-invoices",
+        "[s3-public-access-block-weakened] arn:aws:s3:::acme-prod-invoices",
+        "[iam-user-mfa-missing] arn:aws:iam::123456789012:user/humans/carol.diaz",
+        "[baseline-drift] arn:aws:s3:::acme-data-lake-raw",
+        "[unapproved-resource] arn:aws:s3:::acme-tmp-data-export",
+        'Tags.cost-center: "CC-2040" -> "CC-2045"',
+    ):
         assert expected in out
     assert re.search(r"\[sg-open-to-world\] arn:aws:ec2:eu-west-1:123456789012:security-group/sg-\w+", out)
     assert "6 finding(s) at or above low: 2 critical 2 high 1 medium 1 low" in out
     log = git(tmp_path / "demo", "log", "--format=%an|%s").splitlines()
     assert [line.split("|")[0] for line in log] == ["driftwatch", "Alex Admin", "driftwatch", "driftwatch"]
     assert log[0].split("|")[1] == "driftwatch: 4 changed, 1 added, 0 removed (ec2 1, iam 1, s3 3)"
-    again = subprocess.run([sys.executable, "-m", "driftwatch", "demo", "--dir", str(tmp_path / "demo")], capture_output=True,
-                           text=True, timeout=300, cwd=tmp_path)
+    again = subprocess.run(
+        [sys.executable, "-m", "driftwatch", "demo", "--dir", str(tmp_path / "demo")],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=tmp_path,
+    )
     assert again.returncode == 0  # it replaces its own previous demo
     (tmp_path / "mine").mkdir()
-    refused = subprocess.run([sys.executable, "-m", "driftwatch", "demo", "--dir", str(tmp_path / "mine")], capture_output=True,
-                             text=True, timeout=60, cwd=tmp_path)
+    refused = subprocess.run(
+        [sys.executable, "-m", "driftwatch", "demo", "--dir", str(tmp_path / "mine")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=tmp_path,
+    )
     assert refused.returncode == 1 and "was not made by the demo" in refused.stderr

@@ -12,41 +12,89 @@ BUCKET = ResourceId("aws", "111122223333", "global", "s3/bucket", "example-logs"
 GROUP = ResourceId("aws", "111122223333", "eu-west-1", "ec2/security-group", "sg-0example0011")
 
 CASE_16_PREVIOUS = {
-    "s3": {"buckets": {
-        "example-logs": {"PublicAccessBlock": {"BlockPublicAcls": True, "IgnorePublicAcls": True,
-                                               "BlockPublicPolicy": True, "RestrictPublicBuckets": True}},
-        "example-web": {"Acl": []},
-        "example-data": {}}},
+    "s3": {
+        "buckets": {
+            "example-logs": {
+                "PublicAccessBlock": {
+                    "BlockPublicAcls": True,
+                    "IgnorePublicAcls": True,
+                    "BlockPublicPolicy": True,
+                    "RestrictPublicBuckets": True,
+                }
+            },
+            "example-web": {"Acl": []},
+            "example-data": {},
+        }
+    },
     "iam": {"users": ["svc-deploy"]},
     "ec2": {"security_groups": []},
     "lambda": {},
 }
 CASE_16_CURRENT = {
-    "s3": {"buckets": {
-        "example-logs": {"PublicAccessBlock": {"BlockPublicAcls": False, "IgnorePublicAcls": True,
-                                               "BlockPublicPolicy": True, "RestrictPublicBuckets": True}}}},
+    "s3": {
+        "buckets": {
+            "example-logs": {
+                "PublicAccessBlock": {
+                    "BlockPublicAcls": False,
+                    "IgnorePublicAcls": True,
+                    "BlockPublicPolicy": True,
+                    "RestrictPublicBuckets": True,
+                }
+            }
+        }
+    },
 }
 
 
 def test_case_16_deepdiff_defaults_collapse_but_driftwatch_does_not() -> None:
     # The fault: with deepdiff's defaults the whole document becomes one root change.
     assert list(DeepDiff(CASE_16_PREVIOUS, CASE_16_CURRENT).affected_paths) == ["root"]
-    changes = {c.path: (c.before, c.after) for c in diff_configs(BUCKET, CASE_16_PREVIOUS, CASE_16_CURRENT,
-                                                                 "previous")}
+    changes = {
+        c.path: (c.before, c.after)
+        for c in diff_configs(BUCKET, CASE_16_PREVIOUS, CASE_16_CURRENT, "previous")
+    }
     assert changes["s3.buckets.example-logs.PublicAccessBlock.BlockPublicAcls"] == (True, False)
     assert set(changes) == {
-        "s3.buckets.example-logs.PublicAccessBlock.BlockPublicAcls", "s3.buckets.example-web",
-        "s3.buckets.example-data", "iam", "ec2", "lambda",
+        "s3.buckets.example-logs.PublicAccessBlock.BlockPublicAcls",
+        "s3.buckets.example-web",
+        "s3.buckets.example-data",
+        "iam",
+        "ec2",
+        "lambda",
     }
 
 
 CASE_11_BEFORE = [
-    {"IpProtocol": "tcp", "FromPort": 443, "ToPort": 443, "IpRanges": [{"CidrIp": "10.0.0.0/8"}], "Ipv6Ranges": []},
-    {"IpProtocol": "tcp", "FromPort": 22, "ToPort": 22, "IpRanges": [{"CidrIp": "10.1.0.0/16"}], "Ipv6Ranges": []},
+    {
+        "IpProtocol": "tcp",
+        "FromPort": 443,
+        "ToPort": 443,
+        "IpRanges": [{"CidrIp": "10.0.0.0/8"}],
+        "Ipv6Ranges": [],
+    },
+    {
+        "IpProtocol": "tcp",
+        "FromPort": 22,
+        "ToPort": 22,
+        "IpRanges": [{"CidrIp": "10.1.0.0/16"}],
+        "Ipv6Ranges": [],
+    },
 ]
 CASE_11_AFTER = [
-    {"IpProtocol": "tcp", "FromPort": 22, "ToPort": 22, "IpRanges": [{"CidrIp": "0.0.0.0/0"}], "Ipv6Ranges": []},
-    {"IpProtocol": "tcp", "FromPort": 443, "ToPort": 443, "IpRanges": [{"CidrIp": "10.0.0.0/8"}], "Ipv6Ranges": []},
+    {
+        "IpProtocol": "tcp",
+        "FromPort": 22,
+        "ToPort": 22,
+        "IpRanges": [{"CidrIp": "0.0.0.0/0"}],
+        "Ipv6Ranges": [],
+    },
+    {
+        "IpProtocol": "tcp",
+        "FromPort": 443,
+        "ToPort": 443,
+        "IpRanges": [{"CidrIp": "10.0.0.0/8"}],
+        "Ipv6Ranges": [],
+    },
 ]
 
 
@@ -61,10 +109,18 @@ def test_case_11_reordered_rules_give_exactly_one_change() -> None:
 
 
 def test_case_11_grouped_and_split_rule_shapes_are_the_same() -> None:
-    grouped = [{"IpProtocol": "tcp", "FromPort": 22, "ToPort": 22,
-                "IpRanges": [{"CidrIp": "10.0.0.0/8"}, {"CidrIp": "192.168.0.0/16"}]}]
-    split = [{"IpProtocol": "tcp", "FromPort": 22, "ToPort": 22, "IpRanges": [{"CidrIp": "192.168.0.0/16"}]},
-             {"IpProtocol": "6", "FromPort": 22, "ToPort": 22, "IpRanges": [{"CidrIp": "10.0.0.0/8"}]}]
+    grouped = [
+        {
+            "IpProtocol": "tcp",
+            "FromPort": 22,
+            "ToPort": 22,
+            "IpRanges": [{"CidrIp": "10.0.0.0/8"}, {"CidrIp": "192.168.0.0/16"}],
+        }
+    ]
+    split = [
+        {"IpProtocol": "tcp", "FromPort": 22, "ToPort": 22, "IpRanges": [{"CidrIp": "192.168.0.0/16"}]},
+        {"IpProtocol": "6", "FromPort": 22, "ToPort": 22, "IpRanges": [{"CidrIp": "10.0.0.0/8"}]},
+    ]
     assert canonical_rules(grouped, "ingress", "1") == canonical_rules(split, "ingress", "1")
 
 
@@ -82,8 +138,10 @@ def test_type_changes_and_nested_list_changes_are_reported_at_the_list() -> None
     changes = {c.path: (c.before, c.after) for c in diff_configs(BUCKET, before, after, "previous")}
     assert changes == {
         "Flag": ("1", 1),
-        "Policy.Statement": ([{"Effect": "Allow", "Action": ["s3:getobject"]}],
-                             [{"Effect": "Allow", "Action": ["s3:*"]}]),
+        "Policy.Statement": (
+            [{"Effect": "Allow", "Action": ["s3:getobject"]}],
+            [{"Effect": "Allow", "Action": ["s3:*"]}],
+        ),
     }
 
 
@@ -101,5 +159,7 @@ def test_a_partial_baseline_pins_only_its_keys() -> None:
     (change,) = diff_configs(BUCKET, baseline, pinned(current, baseline), "baseline")
     assert (change.path, change.before, change.after) == ("Tags.team", "data", "web")
     # A key the baseline pins that the resource no longer has is reported as removed.
-    (gone,) = diff_configs(BUCKET, {"Logging": {"TargetBucket": "l"}}, pinned({"Name": "x"}, {"Logging": {}}), "baseline")
+    (gone,) = diff_configs(
+        BUCKET, {"Logging": {"TargetBucket": "l"}}, pinned({"Name": "x"}, {"Logging": {}}), "baseline"
+    )
     assert (gone.path, gone.after) == ("Logging", None)

@@ -36,7 +36,10 @@ def test_example_config_is_valid_and_matches_the_documented_defaults(tmp_path: P
 
 
 def test_values_are_read(tmp_path: Path) -> None:
-    config = load_config(write(tmp_path, """
+    config = load_config(
+        write(
+            tmp_path,
+            """
 [state]
 repo = "state"
 author_email = "bot@example.com"
@@ -54,7 +57,9 @@ every = "2h"
 type = "slack"
 channel = "#drift"
 min_severity = "medium"
-"""))
+""",
+        )
+    )
     assert config.state.repo == (tmp_path / "state").resolve()
     assert config.state.author_email == "bot@example.com"
     assert config.aws.regions == ("eu-west-1", "us-east-2")
@@ -66,33 +71,62 @@ min_severity = "medium"
     assert config.every_seconds == 7200
     (slack,) = config.notify
     assert (slack.type, slack.min_severity) == ("slack", Severity.MEDIUM)
-    assert slack.options == {"channel": "#drift", "token_env": "SLACK_BOT_TOKEN",
-                             "base_url": "https://slack.com/api/"}
+    assert slack.options == {
+        "channel": "#drift",
+        "token_env": "SLACK_BOT_TOKEN",
+        "base_url": "https://slack.com/api/",
+    }
 
 
-@pytest.mark.parametrize(("text", "message"), [
-    ('[aws]\nregions = ["us-east-1", "eu-west-9"]\n',
-     'config.toml: [aws] regions[1]: "eu-west-9" is not an AWS region'),
-    ('[aws]\nregions = ["*", "us-east-1"]\n', 'config.toml: [aws] regions[0]: "*" must stand alone'),
-    ("[aws]\nregions = []\n", "config.toml: [aws] regions: must name at least one region"),
-    ("[aws]\nregion = \"us-east-1\"\n", "config.toml: [aws] region: unknown key"),
-    ("[aws]\nmax_workers = \"8\"\n", "config.toml: [aws] max_workers: must be an integer, not string '8'"),
-    ("[aws]\nmax_workers = 0\n", "config.toml: [aws] max_workers: must be between 1 and 64, not 0"),
-    ("[aws]\nmax_attempts = true\n", "config.toml: [aws] max_attempts: must be an integer, not boolean True"),
-    ("[aws]\nretry_mode = \"legacy\"\n", "config.toml: [aws] retry_mode: must be one of: standard, adaptive"),
-    ("[aws]\nservices = [\"s3\", \"rds\"]\n", "config.toml: [aws] services[1]: 'rds' is not a supported service"),
-    ("[aws]\nendpoint_url = \"localhost:5000\"\n", "config.toml: [aws] endpoint_url: 'localhost:5000' is not an http(s) URL"),
-    ("[check]\nfail_on = \"urgent\"\n", "config.toml: [check] fail_on: 'urgent' is not a severity"),
-    ("[schedule]\nevery = \"15 minutes\"\n", "config.toml: [schedule] every: '15 minutes' is not an interval"),
-    ("[state]\nauthor_email = \"nobody\"\n", "config.toml: [state] author_email: 'nobody' is not an email address"),
-    ("[[notify]]\nmin_severity = \"low\"\n", "config.toml: [notify[0]] type: is required"),
-    ("[[notify]]\ntype = \"pager\"\n", "config.toml: [notify[0]] type: 'pager' is not a notifier"),
-    ("[[notify]]\ntype = \"slack\"\n", "config.toml: [notify[0]] channel: is required for a slack notifier"),
-    ("[[notify]]\ntype = \"console\"\nchannel = \"#x\"\n", "config.toml: [notify[0]] channel: unknown key"),
-    ("aws = 3\n", "config.toml: aws: must be a table, not integer 3"),
-    ("colour = \"blue\"\n", "config.toml: colour: unknown key"),
-    ("[aws\n", "config.toml: not valid TOML: Expected ']'"),
-])
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (
+            '[aws]\nregions = ["us-east-1", "eu-west-9"]\n',
+            'config.toml: [aws] regions[1]: "eu-west-9" is not an AWS region',
+        ),
+        ('[aws]\nregions = ["*", "us-east-1"]\n', 'config.toml: [aws] regions[0]: "*" must stand alone'),
+        ("[aws]\nregions = []\n", "config.toml: [aws] regions: must name at least one region"),
+        ('[aws]\nregion = "us-east-1"\n', "config.toml: [aws] region: unknown key"),
+        ('[aws]\nmax_workers = "8"\n', "config.toml: [aws] max_workers: must be an integer, not string '8'"),
+        ("[aws]\nmax_workers = 0\n", "config.toml: [aws] max_workers: must be between 1 and 64, not 0"),
+        (
+            "[aws]\nmax_attempts = true\n",
+            "config.toml: [aws] max_attempts: must be an integer, not boolean True",
+        ),
+        (
+            '[aws]\nretry_mode = "legacy"\n',
+            "config.toml: [aws] retry_mode: must be one of: standard, adaptive",
+        ),
+        (
+            '[aws]\nservices = ["s3", "rds"]\n',
+            "config.toml: [aws] services[1]: 'rds' is not a supported service",
+        ),
+        (
+            '[aws]\nendpoint_url = "localhost:5000"\n',
+            "config.toml: [aws] endpoint_url: 'localhost:5000' is not an http(s) URL",
+        ),
+        ('[check]\nfail_on = "urgent"\n', "config.toml: [check] fail_on: 'urgent' is not a severity"),
+        (
+            '[schedule]\nevery = "15 minutes"\n',
+            "config.toml: [schedule] every: '15 minutes' is not an interval",
+        ),
+        (
+            '[state]\nauthor_email = "nobody"\n',
+            "config.toml: [state] author_email: 'nobody' is not an email address",
+        ),
+        ('[[notify]]\nmin_severity = "low"\n', "config.toml: [notify[0]] type: is required"),
+        ('[[notify]]\ntype = "pager"\n', "config.toml: [notify[0]] type: 'pager' is not a notifier"),
+        (
+            '[[notify]]\ntype = "slack"\n',
+            "config.toml: [notify[0]] channel: is required for a slack notifier",
+        ),
+        ('[[notify]]\ntype = "console"\nchannel = "#x"\n', "config.toml: [notify[0]] channel: unknown key"),
+        ("aws = 3\n", "config.toml: aws: must be a table, not integer 3"),
+        ('colour = "blue"\n', "config.toml: colour: unknown key"),
+        ("[aws\n", "config.toml: not valid TOML: Expected ']'"),
+    ],
+)
 def test_mistakes_are_named_with_file_and_key(tmp_path: Path, text: str, message: str) -> None:
     with pytest.raises(ConfigError) as error:
         load_config(write(tmp_path, text))

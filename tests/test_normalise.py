@@ -15,10 +15,20 @@ def case_15_read(request_id: str, last_used: str, service: str, retries: int) ->
     return {
         "UserName": "svc-deploy",
         "AccessKeyLastUsed": {"LastUsedDate": last_used, "ServiceName": service, "Region": "eu-west-1"},
-        "ResponseMetadata": {"RequestId": request_id, "HTTPStatusCode": 200,
-                             "HTTPHeaders": {"date": "Thu, 01 May 2025 10:00:00 GMT"}, "RetryAttempts": retries},
-        "AccessKeyMetadata": [{"UserName": "svc-deploy", "AccessKeyId": "AKIAEXAMPLEKEY00001",
-                               "Status": "Active", "CreateDate": "2024-11-02T08:00:00+00:00"}],
+        "ResponseMetadata": {
+            "RequestId": request_id,
+            "HTTPStatusCode": 200,
+            "HTTPHeaders": {"date": "Thu, 01 May 2025 10:00:00 GMT"},
+            "RetryAttempts": retries,
+        },
+        "AccessKeyMetadata": [
+            {
+                "UserName": "svc-deploy",
+                "AccessKeyId": "AKIAEXAMPLEKEY00001",
+                "Status": "Active",
+                "CreateDate": "2024-11-02T08:00:00+00:00",
+            }
+        ],
     }
 
 
@@ -29,8 +39,13 @@ def test_case_15_volatile_fields_make_no_diff_but_are_observed() -> None:
     t2 = canonical(case_15_read("req-2", "2025-05-01T10:47:00+00:00", "sts", 1), observations=seen_2)
     assert t1 == t2
     assert "ResponseMetadata" not in t1  # type: ignore[operator]
-    assert seen_1 == {"AccessKeyLastUsed": {"LastUsedDate": "2025-05-01T09:12:00+00:00",
-                                            "Region": "eu-west-1", "ServiceName": "s3"}}
+    assert seen_1 == {
+        "AccessKeyLastUsed": {
+            "LastUsedDate": "2025-05-01T09:12:00+00:00",
+            "Region": "eu-west-1",
+            "ServiceName": "s3",
+        }
+    }
     assert seen_2["AccessKeyLastUsed"]["ServiceName"] == "sts"  # type: ignore[index]
 
 
@@ -39,39 +54,69 @@ def test_case_15_status_change_and_new_key_are_drift() -> None:
     inactive = case_15_read("req-1", "x", "s3", 0)
     inactive["AccessKeyMetadata"][0]["Status"] = "Inactive"  # type: ignore[index]
     second = case_15_read("req-1", "x", "s3", 0)
-    second["AccessKeyMetadata"].append({"UserName": "svc-deploy", "AccessKeyId": "AKIAEXAMPLEKEY00002",  # type: ignore[attr-defined]
-                                        "Status": "Active", "CreateDate": "2025-05-01T08:00:00+00:00"})
+    second["AccessKeyMetadata"].append(
+        {
+            "UserName": "svc-deploy",
+            "AccessKeyId": "AKIAEXAMPLEKEY00002",  # type: ignore[attr-defined]
+            "Status": "Active",
+            "CreateDate": "2025-05-01T08:00:00+00:00",
+        }
+    )
     assert canonical(inactive) != canonical(base)
     assert canonical(second) != canonical(base)
 
 
 def test_lists_are_sorted_and_dates_written_as_iso() -> None:
     value = {"b": [3, 1, 2], "a": [{"k": 2}, {"k": 1}], "when": datetime(2025, 1, 2, 3, 4, tzinfo=UTC)}
-    assert canonical(value) == {"a": [{"k": 1}, {"k": 2}], "b": [1, 2, 3], "when": "2025-01-02T03:04:00+00:00"}
+    assert canonical(value) == {
+        "a": [{"k": 1}, {"k": 2}],
+        "b": [1, 2, 3],
+        "when": "2025-01-02T03:04:00+00:00",
+    }
     assert canonical({"b": [3, 1]}, ordered={"b"}) == {"b": [3, 1]}
 
 
 def test_policy_strings_are_decoded_and_normalised() -> None:
-    doc = canonical({"Policy": '{"Statement": {"Effect": "Allow", "Principal": "*", "Action": "S3:GetObject",'
-                               ' "Resource": "arn:aws:s3:::Example/*"}}'})
-    assert doc == {"Policy": {"Statement": [{"Action": ["s3:getobject"], "Effect": "Allow",
-                                             "Principal": {"AWS": ["*"]},
-                                             "Resource": ["arn:aws:s3:::Example/*"]}]}}
+    doc = canonical(
+        {
+            "Policy": '{"Statement": {"Effect": "Allow", "Principal": "*", "Action": "S3:GetObject",'
+            ' "Resource": "arn:aws:s3:::Example/*"}}'
+        }
+    )
+    assert doc == {
+        "Policy": {
+            "Statement": [
+                {
+                    "Action": ["s3:getobject"],
+                    "Effect": "Allow",
+                    "Principal": {"AWS": ["*"]},
+                    "Resource": ["arn:aws:s3:::Example/*"],
+                }
+            ]
+        }
+    }
 
 
 def test_file_text_is_sorted_indented_and_ends_with_newline() -> None:
-    assert file_text({"b": 1, "a": {"d": 2, "c": 3}}) == '{\n  "a": {\n    "c": 3,\n    "d": 2\n  },\n  "b": 1\n}\n'
+    assert (
+        file_text({"b": 1, "a": {"d": 2, "c": 3}})
+        == '{\n  "a": {\n    "c": 3,\n    "d": 2\n  },\n  "b": 1\n}\n'
+    )
 
 
 CASE_21 = {
-    "FunctionName": "orders-api", "Runtime": "python3.12", "LastModified": "2025-04-30T12:00:00.000+0000",
-    "Environment": {"Variables": {
-        "DB_HOST": "orders.cluster-example.eu-west-1.rds.amazonaws.com",
-        "DB_PASSWORD": "EXAMPLE-NOT-A-REAL-PASSWORD-1",
-        "PAYMENT_API_KEY": "EXAMPLE-NOT-A-REAL-KEY-2",
-        "AWS_CA_BUNDLE": "/etc/pki/ca-trust/extracted/pem/tls-ca-bundle.pem",
-        "DB_SECRET_NAME": "prod/orders/db",
-    }},
+    "FunctionName": "orders-api",
+    "Runtime": "python3.12",
+    "LastModified": "2025-04-30T12:00:00.000+0000",
+    "Environment": {
+        "Variables": {
+            "DB_HOST": "orders.cluster-example.eu-west-1.rds.amazonaws.com",
+            "DB_PASSWORD": "EXAMPLE-NOT-A-REAL-PASSWORD-1",
+            "PAYMENT_API_KEY": "EXAMPLE-NOT-A-REAL-KEY-2",
+            "AWS_CA_BUNDLE": "/etc/pki/ca-trust/extracted/pem/tls-ca-bundle.pem",
+            "DB_SECRET_NAME": "prod/orders/db",
+        }
+    },
 }
 
 
@@ -89,8 +134,15 @@ def test_case_21_secrets_are_redacted_by_key_and_value_together() -> None:
 
 
 def test_case_21_a_changed_secret_shows_as_a_changed_digest() -> None:
-    changed = {**CASE_21, "Environment": {"Variables": {**CASE_21["Environment"]["Variables"],  # type: ignore[dict-item]
-                                                         "DB_PASSWORD": "ANOTHER-PASSWORD"}}}
+    changed = {
+        **CASE_21,
+        "Environment": {
+            "Variables": {
+                **CASE_21["Environment"]["Variables"],  # type: ignore[dict-item]
+                "DB_PASSWORD": "ANOTHER-PASSWORD",
+            }
+        },
+    }
     before = normalise_resource(Resource(LAMBDA, CASE_21), REDACTOR).config["Environment"]["Variables"]
     after = normalise_resource(Resource(LAMBDA, changed), REDACTOR).config["Environment"]["Variables"]
     again = normalise_resource(Resource(LAMBDA, CASE_21), REDACTOR).config["Environment"]["Variables"]

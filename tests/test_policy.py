@@ -18,18 +18,25 @@ from driftwatch.policy import (
 )
 
 # Case 13: two versions of one managed policy that mean the same thing.
-V1 = {"Version": "2012-10-17",
-      "Statement": {"Effect": "Allow", "Action": "s3:GetObject",
-                    "Resource": "arn:aws:s3:::example-reports/*"}}
-V2 = {"Version": "2012-10-17",
-      "Statement": [{"Effect": "Allow", "Action": ["S3:getobject"],
-                     "Resource": ["arn:aws:s3:::example-reports/*"]}]}
+V1 = {
+    "Version": "2012-10-17",
+    "Statement": {"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::example-reports/*"},
+}
+V2 = {
+    "Version": "2012-10-17",
+    "Statement": [
+        {"Effect": "Allow", "Action": ["S3:getobject"], "Resource": ["arn:aws:s3:::example-reports/*"]}
+    ],
+}
 
 
 def test_case13_versions_normalise_to_the_same_document() -> None:
-    expected = {"Version": "2012-10-17",
-                "Statement": [{"Action": ["s3:getobject"], "Effect": "Allow",
-                               "Resource": ["arn:aws:s3:::example-reports/*"]}]}
+    expected = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Action": ["s3:getobject"], "Effect": "Allow", "Resource": ["arn:aws:s3:::example-reports/*"]}
+        ],
+    }
     assert normalise_policy(V1) == expected
     assert normalise_policy(V2) == expected
 
@@ -65,26 +72,38 @@ def test_public_principal(statement: dict[str, Any], public: bool) -> None:
 
 
 def test_resource_and_condition_values_keep_their_case() -> None:
-    policy = normalise_policy(json.dumps({"Statement": {
-        "Sid": "VpcOnly", "Effect": "Allow",
-        "Principal": {"AWS": "arn:aws:iam::444455556666:Role/Ops"},
-        "Action": ["S3:PutObject", "s3:GetObject", "s3:getobject"],
-        "Resource": ["arn:aws:s3:::Example-Reports/*", "arn:aws:s3:::Example-Reports"],
-        "Condition": {"StringEquals": {"aws:SourceVpc": "vpc-0ABC",
-                                       "AWS:SourceAccount": ["2", "1"]},
-                      "Bool": {"aws:SecureTransport": False},
-                      "NumericLessThan": {"s3:max-keys": [10, 9]}}}}))
-    assert policy["Statement"] == [{
-        "Action": ["s3:getobject", "s3:putobject"],
-        "Condition": {"bool": {"aws:securetransport": [False]},
-                      "numericlessthan": {"s3:max-keys": [10, 9]},
-                      "stringequals": {"aws:sourceaccount": ["1", "2"],
-                                       "aws:sourcevpc": ["vpc-0ABC"]}},
-        "Effect": "Allow",
-        "Principal": {"AWS": ["arn:aws:iam::444455556666:Role/Ops"]},
-        "Resource": ["arn:aws:s3:::Example-Reports", "arn:aws:s3:::Example-Reports/*"],
-        "Sid": "VpcOnly",
-    }]
+    policy = normalise_policy(
+        json.dumps(
+            {
+                "Statement": {
+                    "Sid": "VpcOnly",
+                    "Effect": "Allow",
+                    "Principal": {"AWS": "arn:aws:iam::444455556666:Role/Ops"},
+                    "Action": ["S3:PutObject", "s3:GetObject", "s3:getobject"],
+                    "Resource": ["arn:aws:s3:::Example-Reports/*", "arn:aws:s3:::Example-Reports"],
+                    "Condition": {
+                        "StringEquals": {"aws:SourceVpc": "vpc-0ABC", "AWS:SourceAccount": ["2", "1"]},
+                        "Bool": {"aws:SecureTransport": False},
+                        "NumericLessThan": {"s3:max-keys": [10, 9]},
+                    },
+                }
+            }
+        )
+    )
+    assert policy["Statement"] == [
+        {
+            "Action": ["s3:getobject", "s3:putobject"],
+            "Condition": {
+                "bool": {"aws:securetransport": [False]},
+                "numericlessthan": {"s3:max-keys": [10, 9]},
+                "stringequals": {"aws:sourceaccount": ["1", "2"], "aws:sourcevpc": ["vpc-0ABC"]},
+            },
+            "Effect": "Allow",
+            "Principal": {"AWS": ["arn:aws:iam::444455556666:Role/Ops"]},
+            "Resource": ["arn:aws:s3:::Example-Reports", "arn:aws:s3:::Example-Reports/*"],
+            "Sid": "VpcOnly",
+        }
+    ]
 
 
 def test_statement_order_means_nothing_and_normalising_twice_changes_nothing() -> None:
@@ -102,14 +121,22 @@ def test_statement_order_means_nothing_and_normalising_twice_changes_nothing() -
 def test_odd_shapes_do_not_crash() -> None:
     assert normalise_policy("{}") == {"Statement": []}
     assert normalise_policy({"Statement": [{"Effect": "Allow"}, "junk"]})["Statement"] == [
-        "junk", {"Effect": "Allow"}]
+        "junk",
+        {"Effect": "Allow"},
+    ]
     assert normalise_policy({"Statement": [{"Action": None, "Condition": "x"}]})["Statement"] == [
-        {"Action": [], "Condition": "x"}]
+        {"Action": [], "Condition": "x"}
+    ]
 
 
-@pytest.mark.parametrize(("text", "message"), [
-    ("not json", "not valid JSON"), ('["a list"]', "must be a JSON object"), ("", "not valid JSON"),
-])
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("not json", "not valid JSON"),
+        ('["a list"]', "must be a JSON object"),
+        ("", "not valid JSON"),
+    ],
+)
 def test_non_json_policy_raises_a_clear_value_error(text: str, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         normalise_policy(text)
@@ -136,8 +163,7 @@ def _with(condition: dict[str, Any]) -> dict[str, Any]:
         ({"IpAddress": {"aws:SourceIp": ["203.0.113.0/24", "0.0.0.0/0"]}}, False),
         ({"IpAddress": {"aws:SourceIp": "::/0"}}, False),
         ({"NotIpAddress": {"aws:SourceIp": "203.0.113.0/24"}}, False),
-        ({"ArnEquals": {"aws:SourceArn": "arn:aws:cloudtrail:eu-west-1:111122223333:trail/t"}},
-         True),
+        ({"ArnEquals": {"aws:SourceArn": "arn:aws:cloudtrail:eu-west-1:111122223333:trail/t"}}, True),
         ({"ArnLike": {"aws:SourceArn": "arn:aws:cloudtrail:*:111122223333:trail/*"}}, False),
         ({"ArnNotEquals": {"aws:SourceArn": "arn:aws:sns:eu-west-1:111122223333:t"}}, False),
         ({"StringEquals": {"aws:PrincipalOrgID": "o-example"}}, True),
@@ -146,15 +172,13 @@ def _with(condition: dict[str, Any]) -> dict[str, Any]:
         ({"StringEquals": {"s3:prefix": "home/"}}, False),  # not a key that pins the caller
         ({"Bool": {"aws:SecureTransport": "true"}}, False),
         # Conditions AND together: one pinning entry is enough.
-        ({"Bool": {"aws:SecureTransport": "true"}, "StringEquals": {"aws:SourceVpce": "vpce-1"}},
-         True),
+        ({"Bool": {"aws:SecureTransport": "true"}, "StringEquals": {"aws:SourceVpce": "vpce-1"}}, True),
         ({}, False),
     ],
 )
 def test_condition_restricts(condition: dict[str, Any], restricts: bool) -> None:
     assert condition_restricts(_with(condition)) is restricts
-    assert condition_restricts(normalise_policy({"Statement": _with(condition)})["Statement"][0]) \
-        is restricts
+    assert condition_restricts(normalise_policy({"Statement": _with(condition)})["Statement"][0]) is restricts
 
 
 def test_a_statement_without_condition_does_not_restrict() -> None:
@@ -188,15 +212,12 @@ def test_s3_access(actions: list[str], expected: set[str]) -> None:
     ("not_actions", "expected"),
     [
         (["s3:Delete*", "s3:Put*"], {"read", "write", "read-acp"}),  # AbortMultipartUpload left
-        (["s3:Put*", "s3:Delete*", "s3:AbortMultipartUpload", "s3:RestoreObject"],
-         {"read", "read-acp"}),
+        (["s3:Put*", "s3:Delete*", "s3:AbortMultipartUpload", "s3:RestoreObject"], {"read", "read-acp"}),
         (["s3:*"], set()),
         (["s3:Get*", "s3:List*"], {"write", "write-acp"}),
     ],
 )
-def test_not_action_grants_everything_not_listed(
-    not_actions: list[str], expected: set[str]
-) -> None:
+def test_not_action_grants_everything_not_listed(not_actions: list[str], expected: set[str]) -> None:
     assert s3_access(not_actions, not_action=True) == frozenset(expected)
     assert statement_s3_access({"NotAction": not_actions}) == frozenset(expected)
 
@@ -204,14 +225,28 @@ def test_not_action_grants_everything_not_listed(
 @pytest.mark.parametrize(
     ("statement", "denies"),
     [
-        ({"Effect": "Deny", "Principal": "*", "Action": "s3:*",
-          "Resource": ["arn:aws:s3:::b", "arn:aws:s3:::b/*"]}, True),
+        (
+            {
+                "Effect": "Deny",
+                "Principal": "*",
+                "Action": "s3:*",
+                "Resource": ["arn:aws:s3:::b", "arn:aws:s3:::b/*"],
+            },
+            True,
+        ),
         ({"Effect": "Deny", "Principal": {"AWS": "*"}, "Action": "*", "Resource": "*"}, True),
-        ({"Effect": "Deny", "Principal": "*", "Action": "s3:*", "Resource": "arn:aws:s3:::b/*"},
-         False),
+        ({"Effect": "Deny", "Principal": "*", "Action": "s3:*", "Resource": "arn:aws:s3:::b/*"}, False),
         ({"Effect": "Deny", "Principal": "*", "Action": "s3:PutObject", "Resource": "*"}, False),
-        ({"Effect": "Deny", "Principal": "*", "Action": "s3:*", "Resource": "*",
-          "Condition": {"Bool": {"aws:SecureTransport": "false"}}}, False),
+        (
+            {
+                "Effect": "Deny",
+                "Principal": "*",
+                "Action": "s3:*",
+                "Resource": "*",
+                "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+            },
+            False,
+        ),
         ({"Effect": "Allow", "Principal": "*", "Action": "s3:*", "Resource": "*"}, False),
     ],
 )

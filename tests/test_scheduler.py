@@ -26,8 +26,10 @@ def test_a_failed_cycle_is_reported_and_the_next_one_runs() -> None:
 
     assert run_every(1, cycle, on_error=errors.append, max_cycles=3) == 3
     assert calls == [1, 2, 3]
-    assert errors == ["cycle 1 failed: sts.get_caller_identity failed; the next cycle runs as scheduled",
-                      "cycle 2 failed unexpectedly: RuntimeError: boom"]
+    assert errors == [
+        "cycle 1 failed: sts.get_caller_identity failed; the next cycle runs as scheduled",
+        "cycle 2 failed unexpectedly: RuntimeError: boom",
+    ]
 
 
 def test_stop_event_ends_the_loop_between_cycles() -> None:
@@ -44,14 +46,25 @@ def test_stop_event_ends_the_loop_between_cycles() -> None:
 
 def test_sigterm_stops_the_daemon_cleanly(state_repo: Path) -> None:
     config = state_repo / "driftwatch.toml"
-    process = subprocess.Popen([sys.executable, "-m", "driftwatch", "-c", str(config), "run", "--every", "1s"],
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "driftwatch", "-c", str(config), "run", "--every", "1s"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     assert process.stderr is not None
     assert process.stderr.readline().strip() == "driftwatch: running every 1s; stop with Ctrl-C or SIGTERM"
     deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and int(subprocess.run(
-            ["git", "-C", str(state_repo), "rev-list", "--count", "HEAD"], capture_output=True,
-            text=True).stdout or 0) < 2:
+    while (
+        time.monotonic() < deadline
+        and int(
+            subprocess.run(
+                ["git", "-C", str(state_repo), "rev-list", "--count", "HEAD"], capture_output=True, text=True
+            ).stdout
+            or 0
+        )
+        < 2
+    ):
         time.sleep(0.2)
     process.send_signal(signal.SIGTERM)
     out, err = process.communicate(timeout=60)

@@ -34,9 +34,15 @@ def group(group_id: str, **config: object) -> Resource:
     return Resource(identity, {"GroupId": group_id, **config})
 
 
-def snapshot(*resources: Resource, scopes: tuple[Scope, ...] = (BUCKETS, GROUPS), gaps: tuple[CoverageGap, ...] = (),
-             when: datetime = DAY_1) -> Snapshot:
-    return Snapshot(f"run-{when:%H%M%S}", when, when + timedelta(seconds=5), resources, frozenset(scopes), gaps)
+def snapshot(
+    *resources: Resource,
+    scopes: tuple[Scope, ...] = (BUCKETS, GROUPS),
+    gaps: tuple[CoverageGap, ...] = (),
+    when: datetime = DAY_1,
+) -> Snapshot:
+    return Snapshot(
+        f"run-{when:%H%M%S}", when, when + timedelta(seconds=5), resources, frozenset(scopes), gaps
+    )
 
 
 @pytest.fixture
@@ -62,13 +68,22 @@ def test_first_run_commits_every_file_then_an_unchanged_run_commits_nothing(repo
     with repo.lock():
         first = repo.record(snapshot(bucket("logs", Versioning={}), group("sg-1")), *AUTHOR)
     assert first.added == (LOGS, SG) and first.commit is not None
-    assert stored(repo, LOGS) == {"config": {"Name": "logs", "Versioning": {}}, "identity": {
-        "account": ACCOUNT, "arn": "arn:aws:s3:::logs", "id": "logs", "provider": "aws",
-        "region": "global", "type": "s3/bucket"}}
+    assert stored(repo, LOGS) == {
+        "config": {"Name": "logs", "Versioning": {}},
+        "identity": {
+            "account": ACCOUNT,
+            "arn": "arn:aws:s3:::logs",
+            "id": "logs",
+            "provider": "aws",
+            "region": "global",
+            "type": "s3/bucket",
+        },
+    }
     assert (repo.path / LOGS).read_text().endswith("}\n")
     with repo.lock():
-        again = repo.record(snapshot(bucket("logs", Versioning={}), group("sg-1"),
-                                     when=DAY_1 + timedelta(hours=1)), *AUTHOR)
+        again = repo.record(
+            snapshot(bucket("logs", Versioning={}), group("sg-1"), when=DAY_1 + timedelta(hours=1)), *AUTHOR
+        )
     assert again.commit is None and commits(repo) == 2
     assert again.added == again.changed == again.removed == ()
 
@@ -95,29 +110,50 @@ def test_a_scope_that_was_not_read_keeps_its_files(repo: StateRepo) -> None:
     assert result.removed == ()
     assert (repo.path / SG).exists()
     manifest = stored(repo, "snapshots/manifest.json")
-    assert manifest["scopes"] == {"aws/111122223333/global/s3/bucket": "read",
-                                  "aws/111122223333/eu-west-1/ec2/security-group":
-                                      "not read: denied (UnauthorizedOperation)"}
+    assert manifest["scopes"] == {
+        "aws/111122223333/global/s3/bucket": "read",
+        "aws/111122223333/eu-west-1/ec2/security-group": "not read: denied (UnauthorizedOperation)",
+    }
     # The manifest changed (the scope is now a gap), so the run is recorded, without deleting anything.
     assert "Not read this run (1 scopes, 0 fields" in repo.repo.head.commit.message
 
 
 def test_an_unreadable_field_keeps_its_last_known_value(repo: StateRepo) -> None:
-    block = {"BlockPublicAcls": True, "IgnorePublicAcls": True, "BlockPublicPolicy": True,
-             "RestrictPublicBuckets": True}
+    block = {
+        "BlockPublicAcls": True,
+        "IgnorePublicAcls": True,
+        "BlockPublicPolicy": True,
+        "RestrictPublicBuckets": True,
+    }
     with repo.lock():
         repo.record(snapshot(bucket("logs", PublicAccessBlock=block, Tags={})), *AUTHOR)
-        denied = Resource(bucket("logs").identity, {"Name": "logs", "Tags": {"a": "b"}},
-                          unreadable={"PublicAccessBlock": "AccessDenied"})
-        gap = CoverageGap(BUCKETS, "s3.get_public_access_block", "denied", "AccessDenied", "Access Denied",
-                          denied.identity, "PublicAccessBlock")
+        denied = Resource(
+            bucket("logs").identity,
+            {"Name": "logs", "Tags": {"a": "b"}},
+            unreadable={"PublicAccessBlock": "AccessDenied"},
+        )
+        gap = CoverageGap(
+            BUCKETS,
+            "s3.get_public_access_block",
+            "denied",
+            "AccessDenied",
+            "Access Denied",
+            denied.identity,
+            "PublicAccessBlock",
+        )
         result = repo.record(snapshot(denied, gaps=(gap,)), *AUTHOR)
     assert result.changed == (LOGS,)
     assert stored(repo, LOGS)["config"] == {"Name": "logs", "PublicAccessBlock": block, "Tags": {"a": "b"}}
     (entry,) = stored(repo, "snapshots/manifest.json")["gaps"]  # type: ignore[misc]
-    assert entry == {"api_call": "s3.get_public_access_block", "code": "AccessDenied", "field": "PublicAccessBlock",
-                     "kind": "denied", "message": "Access Denied", "resource": "arn:aws:s3:::logs",
-                     "scope": "aws/111122223333/global/s3/bucket"}
+    assert entry == {
+        "api_call": "s3.get_public_access_block",
+        "code": "AccessDenied",
+        "field": "PublicAccessBlock",
+        "kind": "denied",
+        "message": "Access Denied",
+        "resource": "arn:aws:s3:::logs",
+        "scope": "aws/111122223333/global/s3/bucket",
+    }
 
 
 def test_a_new_resource_whose_only_field_was_unreadable_is_not_written(repo: StateRepo) -> None:
@@ -142,20 +178,28 @@ def test_at_most_one_verification_commit_a_day(repo: StateRepo) -> None:
 
 
 def test_a_second_process_is_refused_while_a_run_holds_the_lock(repo: StateRepo) -> None:
-    with repo.lock(), pytest.raises(LockedError, match=r"another driftwatch process \(pid \d+\) is using"):
-        with StateRepo(repo.path).lock():
-            pass
+    refused = pytest.raises(LockedError, match=r"another driftwatch process \(pid \d+\) is using")
+    with repo.lock(), refused, StateRepo(repo.path).lock():
+        pass
 
 
 def test_a_killed_holder_releases_the_lock(repo: StateRepo) -> None:
-    holder = subprocess.Popen([sys.executable, "-c", (
-        "import sys, time\nfrom pathlib import Path\nfrom driftwatch.store import StateRepo\n"
-        f"with StateRepo(Path({str(repo.path)!r})).lock():\n    print('locked', flush=True)\n    time.sleep(60)\n")],
-        stdout=subprocess.PIPE, text=True)
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            (
+                "import sys, time\nfrom pathlib import Path\nfrom driftwatch.store import StateRepo\n"
+                f"with StateRepo(Path({str(repo.path)!r})).lock():\n"
+                "    print('locked', flush=True)\n    time.sleep(60)\n"
+            ),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
-    with pytest.raises(LockedError):
-        with repo.lock():
-            pass
+    with pytest.raises(LockedError), repo.lock():
+        pass
     holder.send_signal(signal.SIGKILL)
     holder.wait(timeout=10)
     with repo.lock():  # the kernel released the dead holder's lock
@@ -180,8 +224,9 @@ def test_recovery_after_a_kill_restores_the_last_commit_and_keeps_other_work(rep
     baseline.write_text('{"draft": true}\n')
     with repo.lock():
         assert repo.read_documents().keys() == {LOGS, SG}
-        result = repo.record(snapshot(bucket("logs", Tags={}), group("sg-1"),
-                                      when=DAY_1 + timedelta(minutes=5)), *AUTHOR)
+        result = repo.record(
+            snapshot(bucket("logs", Tags={}), group("sg-1"), when=DAY_1 + timedelta(minutes=5)), *AUTHOR
+        )
     assert result.commit is None and repo.head() == head
     assert not (git_dir / "index.lock").exists()
     assert not (repo.path / WEB).exists()
@@ -209,5 +254,7 @@ def test_init_refuses_an_existing_repository(tmp_path: Path) -> None:
 def test_a_folder_that_is_not_a_state_repository_is_named(tmp_path: Path) -> None:
     from driftwatch.errors import StoreError
 
-    with pytest.raises(StoreError, match=r"not a driftwatch state repository \(create one with `driftwatch init"):
+    with pytest.raises(
+        StoreError, match=r"not a driftwatch state repository \(create one with `driftwatch init"
+    ):
         StateRepo(tmp_path)

@@ -20,8 +20,12 @@ class Collection:
 
     def merge(self, other: Collection) -> Collection:
         """Both collections as one."""
-        return Collection(self.resources + other.resources, self.scopes_read | other.scopes_read,
-                          self.gaps + other.gaps, {**self.tool_versions, **other.tool_versions})
+        return Collection(
+            self.resources + other.resources,
+            self.scopes_read | other.scopes_read,
+            self.gaps + other.gaps,
+            {**self.tool_versions, **other.tool_versions},
+        )
 
 
 class Collector(Protocol):

@@ -23,26 +23,33 @@ from driftwatch.store import StateRepo, init_repo
 MARKER = ".driftwatch-demo"
 APPROVER = ("Alex Admin", "alex.admin@example.com")
 DEMO_ENVIRONMENT = {
-    "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_SESSION_TOKEN": "testing",
-    "AWS_DEFAULT_REGION": "us-east-1", "AWS_CONFIG_FILE": os.devnull,
-    "AWS_SHARED_CREDENTIALS_FILE": os.devnull, "DRIFTWATCH_REDACTION_KEY": "demo-redaction-key",
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_SESSION_TOKEN": "testing",
+    "AWS_DEFAULT_REGION": "us-east-1",
+    "AWS_CONFIG_FILE": os.devnull,
+    "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+    "DRIFTWATCH_REDACTION_KEY": "demo-redaction-key",
 }
 
 
 def demo_config(endpoint_url: str) -> str:
     """The example config, aimed at the emulator and the demo's two regions."""
     regions = ", ".join(f'"{r}"' for r in account.DEMO_REGIONS)
-    return (default_text("config.example.toml")
-            .replace('endpoint_url = ""', f'endpoint_url = "{endpoint_url}"')
-            .replace('regions = ["us-east-1"]', f"regions = [{regions}]"))
+    return (
+        default_text("config.example.toml")
+        .replace('endpoint_url = ""', f'endpoint_url = "{endpoint_url}"')
+        .replace('regions = ["us-east-1"]', f"regions = [{regions}]")
+    )
 
 
 def prepare(directory: Path) -> None:
     """Make room for the demo's state repository, replacing only one that a demo made."""
     if directory.exists():
         if not (directory / MARKER).exists():
-            raise DriftwatchError(f"{directory}: exists and was not made by the demo; choose another "
-                                  "folder with --dir")
+            raise DriftwatchError(
+                f"{directory}: exists and was not made by the demo; choose another folder with --dir"
+            )
         shutil.rmtree(directory)
 
 
@@ -55,8 +62,10 @@ def run_demo(directory: Path, out: Callable[[str], None]) -> RunResult:
     out("Starting moto's AWS emulator on 127.0.0.1 (a real HTTP server speaking the AWS APIs) ...")
     with running_moto_server() as endpoint:
         account.seed_account(endpoint)
-        out(f"Seeded a realistic account at {endpoint}: S3 buckets, security groups in "
-            f"{' and '.join(account.DEMO_REGIONS)}, IAM users and a password policy.\n")
+        out(
+            f"Seeded a realistic account at {endpoint}: S3 buckets, security groups in "
+            f"{' and '.join(account.DEMO_REGIONS)}, IAM users and a password policy.\n"
+        )
         init_repo(directory, initial_files(demo_config(endpoint)), "driftwatch", "driftwatch@localhost")
         (directory / MARKER).write_text("made by `driftwatch demo`; safe to delete\n")
         config = load_config(directory / CONFIG_FILE_NAME)
@@ -65,32 +74,43 @@ def run_demo(directory: Path, out: Callable[[str], None]) -> RunResult:
         out("== Run 1: read the account and store it in git ==")
         first = run_once(config, collector, [])
         counts = {s: len([f for f in first.report.findings if f.severity == s]) for s in Severity}
-        out(f"Read {first.report.resources_read} resources into {directory}/snapshots "
+        out(
+            f"Read {first.report.resources_read} resources into {directory}/snapshots "
             f"(commit {(first.report.commit or '')[:10]}). Nothing is approved yet, so every guardrail "
             f"finding shows: {counts[Severity.CRITICAL]} critical, {counts[Severity.HIGH]} high, "
-            f"{counts[Severity.LOW]} unapproved resources.\n")
+            f"{counts[Severity.LOW]} unapproved resources.\n"
+        )
 
         out(f"== An admin reviews them and approves the baseline by a commit ({APPROVER[0]}) ==")
-        approval = approve(StateRepo(directory), [], everything=True, author=APPROVER,
-                           reason="Initial review: the public website buckets and load balancers are "
-                                  "intended; everything else matches our standards.")
+        approval = approve(
+            StateRepo(directory),
+            [],
+            everything=True,
+            author=APPROVER,
+            reason="Initial review: the public website buckets and load balancers are "
+            "intended; everything else matches our standards.",
+        )
         out(f"Approved {len(approval.approved)} resources in commit {(approval.commit or '')[:10]}.\n")
 
         out("== Someone changes things in the account ==")
         account.apply_drift(endpoint)
-        out(f"- bucket {account.DRIFTED_BUCKET}: public access block removed, public-read policy added\n"
+        out(
+            f"- bucket {account.DRIFTED_BUCKET}: public access block removed, public-read policy added\n"
             f"- security group {account.OPENED_GROUP_NAME} ({account.OPENED_GROUP_REGION}): "
             "port 22 opened to 0.0.0.0/0 and ::/0\n"
             f"- user {account.MFA_REMOVED_USER}: MFA device removed\n"
             f"- new bucket {account.NEW_BUCKET}\n"
-            f"- bucket {account.TAGGED_BUCKET}: tag {account.TAGGED_BUCKET_TAG} changed (harmless)\n")
+            f"- bucket {account.TAGGED_BUCKET}: tag {account.TAGGED_BUCKET_TAG} changed (harmless)\n"
+        )
 
         out("== Run 2: driftwatch reads the account again and reports ==")
         second = run_once(config, collector, [ConsoleNotifier(out, Severity.LOW)])
     log = StateRepo(directory).repo.git.log("--format=%h %s  (%an)")
     out(f"\nThe state repository's history (the audit trail):\n{log}\n")
-    out(f"Demo finished in {time.monotonic() - started:.1f} s. The state repository is {directory}\n"
+    out(
+        f"Demo finished in {time.monotonic() - started:.1f} s. The state repository is {directory}\n"
         f"  git -C {directory} log -p                 # what changed, when, approved by whom\n"
         f"  driftwatch -c {directory / CONFIG_FILE_NAME} history {account.DRIFTED_BUCKET}\n"
-        "(the emulator has stopped, so further runs on this repository report the endpoint as unreachable)")
+        "(the emulator has stopped, so further runs on this repository report the endpoint as unreachable)"
+    )
     return second

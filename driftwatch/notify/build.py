@@ -10,8 +10,9 @@ from driftwatch.errors import NotifyError
 from driftwatch.notify import Notifier
 
 
-def build_notifiers(entries: Sequence[NotifySettings],
-                    write: Callable[[str], None]) -> tuple[list[Notifier], list[str]]:
+def build_notifiers(
+    entries: Sequence[NotifySettings], write: Callable[[str], None]
+) -> tuple[list[Notifier], list[str]]:
     """The notifiers of the ``[[notify]]`` entries, and one error line for each that failed."""
     from driftwatch.notify.console import ConsoleNotifier
     from driftwatch.notify.slack import SlackNotifier
@@ -26,12 +27,19 @@ def build_notifiers(entries: Sequence[NotifySettings],
                 token_env = str(entry.options["token_env"])
                 token = os.environ.get(token_env, "")
                 if not token:
-                    raise NotifyError(f"[[notify]] #{index + 1} (slack {entry.options['channel']}): the "
-                                      f"environment variable {token_env} is not set; it must hold the "
-                                      "Slack bot token")
-                notifiers.append(SlackNotifier(channel=str(entry.options["channel"]), token=token,
-                                               min_severity=entry.min_severity,
-                                               base_url=str(entry.options["base_url"])))
+                    raise NotifyError(
+                        f"[[notify]] #{index + 1} (slack {entry.options['channel']}): the "
+                        f"environment variable {token_env} is not set; it must hold the "
+                        "Slack bot token"
+                    )
+                notifiers.append(
+                    SlackNotifier(
+                        channel=str(entry.options["channel"]),
+                        token=token,
+                        min_severity=entry.min_severity,
+                        base_url=str(entry.options["base_url"]),
+                    )
+                )
             else:  # pragma: no cover - config validation admits only known types
                 raise NotifyError(f"[[notify]] #{index + 1}: unknown type {entry.type!r}")
         except NotifyError as exc:

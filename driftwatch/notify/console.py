@@ -17,8 +17,12 @@ class ConsoleNotifier:
 
     name = "console"
 
-    def __init__(self, write: Callable[[str], None], min_severity: Severity = Severity.LOW,
-                 templates: jinja2.Environment | None = None) -> None:
+    def __init__(
+        self,
+        write: Callable[[str], None],
+        min_severity: Severity = Severity.LOW,
+        templates: jinja2.Environment | None = None,
+    ) -> None:
         self.write = write
         self.min_severity = min_severity
         self.templates = templates or environment()

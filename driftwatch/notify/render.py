@@ -21,9 +21,14 @@ def compact(value: JSONValue, limit: int = 200) -> str:
 
 def environment() -> jinja2.Environment:
     """The template environment: package templates, strict about undefined names."""
-    env = jinja2.Environment(loader=jinja2.PackageLoader("driftwatch", "notify/templates"),
-                             autoescape=False, undefined=jinja2.StrictUndefined,
-                             trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("driftwatch", "notify/templates"),
+        autoescape=False,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
     env.filters["compact"] = compact
     return env
 
@@ -50,5 +55,11 @@ def report_context(report: RunReport, threshold: Severity) -> dict[str, Any]:
     """What every report template gets."""
     shown = report.at_least(threshold)
     counts = {str(s): sum(1 for f in report.findings if f.severity == s) for s in reversed(Severity)}
-    return {"report": report, "groups": group_by_severity(shown), "shown": shown, "counts": counts,
-            "threshold": threshold, "hidden": len(report.findings) - len(shown)}
+    return {
+        "report": report,
+        "groups": group_by_severity(shown),
+        "shown": shown,
+        "counts": counts,
+        "threshold": threshold,
+        "hidden": len(report.findings) - len(shown),
+    }

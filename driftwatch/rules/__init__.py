@@ -84,8 +84,9 @@ class Rule:
 RULES: dict[str, Rule] = {}
 
 
-def register(name: str, *, types: tuple[str, ...], severity: Severity,
-             params: Mapping[str, Any] | None = None) -> Callable[[RuleFunction], RuleFunction]:
+def register(
+    name: str, *, types: tuple[str, ...], severity: Severity, params: Mapping[str, Any] | None = None
+) -> Callable[[RuleFunction], RuleFunction]:
     """Register a rule function under ``name`` (the name used in guardrails.toml)."""
 
     def add(function: RuleFunction) -> RuleFunction:
@@ -96,8 +97,9 @@ def register(name: str, *, types: tuple[str, ...], severity: Severity,
     return add
 
 
-def guardrail_findings(rule: str, state: ResourceState, ctx: Context, settings: RuleSettings,
-                       check: Check) -> list[Finding]:
+def guardrail_findings(
+    rule: str, state: ResourceState, ctx: Context, settings: RuleSettings, check: Check
+) -> list[Finding]:
     """Findings for violations present now and not approved by the baseline.
 
     A violation the approved baseline shares (a public website bucket) is an approved
@@ -106,10 +108,16 @@ def guardrail_findings(rule: str, state: ResourceState, ctx: Context, settings: 
     if state.current is None:
         return []
     now = check(state.current, state, ctx, settings, "current")
-    approved = {v.key for v in check(state.baseline, state, ctx, settings, "baseline")} \
-        if state.baseline is not None else set()
-    before = {v.key for v in check(state.previous, state, ctx, settings, "previous")} \
-        if state.previous is not None else set()
+    approved = (
+        {v.key for v in check(state.baseline, state, ctx, settings, "baseline")}
+        if state.baseline is not None
+        else set()
+    )
+    before = (
+        {v.key for v in check(state.previous, state, ctx, settings, "previous")}
+        if state.previous is not None
+        else set()
+    )
     against: Against = "baseline" if state.baseline is not None else "guardrail"
     source = state.baseline_changes if state.baseline is not None else state.previous_changes
     findings = []
@@ -117,16 +125,28 @@ def guardrail_findings(rule: str, state: ResourceState, ctx: Context, settings: 
         if violation.key in approved:
             continue
         changes = tuple(c for c in source if c.path and touches(c, violation.paths))
-        findings.append(Finding(rule, violation.severity or settings.severity, state.identity,
-                                violation.message, against, changes,
-                                new_since_previous=violation.key not in before))
+        findings.append(
+            Finding(
+                rule,
+                violation.severity or settings.severity,
+                state.identity,
+                violation.message,
+                against,
+                changes,
+                new_since_previous=violation.key not in before,
+            )
+        )
     return findings
 
 
 def touches(change: Change, paths: Iterable[str]) -> bool:
     """True when ``change`` is at, inside, or around one of ``paths`` (a whole-resource change is)."""
     for path in paths:
-        if not change.path or change.path == path or change.path.startswith((path + ".", path + "[")) \
-                or path.startswith((change.path + ".", change.path + "[")):
+        if (
+            not change.path
+            or change.path == path
+            or change.path.startswith((path + ".", path + "["))
+            or path.startswith((change.path + ".", change.path + "["))
+        ):
             return True
     return False

@@ -18,12 +18,48 @@ from driftwatch.rules import (
 )
 
 WORLD = ("0.0.0.0/0", "::/0")
-ADMIN_PORTS = [22, 23, 135, 139, 445, 1433, 1521, 2049, 2375, 2376, 2379, 3306, 3389, 5432,
-               5601, 5900, 5984, 6379, 9042, 9200, 9300, 11211, 27017]
+ADMIN_PORTS = [
+    22,
+    23,
+    135,
+    139,
+    445,
+    1433,
+    1521,
+    2049,
+    2375,
+    2376,
+    2379,
+    3306,
+    3389,
+    5432,
+    5601,
+    5900,
+    5984,
+    6379,
+    9042,
+    9200,
+    9300,
+    11211,
+    27017,
+]
 """Remote administration and database ports: world-open, they are critical."""
-PORT_NAMES = {22: "SSH", 23: "telnet", 3389: "RDP", 3306: "MySQL", 5432: "PostgreSQL", 1433: "SQL Server",
-              1521: "Oracle", 27017: "MongoDB", 6379: "Redis", 9200: "Elasticsearch", 445: "SMB",
-              5900: "VNC", 2375: "Docker API", 11211: "memcached"}
+PORT_NAMES = {
+    22: "SSH",
+    23: "telnet",
+    3389: "RDP",
+    3306: "MySQL",
+    5432: "PostgreSQL",
+    1433: "SQL Server",
+    1521: "Oracle",
+    27017: "MongoDB",
+    6379: "Redis",
+    9200: "Elasticsearch",
+    445: "SMB",
+    5900: "VNC",
+    2375: "Docker API",
+    11211: "memcached",
+}
 
 
 def port_range(rule_key: str) -> tuple[int, int] | None:
@@ -45,8 +81,9 @@ def _sensitive(ports: tuple[int, int] | None, admin_ports: Iterable[int]) -> lis
     return [p for p in admin_ports if ports[0] <= p <= ports[1]]
 
 
-def _open_rules(config: Mapping[str, Any], state: ResourceState, ctx: Context, settings: RuleSettings,
-                which: Which) -> list[Violation]:
+def _open_rules(
+    config: Mapping[str, Any], state: ResourceState, ctx: Context, settings: RuleSettings, which: Which
+) -> list[Violation]:
     violations = []
     admin_ports = [int(p) for p in settings.params["admin_ports"]]
     for key, peers in sorted((config.get("Ingress") or {}).items()):
@@ -58,15 +95,24 @@ def _open_rules(config: Mapping[str, Any], state: ResourceState, ctx: Context, s
         severity = None if (hit or everything) else settings.severity_param("other_ports_severity")
         named = ", ".join(f"{PORT_NAMES.get(p, 'port')} {p}" for p in hit[:4])
         what = "every port" if everything else (named or key)
-        message = (f"security group {config.get('GroupName', '')} ({state.identity.id}) allows ingress "
-                   f"{key} from {' and '.join(world)}: {what} open to the internet")
-        violations.append(Violation(f"ingress {key} from {','.join(world)}", message,
-                                    (format_path(["Ingress", key]),), severity))
+        message = (
+            f"security group {config.get('GroupName', '')} ({state.identity.id}) allows ingress "
+            f"{key} from {' and '.join(world)}: {what} open to the internet"
+        )
+        violations.append(
+            Violation(
+                f"ingress {key} from {','.join(world)}", message, (format_path(["Ingress", key]),), severity
+            )
+        )
     return violations
 
 
-@register("sg-open-to-world", types=("ec2/security-group",), severity=Severity.CRITICAL,
-          params={"other_ports_severity": "high", "admin_ports": ADMIN_PORTS})
+@register(
+    "sg-open-to-world",
+    types=("ec2/security-group",),
+    severity=Severity.CRITICAL,
+    params={"other_ports_severity": "high", "admin_ports": ADMIN_PORTS},
+)
 def open_to_world(state: ResourceState, ctx: Context, settings: RuleSettings) -> list[Finding]:
     """Ingress from 0.0.0.0/0 or ::/0; egress to anywhere is AWS's default and not a finding."""
     return guardrail_findings("sg-open-to-world", state, ctx, settings, _open_rules)

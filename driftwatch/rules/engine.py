@@ -1,4 +1,4 @@
-"""Evaluating every enabled rule over every resource, then drift against the baseline and unapproved resources."""
+"""Every enabled rule over every resource, then baseline drift and unapproved resources."""
 
 from __future__ import annotations
 
@@ -42,16 +42,24 @@ def evaluate(states: Mapping[str, ResourceState], settings: Mapping[str, RuleSet
     return sorted(findings, key=lambda f: (-f.severity, f.resource.key, f.rule))
 
 
-def _meta_findings(state: ResourceState, found: list[Finding],
-                   settings: Mapping[str, RuleSettings]) -> list[Finding]:
+def _meta_findings(
+    state: ResourceState, found: list[Finding], settings: Mapping[str, RuleSettings]
+) -> list[Finding]:
     drift, unapproved = settings.get("baseline-drift"), settings.get("unapproved-resource")
     if state.baseline is None:
         if state.current is None or unapproved is None or not unapproved.enabled:
             return []
-        return [Finding("unapproved-resource", unapproved.severity, state.identity,
-                        f"{state.identity.type} {state.identity.id} has no approved baseline "
-                        f"(approve it with `driftwatch approve {state.identity.key}`)", "baseline",
-                        new_since_previous=state.previous is None)]
+        return [
+            Finding(
+                "unapproved-resource",
+                unapproved.severity,
+                state.identity,
+                f"{state.identity.type} {state.identity.id} has no approved baseline "
+                f"(approve it with `driftwatch approve {state.identity.key}`)",
+                "baseline",
+                new_since_previous=state.previous is None,
+            )
+        ]
     if drift is None or not drift.enabled:
         return []
     claimed = {(c.path, c.against) for f in found for c in f.changes}
@@ -66,8 +74,17 @@ def _meta_findings(state: ResourceState, found: list[Finding],
         message = f"{len(rest)} setting(s) differ from the approved baseline: {paths}{more}"
     changed_now = {c.path for c in state.previous_changes}
     new = state.previous is None or any(_overlaps(c, changed_now) for c in rest)
-    return [Finding("baseline-drift", drift.severity, state.identity, message, "baseline", rest,
-                    new_since_previous=new)]
+    return [
+        Finding(
+            "baseline-drift",
+            drift.severity,
+            state.identity,
+            message,
+            "baseline",
+            rest,
+            new_since_previous=new,
+        )
+    ]
 
 
 def _overlaps(change: Change, paths: set[str]) -> bool:

@@ -17,8 +17,9 @@ from driftwatch.rules import (
 )
 
 
-def _no_mfa(config: Mapping[str, Any], state: ResourceState, ctx: Context, settings: RuleSettings,
-            which: Which) -> list[Violation]:
+def _no_mfa(
+    config: Mapping[str, Any], state: ResourceState, ctx: Context, settings: RuleSettings, which: Which
+) -> list[Violation]:
     if which == "current" and {"LoginProfile", "MFADevices"} & set(state.unreadable):
         return []  # unknown, not "missing"
     if config.get("LoginProfile") is None or config.get("MFADevices") or "MFADevices" not in config:

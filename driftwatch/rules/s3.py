@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from driftwatch.model import Finding, Severity
+from driftwatch.model import Against, Finding, Severity
 from driftwatch.rules import (
     Context,
     ResourceState,
@@ -34,26 +34,40 @@ def _account_block(state: ResourceState, ctx: Context, which: Which) -> tuple[Ma
     return config, unreadable
 
 
-def _exposure(config: Mapping[str, Any], state: ResourceState, ctx: Context, settings: RuleSettings,
-              which: Which) -> list[Violation]:
+def _exposure(
+    config: Mapping[str, Any], state: ResourceState, ctx: Context, settings: RuleSettings, which: Which
+) -> list[Violation]:
     account_block, account_unreadable = _account_block(state, ctx, which)
     exposure = evaluate_bucket_exposure(
-        config, account_block, unreadable=state.unreadable if which == "current" else (),
-        account_block_unreadable=account_unreadable)
+        config,
+        account_block,
+        unreadable=state.unreadable if which == "current" else (),
+        account_block_unreadable=account_unreadable,
+    )
     if exposure.status != "public":
         return []
-    kinds = [k for k, held in (("write-acp", exposure.acl_writable), ("write", exposure.write),
-                               ("read", exposure.read), ("read-acp", exposure.acl_readable)) if held]
+    kinds = [
+        k
+        for k, held in (
+            ("write-acp", exposure.acl_writable),
+            ("write", exposure.write),
+            ("read", exposure.read),
+            ("read-acp", exposure.acl_readable),
+        )
+        if held
+    ]
     data_exposed = exposure.read or exposure.write or exposure.acl_writable
     severity = None if data_exposed else settings.severity_param("acl_only_severity")
     what = "public" if data_exposed else "exposes its ACL publicly"
-    message = f"bucket {config.get('Name', state.identity.id)} is {what} ({', '.join(kinds)}): " \
-              + "; ".join(exposure.via)
+    message = f"bucket {config.get('Name', state.identity.id)} is {what} ({', '.join(kinds)}): " + "; ".join(
+        exposure.via
+    )
     return [Violation("public " + ",".join(kinds), message, EXPOSURE_PATHS, severity)]
 
 
-@register("s3-bucket-public", types=(BUCKET,), severity=Severity.CRITICAL,
-          params={"acl_only_severity": "low"})
+@register(
+    "s3-bucket-public", types=(BUCKET,), severity=Severity.CRITICAL, params={"acl_only_severity": "low"}
+)
 def bucket_public(state: ResourceState, ctx: Context, settings: RuleSettings) -> list[Finding]:
     """A bucket that anyone outside the account can read or write, all settings considered."""
     return guardrail_findings("s3-bucket-public", state, ctx, settings, _exposure)
@@ -74,13 +88,17 @@ def _weakened(reference: Mapping[str, Any] | None, now: Mapping[str, Any] | None
     return [flag for flag in BLOCK_FLAGS if before[flag] and not after[flag]]
 
 
-@register("s3-public-access-block-weakened", types=(BUCKET, ACCOUNT_BLOCK), severity=Severity.HIGH,
-          params={"minor_severity": "medium"})
+@register(
+    "s3-public-access-block-weakened",
+    types=(BUCKET, ACCOUNT_BLOCK),
+    severity=Severity.HIGH,
+    params={"minor_severity": "medium"},
+)
 def block_weakened(state: ResourceState, ctx: Context, settings: RuleSettings) -> list[Finding]:
     """A public access block flag turned off, or the whole block removed, at bucket or account level."""
     if state.current is None or "PublicAccessBlock" in state.unreadable:
         return []  # a block we could not read is unknown, never "removed" (case 18)
-    against = "baseline" if state.baseline is not None else "previous"
+    against: Against = "baseline" if state.baseline is not None else "previous"
     reference = state.baseline if state.baseline is not None else state.previous
     weakened = _weakened(reference, state.current)
     if not weakened:
@@ -95,8 +113,20 @@ def block_weakened(state: ResourceState, ctx: Context, settings: RuleSettings) -
         message = f"{where} Block Public Access weakened: {', '.join(weakened)} turned off"
     if not serious:
         message += " (future public grants no longer rejected; existing grants were never blocked by these)"
-    changes = tuple(c for c in (state.baseline_changes if against == "baseline" else state.previous_changes)
-                    if c.path.startswith("PublicAccessBlock") or c.path == "")
+    changes = tuple(
+        c
+        for c in (state.baseline_changes if against == "baseline" else state.previous_changes)
+        if c.path.startswith("PublicAccessBlock") or c.path == ""
+    )
     new = against == "previous" or _weakened(reference, state.previous) != weakened
-    return [Finding("s3-public-access-block-weakened", severity, state.identity, message, against,
-                    changes, new_since_previous=new)]
+    return [
+        Finding(
+            "s3-public-access-block-weakened",
+            severity,
+            state.identity,
+            message,
+            against,
+            changes,
+            new_since_previous=new,
+        )
+    ]

@@ -19,8 +19,9 @@ ExposureStatus = Literal["public", "private", "unknown"]
 
 _PUBLIC_GROUPS = {
     "http://acs.amazonaws.com/groups/global/allusers": "AllUsers (anyone on the internet)",
-    "http://acs.amazonaws.com/groups/global/authenticatedusers":
-        "AuthenticatedUsers (anyone with an AWS account)",
+    "http://acs.amazonaws.com/groups/global/authenticatedusers": (
+        "AuthenticatedUsers (anyone with an AWS account)"
+    ),
 }
 _ACL_PERMISSIONS: Mapping[str, frozenset[S3Access]] = {
     "READ": frozenset({"read"}),
@@ -57,8 +58,12 @@ class BucketExposure:
     @property
     def worst(self) -> S3Access | None:
         """The most severe proven access: write-acp > write > read > read-acp, or None."""
-        held = {"write-acp": self.acl_writable, "write": self.write, "read": self.read,
-                "read-acp": self.acl_readable}
+        held = {
+            "write-acp": self.acl_writable,
+            "write": self.write,
+            "read": self.read,
+            "read-acp": self.acl_readable,
+        }
         return next((kind for kind in _SEVERITY_ORDER if held[kind]), None)
 
 
@@ -87,10 +92,12 @@ def evaluate_bucket_exposure(
     known = {name for name in bucket if name not in set(unreadable)}
     bucket_block, bucket_doubt = _bucket_block(bucket, known)
     account, account_doubt = _account_block(account_block, account_block_unreadable)
-    ignore_acls, acls_doubt = _effective("IgnorePublicAcls", bucket_block, bucket_doubt, account,
-                                         account_doubt)
-    restrict, restrict_doubt = _effective("RestrictPublicBuckets", bucket_block, bucket_doubt,
-                                          account, account_doubt)
+    ignore_acls, acls_doubt = _effective(
+        "IgnorePublicAcls", bucket_block, bucket_doubt, account, account_doubt
+    )
+    restrict, restrict_doubt = _effective(
+        "RestrictPublicBuckets", bucket_block, bucket_doubt, account, account_doubt
+    )
     proven: list[_Grant] = []
     doubts: list[str] = []
 
@@ -102,11 +109,11 @@ def evaluate_bucket_exposure(
             if not ownership_known:
                 why.append("the bucket's ObjectOwnership could not be read")
             if "Acl" not in known:
-                doubts.append("the bucket ACL could not be read, and ACLs are not known to be "
-                              "disabled or ignored")
+                doubts.append(
+                    "the bucket ACL could not be read, and ACLs are not known to be disabled or ignored"
+                )
             else:
-                _sort(_acl_grants(bucket["Acl"]), why, "ACLs are disabled or ignored", proven,
-                      doubts)
+                _sort(_acl_grants(bucket["Acl"]), why, "ACLs are disabled or ignored", proven, doubts)
 
     if "Policy" in known:
         statements, parse_doubt = _statements(bucket["Policy"])
@@ -117,17 +124,16 @@ def evaluate_bucket_exposure(
             return BucketExposure(status="private")
         if restrict is not True:
             why = [] if restrict is False else [restrict_doubt]
-            _sort(_policy_grants(statements), why, "RestrictPublicBuckets is in force", proven,
-                  doubts)
+            _sort(_policy_grants(statements), why, "RestrictPublicBuckets is in force", proven, doubts)
     elif restrict is not True:
-        doubts.append("the bucket policy could not be read, and RestrictPublicBuckets is not "
-                      "known to be in force")
+        doubts.append(
+            "the bucket policy could not be read, and RestrictPublicBuckets is not known to be in force"
+        )
 
     return _verdict(proven, doubts)
 
 
-def _sort(grants: list[_Grant], why: list[str], unless: str, proven: list[_Grant],
-          doubts: list[str]) -> None:
+def _sort(grants: list[_Grant], why: list[str], unless: str, proven: list[_Grant], doubts: list[str]) -> None:
     """File each grant as proven, or as a doubt when what could neutralise it is unknown."""
     for grant in grants:
         if why:
@@ -170,11 +176,18 @@ def _account_block(config: Mapping[str, Any] | None, unreadable: bool) -> _Block
     return (value if isinstance(value, Mapping) else {}), ""
 
 
-def _effective(flag: str, bucket: Mapping[str, Any] | None, bucket_doubt: str,
-               account: Mapping[str, Any] | None, account_doubt: str) -> tuple[Flag, str]:
+def _effective(
+    flag: str,
+    bucket: Mapping[str, Any] | None,
+    bucket_doubt: str,
+    account: Mapping[str, Any] | None,
+    account_doubt: str,
+) -> tuple[Flag, str]:
     """Combine one flag of both levels: either level's True wins; a null block means all false."""
-    levels = [(None if block is None else block.get(flag) is True, doubt)
-              for block, doubt in ((bucket, bucket_doubt), (account, account_doubt))]
+    levels = [
+        (None if block is None else block.get(flag) is True, doubt)
+        for block, doubt in ((bucket, bucket_doubt), (account, account_doubt))
+    ]
     if any(value is True for value, _ in levels):
         return True, ""
     doubts = [doubt for value, doubt in levels if value is None]

@@ -17,19 +17,47 @@ from driftwatch.rules import ResourceState, RuleSettings
 from driftwatch.rules.engine import default_settings, evaluate
 
 ACCOUNT = "111122223333"
-GROUP = ResourceId("aws", ACCOUNT, "eu-west-1", "ec2/security-group", "sg-0example0008",
-                   f"arn:aws:ec2:eu-west-1:{ACCOUNT}:security-group/sg-0example0008")
+GROUP = ResourceId(
+    "aws",
+    ACCOUNT,
+    "eu-west-1",
+    "ec2/security-group",
+    "sg-0example0008",
+    f"arn:aws:ec2:eu-west-1:{ACCOUNT}:security-group/sg-0example0008",
+)
 BUCKET = ResourceId("aws", ACCOUNT, "global", "s3/bucket", "example-logs", "arn:aws:s3:::example-logs")
 USER = ResourceId("aws", ACCOUNT, "global", "iam/user", "alice", f"arn:aws:iam::{ACCOUNT}:user/alice")
-ALL_ON = {"BlockPublicAcls": True, "IgnorePublicAcls": True, "BlockPublicPolicy": True, "RestrictPublicBuckets": True}
+ALL_ON = {
+    "BlockPublicAcls": True,
+    "IgnorePublicAcls": True,
+    "BlockPublicPolicy": True,
+    "RestrictPublicBuckets": True,
+}
 
 
-def state(identity: ResourceId, current: dict[str, Any] | None, baseline: dict[str, Any] | None = None,
-          previous: dict[str, Any] | None = None, unreadable: dict[str, str] | None = None) -> ResourceState:
-    base_changes = diff_configs(identity, baseline, pinned(current, baseline) if current is not None else None,
-                                "baseline") if baseline is not None else ()
-    return ResourceState(identity, current, baseline, previous, unreadable or {}, base_changes,
-                         diff_configs(identity, previous, current, "previous"))
+def state(
+    identity: ResourceId,
+    current: dict[str, Any] | None,
+    baseline: dict[str, Any] | None = None,
+    previous: dict[str, Any] | None = None,
+    unreadable: dict[str, str] | None = None,
+) -> ResourceState:
+    base_changes = (
+        diff_configs(
+            identity, baseline, pinned(current, baseline) if current is not None else None, "baseline"
+        )
+        if baseline is not None
+        else ()
+    )
+    return ResourceState(
+        identity,
+        current,
+        baseline,
+        previous,
+        unreadable or {},
+        base_changes,
+        diff_configs(identity, previous, current, "previous"),
+    )
 
 
 def findings(*states: ResourceState, settings: dict[str, RuleSettings] | None = None) -> list[Finding]:
@@ -44,12 +72,29 @@ def by_rule(found: list[Finding]) -> dict[str, list[Finding]]:
 
 
 CASE_8_GROUP = {
-    "GroupId": "sg-0example0008", "GroupName": "bastion", "VpcId": "vpc-0example1111", "OwnerId": ACCOUNT,
+    "GroupId": "sg-0example0008",
+    "GroupName": "bastion",
+    "VpcId": "vpc-0example1111",
+    "OwnerId": ACCOUNT,
     "IpPermissions": [
-        {"IpProtocol": "tcp", "FromPort": 22, "ToPort": 22, "IpRanges": [{"CidrIp": "10.0.0.0/8"}],
-         "Ipv6Ranges": [{"CidrIpv6": "::/0"}], "PrefixListIds": [], "UserIdGroupPairs": []},
-        {"IpProtocol": "tcp", "FromPort": 443, "ToPort": 443, "IpRanges": [],
-         "Ipv6Ranges": [{"CidrIpv6": "2001:db8:1234::/48"}], "PrefixListIds": [], "UserIdGroupPairs": []},
+        {
+            "IpProtocol": "tcp",
+            "FromPort": 22,
+            "ToPort": 22,
+            "IpRanges": [{"CidrIp": "10.0.0.0/8"}],
+            "Ipv6Ranges": [{"CidrIpv6": "::/0"}],
+            "PrefixListIds": [],
+            "UserIdGroupPairs": [],
+        },
+        {
+            "IpProtocol": "tcp",
+            "FromPort": 443,
+            "ToPort": 443,
+            "IpRanges": [],
+            "Ipv6Ranges": [{"CidrIpv6": "2001:db8:1234::/48"}],
+            "PrefixListIds": [],
+            "UserIdGroupPairs": [],
+        },
     ],
     "IpPermissionsEgress": [],
 }
@@ -68,15 +113,35 @@ def test_case_8_ssh_open_over_ipv6_is_critical_and_a_specific_ipv6_range_is_not(
 def test_case_8_opening_ssh_over_either_family_has_the_same_severity(peer: str) -> None:
     approved = {"GroupName": "bastion", "Ingress": {"tcp/22": ["10.0.0.0/8"]}}
     opened = {"GroupName": "bastion", "Ingress": {"tcp/22": sorted(["10.0.0.0/8", peer])}}
-    (finding,) = by_rule(findings(state(GROUP, opened, baseline=approved, previous=approved)))["sg-open-to-world"]
-    assert (finding.severity, finding.against, finding.new_since_previous) == (Severity.CRITICAL, "baseline", True)
-    assert [(c.path, c.after) for c in finding.changes] == [('Ingress["tcp/22"]', sorted(["10.0.0.0/8", peer]))]
+    (finding,) = by_rule(findings(state(GROUP, opened, baseline=approved, previous=approved)))[
+        "sg-open-to-world"
+    ]
+    assert (finding.severity, finding.against, finding.new_since_previous) == (
+        Severity.CRITICAL,
+        "baseline",
+        True,
+    )
+    assert [(c.path, c.after) for c in finding.changes] == [
+        ('Ingress["tcp/22"]', sorted(["10.0.0.0/8", peer]))
+    ]
 
 
 def test_case_10_default_egress_is_not_a_finding_and_removing_it_is_only_drift() -> None:
-    group = {"GroupId": "sg-0example0010", "GroupName": "app", "VpcId": "vpc-0example1111", "IpPermissions": [],
-             "IpPermissionsEgress": [{"IpProtocol": "-1", "IpRanges": [{"CidrIp": "0.0.0.0/0"}], "Ipv6Ranges": [],
-                                      "PrefixListIds": [], "UserIdGroupPairs": []}]}
+    group = {
+        "GroupId": "sg-0example0010",
+        "GroupName": "app",
+        "VpcId": "vpc-0example1111",
+        "IpPermissions": [],
+        "IpPermissionsEgress": [
+            {
+                "IpProtocol": "-1",
+                "IpRanges": [{"CidrIp": "0.0.0.0/0"}],
+                "Ipv6Ranges": [],
+                "PrefixListIds": [],
+                "UserIdGroupPairs": [],
+            }
+        ],
+    }
     config = security_group_config(group)
     assert config["Egress"] == {"all": ["0.0.0.0/0"]}
     assert [f.rule for f in findings(state(GROUP, config))] == ["unapproved-resource"]
@@ -86,9 +151,14 @@ def test_case_10_default_egress_is_not_a_finding_and_removing_it_is_only_drift()
 
 
 def test_world_open_web_ports_are_high_and_all_ports_are_critical() -> None:
-    web = {"GroupName": "web", "Ingress": {"tcp/443": ["0.0.0.0/0"], "all": ["::/0"], "tcp/1000-3000": ["0.0.0.0/0"]}}
-    found = {f.message.split("ingress ")[1].split(" from")[0]: f.severity
-             for f in by_rule(findings(state(GROUP, web)))["sg-open-to-world"]}
+    web = {
+        "GroupName": "web",
+        "Ingress": {"tcp/443": ["0.0.0.0/0"], "all": ["::/0"], "tcp/1000-3000": ["0.0.0.0/0"]},
+    }
+    found = {
+        f.message.split("ingress ")[1].split(" from")[0]: f.severity
+        for f in by_rule(findings(state(GROUP, web)))["sg-open-to-world"]
+    }
     assert found == {"tcp/443": Severity.HIGH, "all": Severity.CRITICAL, "tcp/1000-3000": Severity.CRITICAL}
 
 
@@ -100,13 +170,23 @@ def test_an_approved_exception_is_silent_until_it_widens() -> None:
     assert rules == ["sg-open-to-world"]
 
 
-@pytest.mark.parametrize(("flag", "severity"), [
-    ("BlockPublicPolicy", Severity.MEDIUM), ("BlockPublicAcls", Severity.MEDIUM),
-    ("IgnorePublicAcls", Severity.HIGH), ("RestrictPublicBuckets", Severity.HIGH),
-])
+@pytest.mark.parametrize(
+    ("flag", "severity"),
+    [
+        ("BlockPublicPolicy", Severity.MEDIUM),
+        ("BlockPublicAcls", Severity.MEDIUM),
+        ("IgnorePublicAcls", Severity.HIGH),
+        ("RestrictPublicBuckets", Severity.HIGH),
+    ],
+)
 def test_case_4_a_single_flag_turned_off_is_guardrail_weakened(flag: str, severity: Severity) -> None:
-    approved = {"Name": "example-logs", "PublicAccessBlock": ALL_ON, "Acl": {"Grants": []}, "Policy": None,
-                "ObjectOwnership": "BucketOwnerEnforced"}
+    approved = {
+        "Name": "example-logs",
+        "PublicAccessBlock": ALL_ON,
+        "Acl": {"Grants": []},
+        "Policy": None,
+        "ObjectOwnership": "BucketOwnerEnforced",
+    }
     now = {**approved, "PublicAccessBlock": {**ALL_ON, flag: False}}
     found = findings(state(BUCKET, now, baseline=approved, previous=approved))
     (weakened,) = by_rule(found)["s3-public-access-block-weakened"]
@@ -127,32 +207,60 @@ def test_case_18b_block_removed_is_high_and_named_removed() -> None:
 def test_case_18a_an_unreadable_block_is_never_weakened() -> None:
     approved = {"Name": "example-logs", "PublicAccessBlock": ALL_ON}
     stale = {"Name": "example-logs", "PublicAccessBlock": ALL_ON}
-    found = findings(state(BUCKET, stale, baseline=approved, unreadable={"PublicAccessBlock": "AccessDenied"}))
+    found = findings(
+        state(BUCKET, stale, baseline=approved, unreadable={"PublicAccessBlock": "AccessDenied"})
+    )
     assert found == []
 
 
 def test_case_6_acls_re_enabled_is_drift_not_exposure() -> None:
-    acl = {"Owner": {"ID": "owner"}, "Grants": [{"Grantee": {"ID": "owner", "Type": "CanonicalUser"},
-                                                 "Permission": "FULL_CONTROL"}]}
-    before = {"Name": "example-logs", "Acl": acl, "Policy": None, "PublicAccessBlock": None,
-              "ObjectOwnership": "BucketOwnerEnforced"}
+    acl = {
+        "Owner": {"ID": "owner"},
+        "Grants": [{"Grantee": {"ID": "owner", "Type": "CanonicalUser"}, "Permission": "FULL_CONTROL"}],
+    }
+    before = {
+        "Name": "example-logs",
+        "Acl": acl,
+        "Policy": None,
+        "PublicAccessBlock": None,
+        "ObjectOwnership": "BucketOwnerEnforced",
+    }
     after = {**before, "ObjectOwnership": "ObjectWriter"}
     (drift,) = findings(state(BUCKET, after, baseline=before, previous=before))
     assert drift.rule == "baseline-drift"
     assert [(c.path, c.before, c.after) for c in drift.changes] == [
-        ("ObjectOwnership", "BucketOwnerEnforced", "ObjectWriter")]
+        ("ObjectOwnership", "BucketOwnerEnforced", "ObjectWriter")
+    ]
 
 
 def test_a_bucket_made_public_is_critical_and_says_how() -> None:
-    private = {"Name": "example-logs", "Acl": {"Grants": []}, "Policy": None, "PublicAccessBlock": None,
-               "ObjectOwnership": None}
-    public = {**private, "Policy": {"Statement": [{"Effect": "Allow", "Principal": {"AWS": ["*"]},
-                                                   "Action": ["s3:getobject"], "Resource": ["arn:aws:s3:::example-logs/*"],
-                                                   "Sid": "Public"}]}}
+    private = {
+        "Name": "example-logs",
+        "Acl": {"Grants": []},
+        "Policy": None,
+        "PublicAccessBlock": None,
+        "ObjectOwnership": None,
+    }
+    public = {
+        **private,
+        "Policy": {
+            "Statement": [
+                {
+                    "Effect": "Allow",
+                    "Principal": {"AWS": ["*"]},
+                    "Action": ["s3:getobject"],
+                    "Resource": ["arn:aws:s3:::example-logs/*"],
+                    "Sid": "Public",
+                }
+            ]
+        },
+    }
     account = ResourceId("aws", ACCOUNT, "global", "s3/account-public-access-block", "account")
     block = {"PublicAccessBlock": None}
-    found = findings(state(BUCKET, public, baseline=private, previous=private),
-                     state(account, block, baseline=block, previous=block))
+    found = findings(
+        state(BUCKET, public, baseline=private, previous=private),
+        state(account, block, baseline=block, previous=block),
+    )
     (finding,) = by_rule(found)["s3-bucket-public"]
     assert finding.severity is Severity.CRITICAL
     assert finding.message.startswith("bucket example-logs is public (read)")
@@ -162,8 +270,11 @@ def test_a_bucket_made_public_is_critical_and_says_how() -> None:
 
 
 def test_mfa_missing_and_mfa_removed() -> None:
-    with_mfa = {"UserName": "alice", "LoginProfile": {"PasswordResetRequired": False},
-                "MFADevices": [f"arn:aws:iam::{ACCOUNT}:mfa/alice"]}
+    with_mfa = {
+        "UserName": "alice",
+        "LoginProfile": {"PasswordResetRequired": False},
+        "MFADevices": [f"arn:aws:iam::{ACCOUNT}:mfa/alice"],
+    }
     without = {**with_mfa, "MFADevices": []}
     (finding,) = findings(state(USER, without, baseline=with_mfa, previous=with_mfa))
     assert (finding.rule, finding.severity) == ("iam-user-mfa-missing", Severity.HIGH)
@@ -171,9 +282,12 @@ def test_mfa_missing_and_mfa_removed() -> None:
     no_console = {"UserName": "svc", "LoginProfile": None, "MFADevices": []}
     assert findings(state(USER, no_console, baseline=no_console)) == []
     unknown = {"UserName": "alice", "LoginProfile": {"PasswordResetRequired": False}, "MFADevices": []}
-    assert findings(state(USER, unknown, baseline=with_mfa, unreadable={"MFADevices": "AccessDenied"})) != [] \
-        and all(f.rule == "baseline-drift" for f in
-                findings(state(USER, unknown, baseline=with_mfa, unreadable={"MFADevices": "AccessDenied"})))
+    assert findings(
+        state(USER, unknown, baseline=with_mfa, unreadable={"MFADevices": "AccessDenied"})
+    ) != [] and all(
+        f.rule == "baseline-drift"
+        for f in findings(state(USER, unknown, baseline=with_mfa, unreadable={"MFADevices": "AccessDenied"}))
+    )
 
 
 def test_deleted_resource_with_a_baseline_is_drift_and_unapproved_resource_is_low() -> None:
@@ -201,34 +315,52 @@ def test_default_guardrails_match_the_rules_defaults(tmp_path: Path) -> None:
 
 
 def test_guardrails_disable_and_reweight_rules(tmp_path: Path) -> None:
-    settings = load_guardrails(write_guardrails(tmp_path, """
+    settings = load_guardrails(
+        write_guardrails(
+            tmp_path,
+            """
 [rules.unapproved-resource]
 enabled = false
 [rules.sg-open-to-world]
 severity = "high"
 admin_ports = [22]
-"""))
+""",
+        )
+    )
     web = {"GroupName": "db", "Ingress": {"tcp/5432": ["0.0.0.0/0"], "tcp/22": ["0.0.0.0/0"]}}
     found = findings(state(GROUP, web), settings=settings)
     assert sorted((f.message.split("ingress ")[1].split(" ")[0], f.severity) for f in found) == [
-        ("tcp/22", Severity.HIGH), ("tcp/5432", Severity.HIGH)]
+        ("tcp/22", Severity.HIGH),
+        ("tcp/5432", Severity.HIGH),
+    ]
     assert all(f.rule != "unapproved-resource" for f in found)
 
 
-@pytest.mark.parametrize(("text", "message"), [
-    ("[rules.s3-bucket-publik]\n", "guardrails.toml: [rules.s3-bucket-publik]: unknown rule"),
-    ("[rules.s3-bucket-public]\nseverity = \"severe\"\n",
-     "guardrails.toml: [rules.s3-bucket-public] severity: 'severe' is not a severity"),
-    ("[rules.s3-bucket-public]\nenabled = \"yes\"\n",
-     "guardrails.toml: [rules.s3-bucket-public] enabled: must be true or false, not 'yes'"),
-    ("[rules.sg-open-to-world]\nadmin_ports = [\"22\"]\n",
-     "guardrails.toml: [rules.sg-open-to-world] admin_ports: must be a list of int"),
-    ("[rules.sg-open-to-world]\nports = [22]\n",
-     "guardrails.toml: [rules.sg-open-to-world] ports: unknown key for rule sg-open-to-world"),
-    ("[rules]\nx = 1\n", "guardrails.toml: [rules.x]: unknown rule"),
-    ("severity = 1\n", "guardrails.toml: unknown table or key 'severity'"),
-    ("[rules.s3-bucket-public\n", "guardrails.toml: not valid TOML: Expected ']'"),
-])
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("[rules.s3-bucket-publik]\n", "guardrails.toml: [rules.s3-bucket-publik]: unknown rule"),
+        (
+            '[rules.s3-bucket-public]\nseverity = "severe"\n',
+            "guardrails.toml: [rules.s3-bucket-public] severity: 'severe' is not a severity",
+        ),
+        (
+            '[rules.s3-bucket-public]\nenabled = "yes"\n',
+            "guardrails.toml: [rules.s3-bucket-public] enabled: must be true or false, not 'yes'",
+        ),
+        (
+            '[rules.sg-open-to-world]\nadmin_ports = ["22"]\n',
+            "guardrails.toml: [rules.sg-open-to-world] admin_ports: must be a list of int",
+        ),
+        (
+            "[rules.sg-open-to-world]\nports = [22]\n",
+            "guardrails.toml: [rules.sg-open-to-world] ports: unknown key for rule sg-open-to-world",
+        ),
+        ("[rules]\nx = 1\n", "guardrails.toml: [rules.x]: unknown rule"),
+        ("severity = 1\n", "guardrails.toml: unknown table or key 'severity'"),
+        ("[rules.s3-bucket-public\n", "guardrails.toml: not valid TOML: Expected ']'"),
+    ],
+)
 def test_a_malformed_guardrail_file_is_named_precisely(tmp_path: Path, text: str, message: str) -> None:
     with pytest.raises(BaselineError) as error:
         load_guardrails(write_guardrails(tmp_path, text), "guardrails.toml")

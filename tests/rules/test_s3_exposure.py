@@ -16,8 +16,12 @@ ALL_USERS = "http://acs.amazonaws.com/groups/global/AllUsers"
 AUTHENTICATED_USERS = "http://acs.amazonaws.com/groups/global/AuthenticatedUsers"
 LOG_DELIVERY = "http://acs.amazonaws.com/groups/s3/LogDelivery"
 NO_ACCOUNT_BLOCK: dict[str, Any] = {"PublicAccessBlock": None}
-ALL_FALSE = {"BlockPublicAcls": False, "IgnorePublicAcls": False,
-             "BlockPublicPolicy": False, "RestrictPublicBuckets": False}
+ALL_FALSE = {
+    "BlockPublicAcls": False,
+    "IgnorePublicAcls": False,
+    "BlockPublicPolicy": False,
+    "RestrictPublicBuckets": False,
+}
 
 
 def group_grant(uri: str, permission: str) -> dict[str, Any]:
@@ -31,13 +35,16 @@ def bucket_config(name: str, responses: dict[str, Any]) -> dict[str, Any]:
     block = responses.get("s3.get_public_access_block")
     ownership = responses.get("s3.get_bucket_ownership_controls")
     return {
-        "Acl": {"Grants": sorted(acl["Grants"], key=lambda g: json.dumps(g, sort_keys=True)),
-                "Owner": acl["Owner"]},
+        "Acl": {
+            "Grants": sorted(acl["Grants"], key=lambda g: json.dumps(g, sort_keys=True)),
+            "Owner": acl["Owner"],
+        },
         "Encryption": None,
         "Logging": None,
         "Name": name,
         "ObjectOwnership": ownership["OwnershipControls"]["Rules"][0]["ObjectOwnership"]
-        if ownership else None,
+        if ownership
+        else None,
         "Policy": normalise_policy(policy["Policy"]) if policy else None,
         "PolicyStatus": None,
         "PublicAccessBlock": block["PublicAccessBlockConfiguration"] if block else None,
@@ -59,14 +66,22 @@ def policy_response(*statements: dict[str, Any]) -> dict[str, Any]:
 
 # ---------------------------------------------------------------- case 1: VPC-pinned "*" policy
 
+
 def case1_statement(condition: dict[str, Any]) -> dict[str, Any]:
-    return {"Sid": "VpcOnly", "Effect": "Allow", "Principal": "*", "Action": "s3:GetObject",
-            "Resource": "arn:aws:s3:::example-internal-reports/*", "Condition": condition}
+    return {
+        "Sid": "VpcOnly",
+        "Effect": "Allow",
+        "Principal": "*",
+        "Action": "s3:GetObject",
+        "Resource": "arn:aws:s3:::example-internal-reports/*",
+        "Condition": condition,
+    }
 
 
 def case1(condition: dict[str, Any]) -> BucketExposure:
-    bucket = bucket_config("example-internal-reports",
-                           {"s3.get_bucket_policy": policy_response(case1_statement(condition))})
+    bucket = bucket_config(
+        "example-internal-reports", {"s3.get_bucket_policy": policy_response(case1_statement(condition))}
+    )
     return evaluate_bucket_exposure(bucket, NO_ACCOUNT_BLOCK)
 
 
@@ -104,16 +119,21 @@ def test_case1_variants_that_make_it_public(condition: dict[str, Any]) -> None:
     assert exposure.status == "public"
     assert (exposure.read, exposure.write) == (True, False)
     assert exposure.via == (
-        "policy statement 'VpcOnly' allows s3:getobject to everyone"
-        " (its condition does not pin the caller)",
+        "policy statement 'VpcOnly' allows s3:getobject to everyone (its condition does not pin the caller)",
     )
 
 
 # ---------------------------------------------------------------- case 3: read versus write
 
+
 def case3(action: Any) -> BucketExposure:
-    statement = {"Sid": "Site", "Effect": "Allow", "Principal": "*", "Action": action,
-                 "Resource": "arn:aws:s3:::example-website/*"}
+    statement = {
+        "Sid": "Site",
+        "Effect": "Allow",
+        "Principal": "*",
+        "Action": action,
+        "Resource": "arn:aws:s3:::example-website/*",
+    }
     bucket = bucket_config("example-website", {"s3.get_bucket_policy": policy_response(statement)})
     return evaluate_bucket_exposure(bucket, NO_ACCOUNT_BLOCK)
 
@@ -145,21 +165,29 @@ def test_case3_s3_star_is_as_bad_as_full_control() -> None:
 # ---------------------------------------------------------------- case 4: Block Public Access
 
 CASE4 = {
-    "s3.get_bucket_acl": {"Owner": {"ID": OWNER},
-                          "Grants": [OWNER_GRANT, group_grant(ALL_USERS, "READ")]},
+    "s3.get_bucket_acl": {"Owner": {"ID": OWNER}, "Grants": [OWNER_GRANT, group_grant(ALL_USERS, "READ")]},
     "s3.get_bucket_policy": policy_response(
-        {"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject",
-         "Resource": "arn:aws:s3:::example-legacy/*"}),
-    "s3.get_public_access_block": {"PublicAccessBlockConfiguration": {
-        "BlockPublicAcls": True, "IgnorePublicAcls": False,
-        "BlockPublicPolicy": True, "RestrictPublicBuckets": False}},
+        {
+            "Effect": "Allow",
+            "Principal": "*",
+            "Action": "s3:GetObject",
+            "Resource": "arn:aws:s3:::example-legacy/*",
+        }
+    ),
+    "s3.get_public_access_block": {
+        "PublicAccessBlockConfiguration": {
+            "BlockPublicAcls": True,
+            "IgnorePublicAcls": False,
+            "BlockPublicPolicy": True,
+            "RestrictPublicBuckets": False,
+        }
+    },
 }
 CASE4_ACCOUNT = {"PublicAccessBlockConfiguration": ALL_FALSE}
 
 
 def test_case4_block_flags_do_not_neutralise_existing_grants() -> None:
-    exposure = evaluate_bucket_exposure(bucket_config("example-legacy", CASE4),
-                                        account_config(CASE4_ACCOUNT))
+    exposure = evaluate_bucket_exposure(bucket_config("example-legacy", CASE4), account_config(CASE4_ACCOUNT))
     assert exposure.status == "public"
     assert exposure.read is True
     assert exposure.write is False
@@ -171,10 +199,14 @@ def test_case4_block_flags_do_not_neutralise_existing_grants() -> None:
 
 
 def test_case4_variant_b_account_level_ignore_and_restrict_win() -> None:
-    account = {"PublicAccessBlockConfiguration": {
-        **ALL_FALSE, "IgnorePublicAcls": True, "RestrictPublicBuckets": True}}
-    exposure = evaluate_bucket_exposure(bucket_config("example-legacy", CASE4),
-                                        account_config(account))
+    account = {
+        "PublicAccessBlockConfiguration": {
+            **ALL_FALSE,
+            "IgnorePublicAcls": True,
+            "RestrictPublicBuckets": True,
+        }
+    }
+    exposure = evaluate_bucket_exposure(bucket_config("example-legacy", CASE4), account_config(account))
     assert exposure == BucketExposure(status="private")
 
 
@@ -188,22 +220,32 @@ def test_case4_variant_b_account_level_ignore_and_restrict_win() -> None:
 def test_case4_variant_c_account_block_unknown_gives_unknown(
     account: dict[str, Any] | None, unreadable: bool, why: str
 ) -> None:
-    exposure = evaluate_bucket_exposure(bucket_config("example-legacy", CASE4), account,
-                                        account_block_unreadable=unreadable)
+    exposure = evaluate_bucket_exposure(
+        bucket_config("example-legacy", CASE4), account, account_block_unreadable=unreadable
+    )
     assert exposure.status == "unknown"
     assert (exposure.read, exposure.write, exposure.via) == (False, False, ())
     assert len(exposure.unknown_because) == 2
     assert exposure.unknown_because[0].startswith(
-        "ACL grants READ to AllUsers (anyone on the internet), unless ACLs are disabled or ignored")
-    assert all(f"the account-level public access block {why}" in r
-               for r in exposure.unknown_because)
+        "ACL grants READ to AllUsers (anyone on the internet), unless ACLs are disabled or ignored"
+    )
+    assert all(f"the account-level public access block {why}" in r for r in exposure.unknown_because)
 
 
 def test_case4_variant_c_bucket_flags_alone_can_settle_it() -> None:
-    responses = {**CASE4, "s3.get_public_access_block": {"PublicAccessBlockConfiguration": {
-        **ALL_FALSE, "IgnorePublicAcls": True, "RestrictPublicBuckets": True}}}
-    exposure = evaluate_bucket_exposure(bucket_config("example-legacy", responses), None,
-                                        account_block_unreadable=True)
+    responses = {
+        **CASE4,
+        "s3.get_public_access_block": {
+            "PublicAccessBlockConfiguration": {
+                **ALL_FALSE,
+                "IgnorePublicAcls": True,
+                "RestrictPublicBuckets": True,
+            }
+        },
+    }
+    exposure = evaluate_bucket_exposure(
+        bucket_config("example-legacy", responses), None, account_block_unreadable=True
+    )
     assert exposure == BucketExposure(status="private")
 
 
@@ -217,14 +259,16 @@ CASE5_GRANTS = [
 ]
 
 
-def case5(grants: list[dict[str, Any]], bucket_block: dict[str, Any] | None = None,
-          account_block: dict[str, Any] | None = None) -> BucketExposure:
+def case5(
+    grants: list[dict[str, Any]],
+    bucket_block: dict[str, Any] | None = None,
+    account_block: dict[str, Any] | None = None,
+) -> BucketExposure:
     responses: dict[str, Any] = {"s3.get_bucket_acl": {"Owner": {"ID": OWNER}, "Grants": grants}}
     if bucket_block:
         responses["s3.get_public_access_block"] = {"PublicAccessBlockConfiguration": bucket_block}
     account = {"PublicAccessBlockConfiguration": account_block} if account_block else None
-    return evaluate_bucket_exposure(bucket_config("example-shared", responses),
-                                    account_config(account))
+    return evaluate_bucket_exposure(bucket_config("example-shared", responses), account_config(account))
 
 
 def test_case5_authenticated_users_read_is_public_and_log_delivery_is_not() -> None:
@@ -250,10 +294,16 @@ def test_case5_read_acp_alone_is_the_lowest_exposure() -> None:
     assert exposure.worst == "read-acp"
 
 
-@pytest.mark.parametrize(("permission", "worst"), [
-    ("FULL_CONTROL", "write-acp"), ("WRITE_ACP", "write-acp"), ("WRITE", "write"),
-    ("READ", "read"), ("READ_ACP", "read-acp"),
-])
+@pytest.mark.parametrize(
+    ("permission", "worst"),
+    [
+        ("FULL_CONTROL", "write-acp"),
+        ("WRITE_ACP", "write-acp"),
+        ("WRITE", "write"),
+        ("READ", "read"),
+        ("READ_ACP", "read-acp"),
+    ],
+)
 def test_case5_permission_severity_order(permission: str, worst: str) -> None:
     assert case5([group_grant(AUTHENTICATED_USERS, permission)]).worst == worst
 
@@ -267,6 +317,7 @@ def test_case5_ignore_public_acls_at_either_level_neutralises_every_grant(level:
 
 # ---------------------------------------------------------------- case 6: ObjectOwnership
 
+
 def ownership(value: str) -> dict[str, Any]:
     return {"OwnershipControls": {"Rules": [{"ObjectOwnership": value}]}}
 
@@ -278,16 +329,22 @@ def test_case6_owner_grant_alone_is_private_before_and_after(value: str) -> None
     assert evaluate_bucket_exposure(bucket, NO_ACCOUNT_BLOCK).status == "private"
 
 
-@pytest.mark.parametrize(("controls", "status"), [
-    (ownership("BucketOwnerEnforced"), "private"),  # ACL content plays no part
-    (ownership("ObjectWriter"), "public"),
-    (ownership("BucketOwnerPreferred"), "public"),
-    (None, "public"),  # never configured: the legacy behaviour, ACLs enabled
-])
+@pytest.mark.parametrize(
+    ("controls", "status"),
+    [
+        (ownership("BucketOwnerEnforced"), "private"),  # ACL content plays no part
+        (ownership("ObjectWriter"), "public"),
+        (ownership("BucketOwnerPreferred"), "public"),
+        (None, "public"),  # never configured: the legacy behaviour, ACLs enabled
+    ],
+)
 def test_case6_acl_only_counts_while_acls_are_enabled(controls: Any, status: str) -> None:
     responses: dict[str, Any] = {
-        "s3.get_bucket_acl": {"Owner": {"ID": OWNER},
-                              "Grants": [OWNER_GRANT, group_grant(ALL_USERS, "WRITE")]}}
+        "s3.get_bucket_acl": {
+            "Owner": {"ID": OWNER},
+            "Grants": [OWNER_GRANT, group_grant(ALL_USERS, "WRITE")],
+        }
+    }
     if controls:
         responses["s3.get_bucket_ownership_controls"] = controls
     exposure = evaluate_bucket_exposure(bucket_config("example-data", responses), NO_ACCOUNT_BLOCK)
@@ -297,69 +354,111 @@ def test_case6_acl_only_counts_while_acls_are_enabled(controls: Any, status: str
 
 # ---------------------------------------------------------------- case 18: unreadable fields
 
+
 def test_case18_unreadable_acl_while_acls_count_is_unknown_not_private() -> None:
-    exposure = evaluate_bucket_exposure(bucket_config("example-logs", {}), NO_ACCOUNT_BLOCK,
-                                        unreadable=["Acl"])
+    exposure = evaluate_bucket_exposure(
+        bucket_config("example-logs", {}), NO_ACCOUNT_BLOCK, unreadable=["Acl"]
+    )
     assert exposure.status == "unknown"
     assert exposure.unknown_because == (
-        "the bucket ACL could not be read, and ACLs are not known to be disabled or ignored",)
+        "the bucket ACL could not be read, and ACLs are not known to be disabled or ignored",
+    )
 
 
 def test_case18_unreadable_acl_does_not_matter_when_acls_are_disabled() -> None:
-    bucket = bucket_config("example-logs", {
-        "s3.get_bucket_ownership_controls": ownership("BucketOwnerEnforced")})
+    bucket = bucket_config(
+        "example-logs", {"s3.get_bucket_ownership_controls": ownership("BucketOwnerEnforced")}
+    )
     del bucket["Acl"]  # a field missing from the config counts as unreadable
     assert evaluate_bucket_exposure(bucket, NO_ACCOUNT_BLOCK).status == "private"
 
 
 def test_case18_unreadable_policy_is_unknown_unless_restrict_public_buckets() -> None:
     bucket = bucket_config("example-logs", {})
-    assert evaluate_bucket_exposure(bucket, NO_ACCOUNT_BLOCK, unreadable={"Policy"}).status == \
-        "unknown"
-    restricted = account_config({"PublicAccessBlockConfiguration": {
-        **ALL_FALSE, "RestrictPublicBuckets": True}})
+    assert evaluate_bucket_exposure(bucket, NO_ACCOUNT_BLOCK, unreadable={"Policy"}).status == "unknown"
+    restricted = account_config(
+        {"PublicAccessBlockConfiguration": {**ALL_FALSE, "RestrictPublicBuckets": True}}
+    )
     assert evaluate_bucket_exposure(bucket, restricted, unreadable={"Policy"}).status == "private"
 
 
 def test_case18_stale_public_access_block_is_not_trusted() -> None:
-    responses = {**CASE4, "s3.get_public_access_block": {"PublicAccessBlockConfiguration": {
-        **ALL_FALSE, "IgnorePublicAcls": True, "RestrictPublicBuckets": True}}}
+    responses = {
+        **CASE4,
+        "s3.get_public_access_block": {
+            "PublicAccessBlockConfiguration": {
+                **ALL_FALSE,
+                "IgnorePublicAcls": True,
+                "RestrictPublicBuckets": True,
+            }
+        },
+    }
     bucket = bucket_config("example-legacy", responses)
-    exposure = evaluate_bucket_exposure(bucket, account_config(CASE4_ACCOUNT),
-                                        unreadable=["PublicAccessBlock"])
+    exposure = evaluate_bucket_exposure(
+        bucket, account_config(CASE4_ACCOUNT), unreadable=["PublicAccessBlock"]
+    )
     assert exposure.status == "unknown"
-    assert all("the bucket's PublicAccessBlock could not be read" in r
-               for r in exposure.unknown_because)
+    assert all("the bucket's PublicAccessBlock could not be read" in r for r in exposure.unknown_because)
 
 
 def test_case18_what_is_readable_can_still_prove_public() -> None:
-    exposure = evaluate_bucket_exposure(bucket_config("example-legacy", CASE4),
-                                        account_config(CASE4_ACCOUNT), unreadable=["Acl"])
+    exposure = evaluate_bucket_exposure(
+        bucket_config("example-legacy", CASE4), account_config(CASE4_ACCOUNT), unreadable=["Acl"]
+    )
     assert exposure.status == "public"
     assert exposure.via == ("a policy statement allows s3:getobject to everyone",)
     assert exposure.unknown_because == (
-        "the bucket ACL could not be read, and ACLs are not known to be disabled or ignored",)
+        "the bucket ACL could not be read, and ACLs are not known to be disabled or ignored",
+    )
 
 
 # ---------------------------------------------------------------- deny statements
 
+
 def test_unconditional_deny_of_everything_to_everyone_wins() -> None:
-    responses = {**CASE4, "s3.get_bucket_policy": policy_response(
-        {"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject",
-         "Resource": "arn:aws:s3:::example-legacy/*"},
-        {"Effect": "Deny", "Principal": "*", "Action": "s3:*",
-         "Resource": ["arn:aws:s3:::example-legacy", "arn:aws:s3:::example-legacy/*"]})}
-    exposure = evaluate_bucket_exposure(bucket_config("example-legacy", responses),
-                                        account_config(CASE4_ACCOUNT))
+    responses = {
+        **CASE4,
+        "s3.get_bucket_policy": policy_response(
+            {
+                "Effect": "Allow",
+                "Principal": "*",
+                "Action": "s3:GetObject",
+                "Resource": "arn:aws:s3:::example-legacy/*",
+            },
+            {
+                "Effect": "Deny",
+                "Principal": "*",
+                "Action": "s3:*",
+                "Resource": ["arn:aws:s3:::example-legacy", "arn:aws:s3:::example-legacy/*"],
+            },
+        ),
+    }
+    exposure = evaluate_bucket_exposure(
+        bucket_config("example-legacy", responses), account_config(CASE4_ACCOUNT)
+    )
     assert exposure == BucketExposure(status="private")
 
 
 def test_narrower_deny_is_ignored() -> None:
-    responses = {**CASE4, "s3.get_bucket_policy": policy_response(
-        {"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject",
-         "Resource": "arn:aws:s3:::example-legacy/*"},
-        {"Effect": "Deny", "Principal": "*", "Action": "s3:*", "Resource": "*",
-         "Condition": {"Bool": {"aws:SecureTransport": "false"}}})}
-    exposure = evaluate_bucket_exposure(bucket_config("example-legacy", responses),
-                                        account_config(CASE4_ACCOUNT))
+    responses = {
+        **CASE4,
+        "s3.get_bucket_policy": policy_response(
+            {
+                "Effect": "Allow",
+                "Principal": "*",
+                "Action": "s3:GetObject",
+                "Resource": "arn:aws:s3:::example-legacy/*",
+            },
+            {
+                "Effect": "Deny",
+                "Principal": "*",
+                "Action": "s3:*",
+                "Resource": "*",
+                "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+            },
+        ),
+    }
+    exposure = evaluate_bucket_exposure(
+        bucket_config("example-legacy", responses), account_config(CASE4_ACCOUNT)
+    )
     assert exposure.status == "public"

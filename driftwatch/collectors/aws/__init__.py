@@ -33,8 +33,9 @@ class AwsCollector:
             session = self._session or make_session(self.settings)
         except ProfileNotFound as exc:
             raise CollectError(f"[aws] profile: {exc}") from None
-        with ThreadPoolExecutor(max_workers=self.settings.max_workers,
-                                thread_name_prefix="driftwatch-aws") as pool:
+        with ThreadPoolExecutor(
+            max_workers=self.settings.max_workers, thread_name_prefix="driftwatch-aws"
+        ) as pool:
             ctx = AwsContext(self.settings, session, pool)
             ctx.account = self._account(ctx)
             result = Collection(tool_versions={"botocore": botocore.__version__})
@@ -54,8 +55,10 @@ class AwsCollector:
         try:
             return str(sts.get_caller_identity()["Account"])
         except NoCredentialsError:
-            raise CollectError("AWS: no credentials found. Configure a profile ([aws] profile), "
-                               "environment variables or an SSO/role session for boto3.") from None
+            raise CollectError(
+                "AWS: no credentials found. Configure a profile ([aws] profile), "
+                "environment variables or an SSO/role session for boto3."
+            ) from None
         except (ClientError, BotoCoreError) as exc:
             raise CollectError(f"sts.get_caller_identity failed, so the account is unknown: {exc}") from None
 
@@ -66,14 +69,21 @@ class AwsCollector:
             opt_in = region_opt_in(ctx.client("ec2", ctx.home_region))
         except (ClientError, BotoCoreError) as exc:
             if wanted is None:
-                raise CollectError(f"ec2.describe_regions failed, so regions = [\"*\"] cannot be "
-                                   f"resolved: {exc}") from None
+                raise CollectError(
+                    f'ec2.describe_regions failed, so regions = ["*"] cannot be resolved: {exc}'
+                ) from None
             return wanted, Collection()  # read what was asked; failures become gaps per region
         if wanted is None:
             return sorted(r for r, enabled in opt_in.items() if enabled), Collection()
         gaps = tuple(
-            CoverageGap(Scope("aws", ctx.account, region, SECURITY_GROUP), "ec2.describe_regions",
-                        "region-disabled", "NotOptedIn",
-                        f"region {region} is not enabled for account {ctx.account}; skipped")
-            for region in wanted if not opt_in.get(region, True))
+            CoverageGap(
+                Scope("aws", ctx.account, region, SECURITY_GROUP),
+                "ec2.describe_regions",
+                "region-disabled",
+                "NotOptedIn",
+                f"region {region} is not enabled for account {ctx.account}; skipped",
+            )
+            for region in wanted
+            if not opt_in.get(region, True)
+        )
         return [r for r in wanted if opt_in.get(r, True)], Collection(gaps=gaps)

@@ -18,21 +18,54 @@ from botocore.exceptions import (
 from driftwatch.errors import CollectError
 from driftwatch.model import GapKind
 
-ABSENT_CODES = frozenset({
-    "NoSuchBucketPolicy", "NoSuchPublicAccessBlockConfiguration",
-    "ServerSideEncryptionConfigurationNotFoundError", "OwnershipControlsNotFoundError",
-    "NoSuchLifecycleConfiguration", "NoSuchEntity", "NoSuchTagSet", "NoSuchWebsiteConfiguration",
-    "NoSuchCORSConfiguration",
-})
+ABSENT_CODES = frozenset(
+    {
+        "NoSuchBucketPolicy",
+        "NoSuchPublicAccessBlockConfiguration",
+        "ServerSideEncryptionConfigurationNotFoundError",
+        "OwnershipControlsNotFoundError",
+        "NoSuchLifecycleConfiguration",
+        "NoSuchEntity",
+        "NoSuchTagSet",
+        "NoSuchWebsiteConfiguration",
+        "NoSuchCORSConfiguration",
+    }
+)
 """Error codes that mean "nothing is configured": a real state, stored as such (case 18)."""
 
-DENIED_CODES = frozenset({"AccessDenied", "AccessDeniedException", "UnauthorizedOperation",
-                          "AuthorizationError", "Forbidden", "AllAccessDisabled"})
-THROTTLED_CODES = frozenset({"Throttling", "ThrottlingException", "RequestLimitExceeded", "SlowDown",
-                             "TooManyRequestsException", "RequestThrottled", "ProvisionedThroughputExceededException"})
-CREDENTIAL_CODES = frozenset({"InvalidClientTokenId", "UnrecognizedClientException", "ExpiredToken",
-                              "ExpiredTokenException", "SignatureDoesNotMatch", "AuthFailure",
-                              "InvalidAccessKeyId", "RequestExpired"})
+DENIED_CODES = frozenset(
+    {
+        "AccessDenied",
+        "AccessDeniedException",
+        "UnauthorizedOperation",
+        "AuthorizationError",
+        "Forbidden",
+        "AllAccessDisabled",
+    }
+)
+THROTTLED_CODES = frozenset(
+    {
+        "Throttling",
+        "ThrottlingException",
+        "RequestLimitExceeded",
+        "SlowDown",
+        "TooManyRequestsException",
+        "RequestThrottled",
+        "ProvisionedThroughputExceededException",
+    }
+)
+CREDENTIAL_CODES = frozenset(
+    {
+        "InvalidClientTokenId",
+        "UnrecognizedClientException",
+        "ExpiredToken",
+        "ExpiredTokenException",
+        "SignatureDoesNotMatch",
+        "AuthFailure",
+        "InvalidAccessKeyId",
+        "RequestExpired",
+    }
+)
 """Credentials rejected. In a region that is not enabled this means "skip the region" (case 19);
 in an enabled region it is a real credential problem that fails the run."""
 
@@ -85,8 +118,9 @@ def _guarded(client: Any, operation: str, read: Callable[[], Any]) -> Any:
                 f"{api_call} in {client.meta.region_name}: AWS rejected the credentials ({code}: "
                 f"{message}). Check the profile or environment credentials driftwatch runs with."
             ) from None
-        kind: GapKind = "denied" if code in DENIED_CODES else (
-            "throttled" if code in THROTTLED_CODES else "error")
+        kind: GapKind = (
+            "denied" if code in DENIED_CODES else ("throttled" if code in THROTTLED_CODES else "error")
+        )
         raise ReadFailure(api_call, kind, code, message) from None
     except (EndpointConnectionError, ConnectTimeoutError, ReadTimeoutError, ConnectionError) as exc:
         raise ReadFailure(api_call, "unreachable", type(exc).__name__, str(exc)) from None

@@ -1,4 +1,4 @@
-"""What every AWS collector shares in one run: the session, one client per service and region, a thread pool."""
+"""What AWS collectors share in a run: the session, one client per service and region, a pool."""
 
 from __future__ import annotations
 
@@ -20,7 +20,9 @@ R = TypeVar("R")
 class AwsContext:
     """One session, a cache of clients (thread-safe to share, costly to create) and a worker pool."""
 
-    def __init__(self, settings: AwsSettings, session: boto3.session.Session, pool: ThreadPoolExecutor) -> None:
+    def __init__(
+        self, settings: AwsSettings, session: boto3.session.Session, pool: ThreadPoolExecutor
+    ) -> None:
         self.settings = settings
         self.session = session
         self.pool = pool
@@ -41,9 +43,12 @@ class AwsContext:
         key = (service, region)
         with self._lock:  # sessions are not thread-safe; clients are
             if key not in self._clients:
-                client = self.session.client(service, region_name=region,
-                                             endpoint_url=self.settings.endpoint_url,
-                                             config=self._boto_config)
+                client = self.session.client(
+                    service,
+                    region_name=region,
+                    endpoint_url=self.settings.endpoint_url,
+                    config=self._boto_config,
+                )
                 if self.settings.endpoint_url:
                     _keep_requests_on_endpoint(client, self.settings.endpoint_url)
                 self._clients[key] = client
@@ -72,4 +77,6 @@ def _keep_requests_on_endpoint(client: Any, endpoint_url: str) -> None:
 
 def make_session(settings: AwsSettings) -> boto3.session.Session:
     """A boto3 session using the normal credential chain, or the named profile."""
-    return boto3.session.Session(profile_name=settings.profile) if settings.profile else boto3.session.Session()
+    return (
+        boto3.session.Session(profile_name=settings.profile) if settings.profile else boto3.session.Session()
+    )

@@ -29,8 +29,9 @@ def rule_key(permission: Mapping[str, Any]) -> str:
     return f"{protocol}/{low}" if low == high else f"{protocol}/{low}-{high}"
 
 
-def canonical_rules(permissions: Sequence[Mapping[str, Any]], direction: str,
-                    own_account: str) -> tuple[dict[str, list[str]], dict[str, str]]:
+def canonical_rules(
+    permissions: Sequence[Mapping[str, Any]], direction: str, own_account: str
+) -> tuple[dict[str, list[str]], dict[str, str]]:
     """Rules as ``{rule key: sorted peers}``, plus ``{"<direction> <key> <peer>": description}``.
 
     AWS returns the same rule set in several shapes (several CIDRs under one entry, or one entry
@@ -80,11 +81,21 @@ def collect_security_groups(ctx: AwsContext, region: str) -> Collection:
     try:
         groups = paginate(ctx.client("ec2", region), "describe_security_groups", "SecurityGroups")
     except ReadFailure as failure:
-        return Collection(gaps=(CoverageGap(scope, failure.api_call, failure.kind, failure.code,
-                                            failure.message),))
+        return Collection(
+            gaps=(CoverageGap(scope, failure.api_call, failure.kind, failure.code, failure.message),)
+        )
     resources = tuple(
-        Resource(ResourceId("aws", ctx.account, region, SECURITY_GROUP, g["GroupId"],
-                            f"arn:aws:ec2:{region}:{ctx.account}:security-group/{g['GroupId']}"),
-                 security_group_config(g))
-        for g in groups)
+        Resource(
+            ResourceId(
+                "aws",
+                ctx.account,
+                region,
+                SECURITY_GROUP,
+                g["GroupId"],
+                f"arn:aws:ec2:{region}:{ctx.account}:security-group/{g['GroupId']}",
+            ),
+            security_group_config(g),
+        )
+        for g in groups
+    )
     return Collection(resources, frozenset({scope}))

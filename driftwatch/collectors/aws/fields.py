@@ -32,8 +32,7 @@ class FieldResult:
     gaps: list[CoverageGap] = field(default_factory=list)
 
 
-def read_fields(client: Any, identity: ResourceId, reads: Sequence[FieldRead],
-                **kwargs: Any) -> FieldResult:
+def read_fields(client: Any, identity: ResourceId, reads: Sequence[FieldRead], **kwargs: Any) -> FieldResult:
     """Make each read for one resource; a failed read becomes a gap, never a value."""
     result = FieldResult()
     for read in reads:
@@ -41,8 +40,17 @@ def read_fields(client: Any, identity: ResourceId, reads: Sequence[FieldRead],
             answer = call(client, read.operation, **kwargs)
         except ReadFailure as failure:
             result.unreadable[read.field] = failure.code
-            result.gaps.append(CoverageGap(identity.scope, failure.api_call, failure.kind,
-                                           failure.code, failure.message, identity, read.field))
+            result.gaps.append(
+                CoverageGap(
+                    identity.scope,
+                    failure.api_call,
+                    failure.kind,
+                    failure.code,
+                    failure.message,
+                    identity,
+                    read.field,
+                )
+            )
             continue
         result.config[read.field] = read.absent if answer is ABSENT else read.extract(answer)
     return result

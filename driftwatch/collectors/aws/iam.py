@@ -1,4 +1,4 @@
-"""IAM: users (console password, MFA, access keys, policies, groups), the password policy, the account summary."""
+"""IAM: users (console password, MFA, keys, policies, groups), password policy, account summary."""
 
 from __future__ import annotations
 
@@ -42,17 +42,31 @@ def _user(ctx: AwsContext, client: Any, user: dict[str, Any]) -> tuple[Resource,
     observations: dict[str, JSONValue] = {}
     if "PasswordLastUsed" in user:
         observations["PasswordLastUsed"] = user["PasswordLastUsed"].isoformat()
-    fields = read_fields(client, identity, (
-        FieldRead("LoginProfile", "get_login_profile",
-                  lambda a: {"PasswordResetRequired": a["LoginProfile"].get("PasswordResetRequired", False)}),
-    ), UserName=name)
+    fields = read_fields(
+        client,
+        identity,
+        (
+            FieldRead(
+                "LoginProfile",
+                "get_login_profile",
+                lambda a: {"PasswordResetRequired": a["LoginProfile"].get("PasswordResetRequired", False)},
+            ),
+        ),
+        UserName=name,
+    )
     config.update(fields.config)
     listings: dict[str, tuple[str, str, Callable[[list[Any]], JSONValue]]] = {
         "MFADevices": ("list_mfa_devices", "MFADevices", lambda items: [d["SerialNumber"] for d in items]),
-        "AccessKeys": ("list_access_keys", "AccessKeyMetadata", lambda items: [
-            {k: key.get(k) for k in ("AccessKeyId", "CreateDate", "Status")} for key in items]),
-        "AttachedPolicies": ("list_attached_user_policies", "AttachedPolicies",
-                             lambda items: [p["PolicyArn"] for p in items]),
+        "AccessKeys": (
+            "list_access_keys",
+            "AccessKeyMetadata",
+            lambda items: [{k: key.get(k) for k in ("AccessKeyId", "CreateDate", "Status")} for key in items],
+        ),
+        "AttachedPolicies": (
+            "list_attached_user_policies",
+            "AttachedPolicies",
+            lambda items: [p["PolicyArn"] for p in items],
+        ),
         "Groups": ("list_groups_for_user", "Groups", lambda items: [g["GroupName"] for g in items]),
         "Tags": ("list_user_tags", "Tags", tag_map),
     }
@@ -61,14 +75,32 @@ def _user(ctx: AwsContext, client: Any, user: dict[str, Any]) -> tuple[Resource,
             config[field_name] = shape(paginate(client, operation, key, UserName=name))
         except ReadFailure as failure:
             fields.unreadable[field_name] = failure.code
-            fields.gaps.append(CoverageGap(identity.scope, failure.api_call, failure.kind,
-                                           failure.code, failure.message, identity, field_name))
+            fields.gaps.append(
+                CoverageGap(
+                    identity.scope,
+                    failure.api_call,
+                    failure.kind,
+                    failure.code,
+                    failure.message,
+                    identity,
+                    field_name,
+                )
+            )
     try:
         config["InlinePolicies"] = _inline_policies(client, name)
     except ReadFailure as failure:
         fields.unreadable["InlinePolicies"] = failure.code
-        fields.gaps.append(CoverageGap(identity.scope, failure.api_call, failure.kind, failure.code,
-                                       failure.message, identity, "InlinePolicies"))
+        fields.gaps.append(
+            CoverageGap(
+                identity.scope,
+                failure.api_call,
+                failure.kind,
+                failure.code,
+                failure.message,
+                identity,
+                "InlinePolicies",
+            )
+        )
     return Resource(identity, config, fields.unreadable, observations), fields.gaps
 
 
@@ -83,16 +115,19 @@ def _inline_policies(client: Any, user: str) -> dict[str, JSONValue]:
 
 def _account_resources(ctx: AwsContext, client: Any) -> Collection:
     reads = {
-        PASSWORD_POLICY: FieldRead("PasswordPolicy", "get_account_password_policy",
-                                   lambda a: a["PasswordPolicy"]),
-        ACCOUNT_SUMMARY: FieldRead("SummaryMap", "get_account_summary",
-                                   lambda a: {k: a["SummaryMap"].get(k) for k in SUMMARY_KEYS}),
+        PASSWORD_POLICY: FieldRead(
+            "PasswordPolicy", "get_account_password_policy", lambda a: a["PasswordPolicy"]
+        ),
+        ACCOUNT_SUMMARY: FieldRead(
+            "SummaryMap", "get_account_summary", lambda a: {k: a["SummaryMap"].get(k) for k in SUMMARY_KEYS}
+        ),
     }
     result = Collection()
     for kind, read in reads.items():
         identity = ResourceId("aws", ctx.account, GLOBAL_REGION, kind, "account")
         fields = read_fields(client, identity, (read,))
         scopes = frozenset() if fields.unreadable else frozenset({identity.scope})
-        result = result.merge(Collection((Resource(identity, fields.config, fields.unreadable),), scopes,
-                                         tuple(fields.gaps)))
+        result = result.merge(
+            Collection((Resource(identity, fields.config, fields.unreadable),), scopes, tuple(fields.gaps))
+        )
     return result

@@ -20,25 +20,36 @@ def _acl(answer: Mapping[str, Any]) -> dict[str, Any]:
     def grantee(g: Mapping[str, Any]) -> dict[str, Any]:
         return {k: v for k, v in g.items() if k != "DisplayName"}
 
-    return {"Owner": {"ID": answer.get("Owner", {}).get("ID")},
-            "Grants": [{"Grantee": grantee(g.get("Grantee", {})), "Permission": g.get("Permission")}
-                       for g in answer.get("Grants", [])]}
+    return {
+        "Owner": {"ID": answer.get("Owner", {}).get("ID")},
+        "Grants": [
+            {"Grantee": grantee(g.get("Grantee", {})), "Permission": g.get("Permission")}
+            for g in answer.get("Grants", [])
+        ],
+    }
 
 
 BUCKET_READS = (
     FieldRead("Acl", "get_bucket_acl", _acl),
     FieldRead("Policy", "get_bucket_policy", lambda a: a["Policy"]),
     FieldRead("PolicyStatus", "get_bucket_policy_status", lambda a: a["PolicyStatus"]),
-    FieldRead("PublicAccessBlock", "get_public_access_block",
-              lambda a: a["PublicAccessBlockConfiguration"]),
-    FieldRead("ObjectOwnership", "get_bucket_ownership_controls",
-              lambda a: a["OwnershipControls"]["Rules"][0]["ObjectOwnership"]),
+    FieldRead("PublicAccessBlock", "get_public_access_block", lambda a: a["PublicAccessBlockConfiguration"]),
+    FieldRead(
+        "ObjectOwnership",
+        "get_bucket_ownership_controls",
+        lambda a: a["OwnershipControls"]["Rules"][0]["ObjectOwnership"],
+    ),
     FieldRead("Encryption", "get_bucket_encryption", lambda a: a["ServerSideEncryptionConfiguration"]),
-    FieldRead("Versioning", "get_bucket_versioning",
-              lambda a: {k: a[k] for k in ("Status", "MFADelete") if k in a}, absent={}),
+    FieldRead(
+        "Versioning",
+        "get_bucket_versioning",
+        lambda a: {k: a[k] for k in ("Status", "MFADelete") if k in a},
+        absent={},
+    ),
     FieldRead("Logging", "get_bucket_logging", lambda a: a.get("LoggingEnabled")),
-    FieldRead("Website", "get_bucket_website",
-              lambda a: {k: v for k, v in a.items() if k != "ResponseMetadata"}),
+    FieldRead(
+        "Website", "get_bucket_website", lambda a: {k: v for k, v in a.items() if k != "ResponseMetadata"}
+    ),
     FieldRead("Tags", "get_bucket_tagging", lambda a: tag_map(a.get("TagSet")), absent={}),
 )
 """Each field of an ``s3/bucket`` document and the call that reads it (snapshots/README.md)."""
@@ -80,8 +91,17 @@ def _bucket(ctx: AwsContext, name: str) -> tuple[Resource | None, list[CoverageG
             return None, []  # deleted between the listing and this read: really gone
         region = None
         unreadable["Region"] = failure.code
-        gaps.append(CoverageGap(identity.scope, failure.api_call, failure.kind, failure.code,
-                                failure.message, identity, "Region"))
+        gaps.append(
+            CoverageGap(
+                identity.scope,
+                failure.api_call,
+                failure.kind,
+                failure.code,
+                failure.message,
+                identity,
+                "Region",
+            )
+        )
     client = ctx.client("s3", region or ctx.home_region)
     fields = read_fields(client, identity, BUCKET_READS, Bucket=name)
     if any(code == "NoSuchBucket" for code in fields.unreadable.values()):
@@ -94,10 +114,10 @@ def _bucket(ctx: AwsContext, name: str) -> tuple[Resource | None, list[CoverageG
 
 def _account_block(ctx: AwsContext) -> Collection:
     identity = ResourceId("aws", ctx.account, GLOBAL_REGION, ACCOUNT_BLOCK, "account")
-    read = FieldRead("PublicAccessBlock", "get_public_access_block",
-                     lambda a: a["PublicAccessBlockConfiguration"])
-    fields = read_fields(ctx.client("s3control", ctx.home_region), identity, (read,),
-                         AccountId=ctx.account)
+    read = FieldRead(
+        "PublicAccessBlock", "get_public_access_block", lambda a: a["PublicAccessBlockConfiguration"]
+    )
+    fields = read_fields(ctx.client("s3control", ctx.home_region), identity, (read,), AccountId=ctx.account)
     resource = Resource(identity, fields.config, fields.unreadable)
     scopes = frozenset() if fields.unreadable else frozenset({identity.scope})
     return Collection((resource,), scopes, tuple(fields.gaps))
