@@ -51,15 +51,24 @@ def render(env: jinja2.Environment, name: str, **context: Any) -> str:
         raise NotifyError(f"template {name}: {exc}") from None
 
 
+UNAPPROVED_LISTED = 10
+"""Up to this many unapproved resources are listed one by one; more (a first run) are summed up."""
+
+
 def report_context(report: RunReport, threshold: Severity) -> dict[str, Any]:
     """What every report template gets."""
     shown = report.at_least(threshold)
-    counts = {str(s): sum(1 for f in report.findings if f.severity == s) for s in reversed(Severity)}
+    counts = {str(s): sum(1 for f in shown if f.severity == s) for s in reversed(Severity)}
+    unapproved = [f for f in shown if f.rule == "unapproved-resource"]
+    listed = shown
+    if len(unapproved) > UNAPPROVED_LISTED:
+        listed = tuple(f for f in shown if f.rule != "unapproved-resource")
     return {
         "report": report,
-        "groups": group_by_severity(shown),
+        "groups": group_by_severity(listed),
         "shown": shown,
         "counts": counts,
         "threshold": threshold,
         "hidden": len(report.findings) - len(shown),
+        "unapproved_summed": len(unapproved) if listed is not shown else 0,
     }
