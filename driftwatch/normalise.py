@@ -37,6 +37,14 @@ OBSERVATION_KEYS = frozenset({"LastUsedDate", "PasswordLastUsed", "AccessKeyLast
 POLICY_KEYS = frozenset({"Policy", "AssumeRolePolicyDocument", "PolicyDocument", "Document", "KeyPolicy"})
 """Keys whose value is a policy document (often a JSON string) to decode and normalise."""
 
+POLICY_MAP_KEYS = frozenset({"InlinePolicies"})
+"""Keys whose value maps names to policy documents (a user's or role's inline policies)."""
+
+ORDERED_LISTS: dict[str, frozenset[str]] = {
+    "s3/bucket": frozenset({"Website.RoutingRules"}),  # applied in order: the first match wins
+}
+"""Per resource type, the lists whose order means something and is kept as AWS returned it."""
+
 _SECRET_WORDS = frozenset(
     {
         "password",
@@ -168,6 +176,13 @@ def canonical(
                 continue
             if key in POLICY_KEYS and isinstance(item, str | Mapping) and _looks_like_policy(item):
                 item = normalise_policy(item)
+            elif key in POLICY_MAP_KEYS and isinstance(item, Mapping):
+                item = {
+                    name: normalise_policy(doc)
+                    if isinstance(doc, str | Mapping) and _looks_like_policy(doc)
+                    else doc
+                    for name, doc in item.items()
+                }
             if redactor is not None and is_secret(key, item):
                 result[key] = redactor.redact(item)
                 continue
@@ -222,7 +237,9 @@ def file_text(document: JSONValue) -> str:
 
 
 def normalise_resource(
-    resource: Resource, redactor: Redactor, ordered: Callable[[str], Collection[str]] = lambda _type: ()
+    resource: Resource,
+    redactor: Redactor,
+    ordered: Callable[[str], Collection[str]] = lambda type_: ORDERED_LISTS.get(type_, frozenset()),
 ) -> Resource:
     """Return ``resource`` with a canonical, redacted config and its observations split out."""
     observations: dict[str, JSONValue] = dict(resource.observations)

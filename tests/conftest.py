@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -40,9 +41,24 @@ def _test_environment(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.
 
 @pytest.fixture(scope="session")
 def moto_server() -> Iterator[str]:
-    """One moto HTTP server on 127.0.0.1 per test process (moto's state is process-wide)."""
-    with running_moto_server() as endpoint:
+    """One moto HTTP server on 127.0.0.1 per test process (moto's state is process-wide).
+
+    Without AWS's managed policies, so that emptying it between tests is quick; a test that
+    needs them uses ``managed_policies``.
+    """
+    with running_moto_server(load_aws_managed_policies=False) as endpoint:
         yield endpoint
+
+
+@contextlib.contextmanager
+def managed_policies(endpoint: str) -> Iterator[None]:
+    """moto emptied and reloaded with AWS's managed policies (``arn:aws:iam::aws:policy/...``)."""
+    os.environ["MOTO_IAM_LOAD_MANAGED_POLICIES"] = "true"
+    try:
+        reset_moto(endpoint)
+        yield
+    finally:
+        del os.environ["MOTO_IAM_LOAD_MANAGED_POLICIES"]
 
 
 @pytest.fixture

@@ -177,3 +177,45 @@ def test_secret_judgement() -> None:
 def test_secret_values_in_free_text_are_redacted_too() -> None:
     doc = canonical({"Description": "conn: Server=db;User=sa;Password=Sup3r;"}, redactor=REDACTOR)
     assert "Sup3r" not in str(doc)
+
+
+def test_inline_policies_are_normalised_by_name() -> None:
+    one = canonical(
+        {
+            "InlinePolicies": {
+                "reports": {
+                    "Statement": {
+                        "Effect": "Allow",
+                        "Action": "s3:GetObject",
+                        "Resource": "arn:aws:s3:::example-reports/*",
+                    }
+                }
+            }
+        }
+    )
+    two = canonical(
+        {
+            "InlinePolicies": {
+                "reports": {
+                    "Statement": [
+                        {
+                            "Effect": "Allow",
+                            "Action": ["S3:getobject"],
+                            "Resource": ["arn:aws:s3:::example-reports/*"],
+                        }
+                    ]
+                }
+            }
+        }
+    )
+    assert one == two
+    assert one["InlinePolicies"]["reports"]["Statement"][0]["Action"] == ["s3:getobject"]  # type: ignore[index]
+
+
+def test_website_routing_rules_keep_their_order() -> None:
+    bucket = ResourceId("aws", "111122223333", "global", "s3/bucket", "site", "arn:aws:s3:::site")
+    rules = [{"Redirect": {"HostName": "b.example"}}, {"Redirect": {"HostName": "a.example"}}]
+    stored = normalise_resource(
+        Resource(bucket, {"Website": {"RoutingRules": rules}, "Tags": {"b": "1"}}), REDACTOR
+    )
+    assert stored.config["Website"]["RoutingRules"] == rules

@@ -27,7 +27,7 @@ from driftwatch.demo.account import (
     seed_account,
 )
 from driftwatch.demo.account_data import BUCKETS
-from driftwatch.demo.moto_server import reset_moto
+from tests.conftest import managed_policies
 
 ALL_USERS = "http://acs.amazonaws.com/groups/global/AllUsers"
 AUTHENTICATED_USERS = "http://acs.amazonaws.com/groups/global/AuthenticatedUsers"
@@ -36,8 +36,8 @@ LOG_DELIVERY = "http://acs.amazonaws.com/groups/s3/LogDelivery"
 
 @pytest.fixture(scope="module")
 def clients(moto_server: str) -> DemoClients:
-    reset_moto(moto_server)
-    seed_account(moto_server)
+    with managed_policies(moto_server):
+        seed_account(moto_server)
     return demo_clients(moto_server)
 
 
