@@ -15,7 +15,7 @@ from driftwatch.rules import (
     guardrail_findings,
     register,
 )
-from driftwatch.rules.s3_exposure import evaluate_bucket_exposure
+from driftwatch.rules.s3_exposure import BucketExposure, evaluate_bucket_exposure
 
 BUCKET = "s3/bucket"
 ACCOUNT_BLOCK = "s3/account-public-access-block"
@@ -38,31 +38,36 @@ def _exposure(
     config: Mapping[str, Any], state: ResourceState, ctx: Context, settings: RuleSettings, which: Which
 ) -> list[Violation]:
     account_block, account_unreadable = _account_block(state, ctx, which)
+    unreadable = state.unreadable if which == "current" else {}
     exposure = evaluate_bucket_exposure(
-        config,
-        account_block,
-        unreadable=state.unreadable if which == "current" else (),
-        account_block_unreadable=account_unreadable,
+        config, account_block, unreadable=unreadable, account_block_unreadable=account_unreadable
     )
-    if exposure.status != "public":
-        return []
-    kinds = [
-        k
-        for k, held in (
-            ("write-acp", exposure.acl_writable),
-            ("write", exposure.write),
-            ("read", exposure.read),
-            ("read-acp", exposure.acl_readable),
-        )
-        if held
-    ]
+    name = config.get("Name", state.identity.id)
+    if exposure.status == "public":
+        return [_public(exposure, f"bucket {name} is", settings)]
+    if exposure.status == "unknown":
+        # A read failed: judge the last known settings, so an exposure never vanishes with access.
+        last_known = evaluate_bucket_exposure(config, account_block)
+        if last_known.status == "public":
+            why = "; ".join(exposure.unknown_because) or "a read failed"
+            prefix = f"bucket {name} cannot be verified now ({why}); at the last successful read it was"
+            return [_public(last_known, prefix, settings)]
+    return []
+
+
+def _public(exposure: BucketExposure, prefix: str, settings: RuleSettings) -> Violation:
+    held = (
+        ("write-acp", exposure.acl_writable),
+        ("write", exposure.write),
+        ("read", exposure.read),
+        ("read-acp", exposure.acl_readable),
+    )
+    kinds = [kind for kind, yes in held if yes]
     data_exposed = exposure.read or exposure.write or exposure.acl_writable
     severity = None if data_exposed else settings.severity_param("acl_only_severity")
-    what = "public" if data_exposed else "exposes its ACL publicly"
-    message = f"bucket {config.get('Name', state.identity.id)} is {what} ({', '.join(kinds)}): " + "; ".join(
-        exposure.via
-    )
-    return [Violation("public " + ",".join(kinds), message, EXPOSURE_PATHS, severity)]
+    what = "public" if data_exposed else "exposing its ACL publicly"
+    message = f"{prefix} {what} ({', '.join(kinds)}): " + "; ".join(exposure.via)
+    return Violation("public " + ",".join(kinds), message, EXPOSURE_PATHS, severity)
 
 
 @register(

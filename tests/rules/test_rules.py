@@ -365,3 +365,40 @@ def test_a_malformed_guardrail_file_is_named_precisely(tmp_path: Path, text: str
     with pytest.raises(BaselineError) as error:
         load_guardrails(write_guardrails(tmp_path, text), "guardrails.toml")
     assert str(error.value).startswith(message)
+
+
+def test_a_public_bucket_whose_policy_cannot_be_read_stays_reported() -> None:
+    account = ResourceId("aws", ACCOUNT, "global", "s3/account-public-access-block", "account")
+    block = {"PublicAccessBlock": None}
+    public = {
+        "Name": "example-logs",
+        "Acl": {"Grants": []},
+        "PublicAccessBlock": None,
+        "ObjectOwnership": None,
+        "Policy": {
+            "Statement": [
+                {
+                    "Effect": "Allow",
+                    "Principal": {"AWS": ["*"]},
+                    "Action": ["s3:getobject"],
+                    "Resource": ["arn:aws:s3:::example-logs/*"],
+                    "Sid": "Public",
+                }
+            ]
+        },
+    }
+    denied = {"Policy": "AccessDenied", "PublicAccessBlock": "AccessDenied"}
+    found = findings(
+        state(BUCKET, public, previous=public, unreadable=denied), state(account, block, previous=block)
+    )
+    (finding,) = by_rule(found)["s3-bucket-public"]
+    assert finding.severity is Severity.CRITICAL
+    assert finding.message.startswith("bucket example-logs cannot be verified now (")
+    assert "at the last successful read it was public (read)" in finding.message
+    assert not finding.new_since_previous
+    # Approved as public, it stays an approved exception while unreadable.
+    approved = findings(
+        state(BUCKET, public, baseline=public, previous=public, unreadable=denied),
+        state(account, block, baseline=block),
+    )
+    assert "s3-bucket-public" not in by_rule(approved)
