@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from driftwatch.compare import pinned
 from driftwatch.errors import DriftwatchError
-from driftwatch.layout import BASELINES, SNAPSHOTS, baseline_path, identity_from_document
-from driftwatch.model import ResourceId
+from driftwatch.layout import BASELINES, SNAPSHOTS, baseline_path, identity_from_document, is_resource_file
+from driftwatch.model import Finding, ResourceId
 from driftwatch.normalise import file_text
 from driftwatch.store import StateRepo
 
@@ -27,6 +29,7 @@ class Approval:
     commit: str | None
     approved: tuple[str, ...]
     removed: tuple[str, ...]
+    accepted: tuple[str, ...] = ()
 
 
 def parse_author(text: str) -> tuple[str, str]:
@@ -37,23 +40,33 @@ def parse_author(text: str) -> tuple[str, str]:
     return match.group("name"), match.group("email")
 
 
+def _spec_path(spec: str) -> str | None:
+    """A file path in any form (absolute, ./, under snapshots/ or baselines/) as a snapshot path."""
+    for root in (SNAPSHOTS, BASELINES):
+        marker = f"{root}/"
+        if marker in spec and spec.endswith(".json"):
+            return SNAPSHOTS + "/" + spec[spec.rindex(marker) + len(marker) :]
+    return None
+
+
 def resolve(specs: Sequence[str], documents: dict[str, dict[str, Any]]) -> dict[str, ResourceId]:
     """Resources named by ARN, stable key, file path or bare id (when unique), by snapshot path."""
     identities = {path: identity_from_document(doc, path) for path, doc in documents.items()}
     chosen: dict[str, ResourceId] = {}
     for spec in specs:
         target = spec.strip()
+        as_path = _spec_path(target)
         matches = [
             path
             for path, ident in identities.items()
-            if target in (ident.key, ident.arn, path, path.removeprefix(SNAPSHOTS + "/"))
+            if target in (ident.key, ident.arn, path.removeprefix(SNAPSHOTS + "/")) or path == as_path
         ]
         if not matches:
             matches = [path for path, ident in identities.items() if ident.id == target]
         if not matches:
             raise ApproveError(
-                f"{spec}: no such resource in the last snapshot (use its ARN, its id "
-                "or its path under snapshots/; `driftwatch check` lists them)"
+                f"{spec}: no such resource (use its ARN, its id or its file path; "
+                "`driftwatch check --format json` lists the resources with findings)"
             )
         if len(matches) > 1:
             names = ", ".join(identities[m].key for m in matches[:5])
@@ -62,48 +75,90 @@ def resolve(specs: Sequence[str], documents: dict[str, dict[str, Any]]) -> dict[
     return chosen
 
 
+EXCEPTION_RULES_EXCLUDED = frozenset({"unapproved-resource", "baseline-drift"})
+
+
 def approve(
-    repo: StateRepo, specs: Sequence[str], *, everything: bool, reason: str, author: tuple[str, str]
+    repo: StateRepo,
+    specs: Sequence[str],
+    *,
+    everything: bool,
+    reason: str,
+    author: tuple[str, str],
+    findings: Sequence[Finding] = (),
 ) -> Approval:
     """Copy the current state of the named resources (or of all) into ``baselines/`` and commit.
 
-    With ``everything``, baselines of resources that no longer exist are removed too, so the
-    approved set is exactly the current snapshot.
+    A resource that no longer exists has its baseline removed (the deletion is approved). With
+    ``everything``, the approved set becomes exactly the current snapshot. A baseline marked
+    ``"partial": true`` keeps pinning only its own keys. Guardrail ``findings`` on the approved
+    resources become approved exceptions; the commit lists them.
     """
     if not reason.strip():
         raise ApproveError("--reason is required: say why this state is approved")
     with repo.lock():
         documents = repo.read_documents()
-        chosen = {p: documents[p] for p in (documents if everything else resolve(specs, documents))}
+        if not documents:
+            raise ApproveError("no snapshot yet: run `driftwatch run` or `driftwatch collect` first")
+        old = {  # what is approved now: the committed baselines
+            _as_snapshot_path(path): json.loads(data)
+            for path, data in repo.committed_files(BASELINES).items()
+            if is_resource_file(path, BASELINES)
+        }
+        if everything:
+            chosen = dict(documents)
+            gone = sorted(set(old) - set(documents))
+        else:
+            named = resolve(specs, {**old, **documents})
+            chosen = {p: documents[p] for p in named if p in documents}
+            gone = sorted(p for p in named if p not in documents)
         approved: list[str] = []
-        removed: list[str] = []
         written: list[str] = []
         for path, document in sorted(chosen.items()):
             identity = identity_from_document(document, path)
-            target = repo.path / baseline_path(identity)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            text = file_text(document)
-            if not target.exists() or target.read_text(encoding="utf-8") != text:
-                target.write_text(text, encoding="utf-8")
+            target = baseline_path(identity)
+            new = _baseline_document(document, old.get(path))
+            if old.get(path) != new:
+                repo.write(target, file_text(new))
                 approved.append(identity.key)
-                written.append(baseline_path(identity))
-        if everything:
-            current = {baseline_path(identity_from_document(d, p)) for p, d in documents.items()}
-            for file in sorted((repo.path / BASELINES).rglob("*.json")):
-                rel = file.relative_to(repo.path).as_posix()
-                if rel not in current:
-                    file.unlink()
-                    removed.append(rel)
+                written.append(target)
+        removed = [baseline_path(identity_from_document(old[p], p)) for p in gone]
+        for path in removed:
+            (repo.path / path).unlink()
         if not approved and not removed:
-            return Approval(None, (), ())
+            return Approval(None, (), (), ())
+        keys = set(approved)
+        accepted = tuple(
+            f"[{f.severity}] {f.rule} {f.resource.key}: {f.message}"
+            for f in findings
+            if f.resource.key in keys and f.rule not in EXCEPTION_RULES_EXCLUDED
+        )
         name, email = author
-        lines = [
-            f"approve: {len(approved)} resource(s){f', {len(removed)} removed' if removed else ''}",
-            "",
-            reason.strip(),
-            "",
-        ]
+        if len(approved) == 1 and not removed:
+            subject = f"approve: {approved[0]}"
+        else:
+            subject = f"approve: {len(approved)} resource(s)" + (
+                f", {len(removed)} deletion(s)" if removed else ""
+            )
+        lines = [subject, "", reason.strip(), ""]
         lines += [f"+ {key}" for key in approved] + [f"- {path}" for path in removed]
+        if accepted:
+            lines += ["", "Accepted as exceptions (these findings stop being reported):"]
+            lines += [f"! {line}" for line in accepted]
         lines += ["", f"Approved-by: {name} <{email}>", f"Reason: {' '.join(reason.split())}"]
         repo.commit("\n".join(lines) + "\n", written + removed, name, email)
-        return Approval(repo.head(), tuple(approved), tuple(removed))
+        return Approval(repo.head(), tuple(approved), tuple(removed), accepted)
+
+
+def _as_snapshot_path(baseline: str) -> str:
+    return SNAPSHOTS + baseline.removeprefix(BASELINES)
+
+
+def _baseline_document(snapshot: dict[str, Any], old: dict[str, Any] | None) -> dict[str, Any]:
+    if old is not None and old.get("partial") is True:
+        return {
+            **snapshot,
+            "config": pinned(snapshot.get("config", {}), old.get("config", {})),
+            "partial": True,
+        }
+    return snapshot

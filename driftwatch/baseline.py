@@ -10,10 +10,13 @@ from pathlib import Path
 from typing import Any
 
 from driftwatch.errors import BaselineError
-from driftwatch.layout import BASELINES, GUARDRAILS, identity_from_document, is_resource_file
+from driftwatch.layout import BASELINES, GUARDRAILS, baseline_path, identity_from_document, is_resource_file
 from driftwatch.model import ResourceId, Severity
 from driftwatch.rules import RULES, RuleSettings
 from driftwatch.rules.engine import META_RULES, default_settings
+
+BASELINE_KEYS = frozenset({"identity", "config", "partial"})
+"""The keys of a baseline file; ``"partial": true`` marks one that pins only some settings."""
 
 
 @dataclass(frozen=True)
@@ -23,21 +26,48 @@ class Approved:
     identity: ResourceId
     config: dict[str, Any]
     path: str
+    partial: bool = False
 
 
 Baselines = dict[str, Approved]
 """Approved baselines by resource key."""
 
 
+def working_files(repo: Path, root: str = BASELINES) -> dict[str, bytes]:
+    """The files under ``root`` as they are on disk (what an admin is about to commit)."""
+    base = repo / root
+    return (
+        {
+            file.relative_to(repo).as_posix(): file.read_bytes()
+            for file in sorted(base.rglob("*"))
+            if file.is_file()
+        }
+        if base.is_dir()
+        else {}
+    )
+
+
 def load_guardrails(path: Path, label: str = GUARDRAILS) -> dict[str, RuleSettings]:
-    """The rule settings in a guardrail file; BaselineError naming the file, rule and key otherwise."""
+    """The rule settings in a guardrail file on disk."""
+    return parse_guardrails(path.read_bytes() if path.is_file() else None, label)
+
+
+def _text(data: bytes, label: str) -> str:
     try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise BaselineError(f"{label}: not UTF-8 text (byte {exc.start}: {exc.reason})") from None
+
+
+def parse_guardrails(data: bytes | None, label: str = GUARDRAILS) -> dict[str, RuleSettings]:
+    """The rule settings in a guardrail file; BaselineError naming the file, rule and key otherwise."""
+    if data is None:
         raise BaselineError(
             f"{label}: missing; restore it from git or copy the default from "
-            "driftwatch's baselines/guardrails.toml"
-        ) from None
+            "driftwatch's baselines/guardrails.toml, and commit it"
+        )
+    try:
+        raw = tomllib.loads(_text(data, label))
     except tomllib.TOMLDecodeError as exc:
         raise BaselineError(f"{label}: not valid TOML: {exc}") from None
     unknown_top = set(raw) - {"rules"}
@@ -89,15 +119,18 @@ def _severity(where: str, key: str, value: Any) -> Severity:
         raise BaselineError(f"{where} {key}: {exc}") from None
 
 
-def load_baselines(repo: Path) -> Baselines:
-    """Every approved baseline under ``baselines/``, keyed by resource key."""
+def parse_baselines(files: Mapping[str, bytes]) -> Baselines:
+    """Every approved baseline among ``files`` (path -> content), keyed by resource key."""
     baselines: Baselines = {}
-    root = repo / BASELINES
-    for file in sorted(root.rglob("*.json")) if root.is_dir() else []:
-        rel = file.relative_to(repo).as_posix()
+    for rel, data in sorted(files.items()):
         if not is_resource_file(rel, BASELINES):
             continue
-        baselines.update(parse_baseline(file.read_text(encoding="utf-8"), rel))
+        for key, approved in parse_baseline(_text(data, rel), rel).items():
+            if key in baselines:
+                raise BaselineError(
+                    f"{rel}: approves {key} again; {baselines[key].path} already does. Keep one of them"
+                )
+            baselines[key] = approved
     return baselines
 
 
@@ -113,7 +146,18 @@ def parse_baseline(text: str, label: str) -> Baselines:
         identity = identity_from_document(document, label)
     except ValueError as exc:
         raise BaselineError(str(exc)) from None
+    unknown = sorted(set(document) - BASELINE_KEYS)
+    if unknown:
+        raise BaselineError(
+            f"{label}: unknown key {unknown[0]!r} (a baseline has: {', '.join(sorted(BASELINE_KEYS))})"
+        )
+    expected = baseline_path(identity)
+    if label.startswith(BASELINES + "/") and label != expected:
+        raise BaselineError(f"{label}: its identity belongs at {expected}; move the file or fix its identity")
+    partial = document.get("partial", False)
+    if not isinstance(partial, bool):
+        raise BaselineError(f'{label}: "partial" must be true or false')
     config = document.get("config")
     if not isinstance(config, Mapping):
         raise BaselineError(f'{label}: "config" must be a JSON object with the approved settings')
-    return {identity.key: Approved(identity, dict(config), label)}
+    return {identity.key: Approved(identity, dict(config), label, partial)}

@@ -85,17 +85,27 @@ def init(path: Path, author: str | None) -> None:
 @click.pass_context
 def check_config(ctx: click.Context) -> None:
     """Validate the config file and the guardrail file without reading any cloud API."""
-    from driftwatch.baseline import load_baselines, load_guardrails
+    from driftwatch.baseline import parse_baselines, parse_guardrails, working_files
     from driftwatch.layout import GUARDRAILS
 
     config = _load(ctx)
-    guardrails = config.state.repo / GUARDRAILS
-    if guardrails.exists():
-        load_guardrails(guardrails)
-        baselines = load_baselines(config.state.repo)
-        _out(f"{config.path}: valid; {guardrails}: valid; {len(baselines)} baseline file(s) valid.")
-    else:
-        _out(f"{config.path}: valid (no state repository at {config.state.repo} yet).")
+    if not (config.state.repo / ".git").exists():
+        _out(
+            f"{config.path}: valid (no state repository at {config.state.repo} yet; "
+            f"create it with `driftwatch init {config.state.repo}`)."
+        )
+        return
+    files = working_files(config.state.repo)  # as on disk: check-config is the check before a commit
+    parse_guardrails(files.get(GUARDRAILS))
+    baselines = parse_baselines(files)
+    _out(f"{config.path}: valid; {GUARDRAILS}: valid; {len(baselines)} baseline file(s) valid.")
+    for entry in config.notify:
+        token_env = entry.options.get("token_env")
+        if token_env and not os.environ.get(str(token_env)):
+            _err(
+                f"warning: [[notify]] {entry.type} {entry.options.get('channel', '')}: the environment "
+                f"variable {token_env} is not set here; runs will report this notifier as unavailable"
+            )
 
 
 @cli.command()
@@ -217,8 +227,9 @@ def check(ctx: click.Context, output: str, fail_on: str | None) -> None:
     default=None,
     is_flag=False,
     flag_value="",
-    help="Run as a daemon: one cycle every INTERVAL (30s, 15m, 2h; bare --every takes "
-    "[schedule] every). SIGINT/SIGTERM stop it between cycles.",
+    help="Run as a daemon: a cycle now, then INTERVAL after each cycle ends (30s, 15m, 2h; "
+    "bare --every takes [schedule] every). SIGINT/SIGTERM stop it between cycles, a second one "
+    "at once. With --format json, one JSON document per line.",
 )
 @click.pass_context
 def run(ctx: click.Context, output: str, fail_on: str | None, every: str | None) -> None:
@@ -229,13 +240,16 @@ def run(ctx: click.Context, output: str, fail_on: str | None, every: str | None)
         ctx.exit(_cycle(config, output, threshold))
     from driftwatch.scheduler import run_every
 
-    seconds = parse_interval(every) if every else config.every_seconds
+    try:
+        seconds = parse_interval(every) if every else config.every_seconds
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="'--every'") from None
     _err(f"running every {seconds}s; stop with Ctrl-C or SIGTERM")
-    run_every(seconds, lambda: _cycle(config, output, threshold), on_error=_err)
+    run_every(seconds, lambda: _cycle(config, output, threshold, daemon=True), on_error=_err)
     ctx.exit(EXIT_OK)
 
 
-def _cycle(config: Config, output: str, threshold: Severity) -> int:
+def _cycle(config: Config, output: str, threshold: Severity, daemon: bool = False) -> int:
     from driftwatch.collectors.aws import AwsCollector
     from driftwatch.notify.build import build_notifiers
     from driftwatch.runner import run_once
@@ -246,8 +260,8 @@ def _cycle(config: Config, output: str, threshold: Severity) -> int:
     for error in build_errors:
         _err(f"notifier not available: {error}")
     result = run_once(config, AwsCollector(config.aws), notifiers)
-    if output == "json":
-        _out(json.dumps(report_json(result.report), indent=2, sort_keys=True))
+    if output == "json":  # one document per line when --every prints one per cycle (JSON Lines)
+        _out(json.dumps(report_json(result.report), sort_keys=True, indent=None if daemon else 2))
     for error in result.notify_errors:
         _err(f"notifier failed (the snapshot is kept): {error}")
     for gap in result.report.gaps:
@@ -269,6 +283,7 @@ def approve(
     """Approve the current state of RESOURCES (ARN, id or path) as their baseline, in one commit."""
     from driftwatch.approve import approve as do_approve
     from driftwatch.approve import parse_author
+    from driftwatch.runner import check as run_check
     from driftwatch.store import StateRepo
 
     if not resources and not everything:
@@ -279,18 +294,26 @@ def approve(
     repo = StateRepo(config.state.repo)
     identity = parse_author(author) if author else repo.identity()
     if identity is None:
-        raise click.UsageError(
+        raise DriftwatchError(
             "no approver identity: pass --author 'Name <email>' or set git user.name and user.email"
         )
-    result = do_approve(repo, resources, everything=everything, reason=reason, author=identity)
+    with repo.lock():
+        findings = run_check(repo).findings if repo.snapshot_commits(1) else ()
+    result = do_approve(
+        repo, resources, everything=everything, reason=reason, author=identity, findings=findings
+    )
     if result.commit is None:
         _out("Nothing to approve: the baseline already matches the current state.")
-    else:
-        _out(
-            f"Approved {len(result.approved)} resource(s)"
-            f"{f', removed {len(result.removed)} baseline(s)' if result.removed else ''} "
-            f"as {identity[0]} <{identity[1]}> in commit {result.commit[:10]}."
-        )
+        return
+    _out(
+        f"Approved {len(result.approved)} resource(s)"
+        f"{f', removed {len(result.removed)} baseline(s)' if result.removed else ''} "
+        f"as {identity[0]} <{identity[1]}> in commit {result.commit[:10]}."
+    )
+    if result.accepted:
+        _out(f"These {len(result.accepted)} finding(s) are now approved exceptions and stop being reported:")
+        for line in result.accepted:
+            _out(f"  {line}")
 
 
 @cli.command()
@@ -364,9 +387,9 @@ def _main(entry: Callable[..., Any], argv: Sequence[str] | None) -> int:
         return int(result or 0)
     except click.exceptions.Exit as exc:
         return int(exc.exit_code)
-    except click.Abort:
-        _err("aborted")
-        return EXIT_ERROR
+    except click.Abort:  # click's form of Ctrl-C
+        _err("interrupted")
+        return 130
     except click.ClickException as exc:  # usage errors exit 1: 2 means "findings"
         exc.show()
         return EXIT_ERROR

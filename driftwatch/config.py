@@ -85,14 +85,15 @@ T = TypeVar("T")
 class _Table:
     """One TOML table being read: takes keys by type and reports what is left over."""
 
-    def __init__(self, file: Path, name: str, data: Any) -> None:
+    def __init__(self, file: Path, name: str, data: Any, label: str | None = None) -> None:
         self.file, self.name = file.name, name
+        self.label = label if label is not None else (f"[{name}]" if name else "")
         if not isinstance(data, dict):
             raise self.error("", f"must be a table, not {_type_name(data)}")
         self.data: dict[str, Any] = dict(data)
 
     def error(self, key: str, problem: str) -> ConfigError:
-        where = f"[{self.name}] {key}".rstrip() if self.name else key
+        where = f"{self.label} {key}".strip()
         return ConfigError(f"{self.file}: {where}: {problem}")
 
     def take(self, key: str, kind: type[T], default: T, check: Callable[[T], str | None] | None = None) -> T:
@@ -168,6 +169,10 @@ def _positive(value: float) -> str | None:
     return None if value > 0 else f"must be greater than 0, not {value}"
 
 
+def _seconds(value: float) -> str | None:
+    return None if 0 < value <= 3600 else f"must be a number of seconds between 0 and 3600, not {value}"
+
+
 def _region_check(region: str) -> str | None:
     from driftwatch.collectors.aws.regions import known_regions  # only the AWS side knows regions
 
@@ -177,7 +182,7 @@ def _region_check(region: str) -> str | None:
 
 
 def _load_notify(file: Path, index: int, data: Any) -> NotifySettings:
-    table = _Table(file, f"notify[{index}]" if index >= 0 else "notify", data)
+    table = _Table(file, "notify", data, label=f"[[notify]] #{index + 1}")
     kind = table.take("type", str, "")
     if not kind:
         raise table.error("type", "is required (one of: " + ", ".join(sorted(NOTIFY_OPTIONS)) + ")")
@@ -211,6 +216,10 @@ def load_config(path: Path) -> Config:
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise ConfigError(f"{path}: no such config file (create one with `driftwatch init PATH`)") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path.name}: not UTF-8 text (byte {exc.start}: {exc.reason})") from None
+    except IsADirectoryError:
+        raise ConfigError(f"{path}: is a folder; name the config file itself") from None
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
     except tomllib.TOMLDecodeError as exc:
@@ -238,6 +247,8 @@ def parse_config(raw: Mapping[str, Any], path: Path) -> Config:
     if regions != ("*",):
         for i, region in enumerate(regions):
             problem = _region_check(region)
+            if not problem and region in regions[:i]:
+                problem = "is listed twice"
             if problem:
                 raise aws.error(f"regions[{i}]", f'"{region}" {problem}')
     if not regions:
@@ -264,15 +275,25 @@ def parse_config(raw: Mapping[str, Any], path: Path) -> Config:
         max_workers=aws.take(
             "max_workers", int, 8, lambda n: None if 1 <= n <= 64 else f"must be between 1 and 64, not {n}"
         ),
-        connect_timeout=float(aws.take("connect_timeout", float, 10.0, _positive)),
-        read_timeout=float(aws.take("read_timeout", float, 30.0, _positive)),
+        connect_timeout=float(aws.take("connect_timeout", float, 10.0, _seconds)),
+        read_timeout=float(aws.take("read_timeout", float, 30.0, _seconds)),
     )
     aws.finish()
 
     redaction = _Table(path, "redaction", root.take("redaction", dict, {}))
+    key_file = Path(
+        os.path.expanduser(redaction.take("key_file", str, "~/.config/driftwatch/redaction.key", _non_empty))
+    )
+    key_file = (here / key_file).resolve()
+    if key_file.is_relative_to(state_settings.repo):
+        raise redaction.error(
+            "key_file",
+            f"{key_file} is inside the state repository; the key must live "
+            "outside it, or redacted secrets could be guessed back",
+        )
     redaction_settings = RedactionSettings(
         key_env=redaction.take("key_env", str, "DRIFTWATCH_REDACTION_KEY", _non_empty),
-        key_file=Path(redaction.take("key_file", str, "~/.config/driftwatch/redaction.key", _non_empty)),
+        key_file=key_file,
     )
     redaction.finish()
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import secrets
-from pathlib import Path
 
 from driftwatch.config import Config
 from driftwatch.errors import ConfigError
@@ -17,23 +16,17 @@ def load_redactor(config: Config) -> Redactor:
     from_env = os.environ.get(settings.key_env)
     if from_env:
         return Redactor(from_env.encode())
-    key_file = Path(os.path.expanduser(str(settings.key_file)))
-    if not key_file.is_absolute():
-        key_file = (config.path.resolve().parent / key_file).resolve()
-    repo = config.state.repo.resolve()
-    if key_file.resolve().is_relative_to(repo):
-        raise ConfigError(
-            f"{config.path.name}: [redaction] key_file: {key_file} is inside the state "
-            "repository; the key must live outside it, or secrets could be guessed back"
-        )
-    if not key_file.exists():
-        key_file.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as handle:
-            handle.write(secrets.token_hex(32))
+    key_file = settings.key_file  # absolute and outside the state repository (checked at load)
     try:
+        if not key_file.exists():
+            key_file.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as handle:
+                handle.write(secrets.token_hex(32))
         return Redactor(key_file.read_text(encoding="utf-8").strip().encode())
-    except OSError as exc:
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) else "not a text key"
         raise ConfigError(
-            f"{config.path.name}: [redaction] key_file: cannot read {key_file}: {exc.strerror}"
+            f"{config.path.name}: [redaction] key_file: cannot use {key_file}: {reason} "
+            f"(or set the environment variable {settings.key_env})"
         ) from None

@@ -9,12 +9,12 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from driftwatch.baseline import Baselines, load_baselines, load_guardrails
+from driftwatch.baseline import Baselines, parse_baselines, parse_guardrails
 from driftwatch.collectors import Collection, Collector
 from driftwatch.compare import diff_configs, pinned
 from driftwatch.config import Config
 from driftwatch.errors import NotifyError
-from driftwatch.layout import GUARDRAILS, MANIFEST, identity_from_document
+from driftwatch.layout import BASELINES, GUARDRAILS, MANIFEST, identity_from_document
 from driftwatch.model import CoverageGap, ResourceId, RunReport, Scope, Snapshot
 from driftwatch.normalise import normalise_resource
 from driftwatch.notify import Notifier
@@ -64,8 +64,9 @@ def check(repo: StateRepo, recorded: Recorded | None = None, snapshot: Snapshot 
     compared. A malformed baseline or guardrail file raises BaselineError: the snapshot is
     already committed by then.
     """
-    settings = load_guardrails(repo.path / GUARDRAILS)
-    baselines = load_baselines(repo.path)
+    approved_files = repo.committed_files(BASELINES)  # approval is by commit: the working tree is a draft
+    settings = parse_guardrails(approved_files.get(GUARDRAILS))
+    baselines = parse_baselines(approved_files)
     if recorded is not None:
         current = recorded.documents
         previous_commit = recorded.previous_commit

@@ -22,13 +22,20 @@ def run_every(
 ) -> int:
     """Run ``cycle`` now and then every ``seconds`` until SIGINT/SIGTERM (or ``stop``); return cycles run.
 
-    A signal is honoured between cycles, so a cycle in progress finishes its commit first.
+    ``seconds`` is the pause between the end of one cycle and the start of the next, so cycles
+    never overlap. A signal is honoured between cycles, so a cycle in progress finishes its
+    commit first; a second signal stops at once.
     """
     stop = stop or threading.Event()
     cycles = 0
 
     def request_stop(signum: int, _frame: FrameType | None) -> None:
-        on_error(f"received {signal.Signals(signum).name}; stopping after the current cycle")
+        if stop.is_set():  # a second signal: stop now; the next run recovers the repository
+            raise KeyboardInterrupt
+        on_error(
+            f"received {signal.Signals(signum).name}; stopping after the current cycle "
+            "(send it again to stop at once)"
+        )
         stop.set()
 
     def guarded() -> None:

@@ -122,6 +122,17 @@ class StateRepo:
                 documents[rel] = _load_json(file, rel)
         return documents
 
+    def committed_files(self, root: str) -> dict[str, bytes]:
+        """Every file under ``root`` as committed at HEAD: what counts as approved."""
+        if self.head() is None or not _in_tree(self.repo.head.commit.tree, root):
+            return {}
+        tree = self.repo.head.commit.tree / root
+        files: dict[str, bytes] = {}
+        for item in tree.traverse():
+            if isinstance(item, git.Blob):
+                files[str(item.path)] = item.data_stream.read()
+        return files
+
     def read_at(self, commit: str, paths: list[str]) -> Documents:
         """The given files as they were at ``commit``; files absent then are left out."""
         tree = self.repo.commit(commit).tree
@@ -234,6 +245,10 @@ class StateRepo:
         )
         commit = self._commit(snapshot, added, changed, removed, author_name, author_email)
         return Recorded(commit, previous_commit, documents, tuple(added), tuple(changed), tuple(removed))
+
+    def write(self, path: str, text: str) -> None:
+        """Write one file of the repository atomically (only when its text changes)."""
+        self._write(path, text)
 
     def _write(self, path: str, text: str) -> None:
         target = self.path / path
@@ -381,6 +396,10 @@ def commit_message(snapshot: Snapshot, added: list[str], changed: list[str], rem
 def _load_json(file: Path, rel: str) -> dict[str, Any]:
     try:
         data = json.loads(file.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as exc:
+        raise StoreError(
+            f"{rel}: not UTF-8 text (byte {exc.start}); restore it with `git checkout -- {rel}`"
+        ) from None
     except json.JSONDecodeError as exc:
         raise StoreError(
             f"{rel}: line {exc.lineno} column {exc.colno}: not valid JSON ({exc.msg}); "
@@ -393,8 +412,15 @@ def _load_json(file: Path, rel: str) -> dict[str, Any]:
 
 def init_repo(path: Path, files: Mapping[str, str], author_name: str, author_email: str) -> str:
     """Create a state repository at ``path`` holding ``files`` in one first commit."""
+    if path.exists() and not path.is_dir():
+        raise StoreError(f"{path}: is a file; driftwatch init wants a new or empty folder")
     if (path / ".git").exists():
-        raise StoreError(f"{path}: already a git repository; driftwatch init wants a new folder")
+        raise StoreError(f"{path}: already a git repository; driftwatch init wants a new or empty folder")
+    if path.is_dir() and any(path.iterdir()):
+        raise StoreError(
+            f"{path}: is not empty; driftwatch init wants a new or empty folder, so that it "
+            "overwrites nothing"
+        )
     path.mkdir(parents=True, exist_ok=True)
     repo = git.Repo.init(path, initial_branch="main")
     for name, text in files.items():

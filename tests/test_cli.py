@@ -161,17 +161,23 @@ def test_the_whole_flow(state_repo: Path, aws: str, invoke: Invoke) -> None:
 def test_approve_by_name_and_its_errors(state_repo: Path, aws: str, invoke: Invoke) -> None:
     seed(aws)
     config = str(state_repo / "driftwatch.toml")
+    early = invoke("-c", config, "approve", "--all", "--reason", "ok", "--author", APPROVER)
+    assert (early.exit_code, early.stderr.strip()) == (
+        1,
+        "driftwatch: no snapshot yet: run `driftwatch run` or `driftwatch collect` first",
+    )
     assert invoke("-c", config, "collect").exit_code == 0
     by_name = invoke("-c", config, "approve", "team-logs", "--reason", "ok", "--author", APPROVER)
     assert by_name.stdout.startswith("Approved 1 resource(s)")
     assert (state_repo / "baselines/aws/123456789012/global/s3/bucket/team-logs.json").exists()
+    assert git(state_repo, "log", "-1", "--format=%s").strip() == "approve: arn:aws:s3:::team-logs"
     again = invoke("-c", config, "approve", "arn:aws:s3:::team-logs", "--reason", "ok", "--author", APPROVER)
     assert again.stdout.startswith("Nothing to approve")
     unknown = invoke("-c", config, "approve", "nope", "--reason", "ok", "--author", APPROVER)
     assert (unknown.exit_code, unknown.stderr.strip()) == (
         1,
-        "driftwatch: nope: no such resource in the last snapshot (use its ARN, its id or its path under "
-        "snapshots/; `driftwatch check` lists them)",
+        "driftwatch: nope: no such resource (use its ARN, its id or its file path; "
+        "`driftwatch check --format json` lists the resources with findings)",
     )
     account = invoke("-c", config, "approve", "account", "--reason", "ok", "--author", APPROVER)
     assert account.exit_code == 1 and "names 3 resources" in account.stderr
@@ -183,6 +189,57 @@ def test_approve_by_name_and_its_errors(state_repo: Path, aws: str, invoke: Invo
     assert (
         bad_author.exit_code == 1 and "expected the form 'Jane Doe <jane@example.com>'" in bad_author.stderr
     )
+    web = state_repo / "snapshots/aws/123456789012/global/s3/bucket/team-web.json"
+    by_path = invoke("-c", config, "approve", str(web), "--reason", "ok", "--author", APPROVER)
+    assert by_path.stdout.startswith("Approved 1 resource(s)"), by_path.stderr
+
+
+def test_approving_public_access_lists_the_exceptions_and_partial_baselines_stay_partial(
+    state_repo: Path, aws: str, invoke: Invoke
+) -> None:
+    seed(aws)
+    make_public(aws, "team-web")
+    config = str(state_repo / "driftwatch.toml")
+    assert invoke("-c", config, "run").exit_code == 2
+    partial = state_repo / "baselines/aws/123456789012/global/s3/bucket/team-logs.json"
+    partial.parent.mkdir(parents=True)
+    snapshot = json.loads(
+        (state_repo / "snapshots/aws/123456789012/global/s3/bucket/team-logs.json").read_text()
+    )
+    partial.write_text(
+        json.dumps({"identity": snapshot["identity"], "partial": True, "config": {"Tags": {"team": "ops"}}})
+    )
+    git(state_repo, "add", str(partial))
+    git(
+        state_repo,
+        "-c",
+        "user.name=Alice Admin",
+        "-c",
+        "user.email=alice@example.com",
+        "commit",
+        "-qm",
+        "pin tags",
+    )
+    approved = invoke(
+        "-c", config, "approve", "--all", "--reason", "website is public on purpose", "--author", APPROVER
+    )
+    assert approved.exit_code == 0, approved.stderr
+    assert "finding(s) are now approved exceptions and stop being reported:" in approved.stdout
+    assert (
+        "  [critical] s3-bucket-public arn:aws:s3:::team-web: bucket team-web is public (read)"
+        in approved.stdout
+    )
+    assert "! [critical] s3-bucket-public arn:aws:s3:::team-web" in git(
+        state_repo, "log", "-1", "--format=%B"
+    )
+    kept = json.loads(partial.read_text())
+    assert (kept["config"], kept["partial"]) == ({"Tags": {"team": "ops"}}, True)
+    # A deleted resource is approved by name: its baseline goes.
+    s3(aws).delete_bucket(Bucket="team-logs")
+    assert invoke("-c", config, "run").exit_code == 0  # only a medium baseline-drift: "was deleted"
+    gone = invoke("-c", config, "approve", "team-logs", "--reason", "decommissioned", "--author", APPROVER)
+    assert gone.stdout.startswith("Approved 0 resource(s), removed 1 baseline(s)"), gone.stderr
+    assert not partial.exists()
 
 
 def test_a_malformed_baseline_stops_the_check_but_keeps_the_snapshot(
@@ -193,6 +250,10 @@ def test_a_malformed_baseline_stops_the_check_but_keeps_the_snapshot(
     bad = state_repo / "baselines/aws/123456789012/global/s3/bucket/team-logs.json"
     bad.parent.mkdir(parents=True)
     bad.write_text('{"identity": {"provider": "aws",\n  "account": 1}\n')
+    before_commit = invoke("-c", config, "check-config")  # the check to run before committing
+    assert before_commit.exit_code == 1 and "line 3 column 1: not valid JSON" in before_commit.stderr
+    git(state_repo, "add", str(bad))
+    git(state_repo, "-c", "user.name=Al", "-c", "user.email=al@example.com", "commit", "-qm", "hand edit")
     result = invoke("-c", config, "run")
     assert result.exit_code == 1
     assert result.stderr.strip() == (
@@ -200,7 +261,6 @@ def test_a_malformed_baseline_stops_the_check_but_keeps_the_snapshot(
         "line 3 column 1: not valid JSON (Expecting ',' delimiter)"
     )
     assert git(state_repo, "log", "-1", "--format=%s").startswith("driftwatch: 0 changed, 8 added")
-    assert invoke("-c", config, "check-config").exit_code == 1
 
 
 def test_check_config(state_repo: Path, invoke: Invoke, tmp_path: Path) -> None:

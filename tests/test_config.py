@@ -115,22 +115,33 @@ min_severity = "medium"
             '[state]\nauthor_email = "nobody"\n',
             "config.toml: [state] author_email: 'nobody' is not an email address",
         ),
-        ('[[notify]]\nmin_severity = "low"\n', "config.toml: [notify[0]] type: is required"),
-        ('[[notify]]\ntype = "pager"\n', "config.toml: [notify[0]] type: 'pager' is not a notifier"),
+        ('[[notify]]\nmin_severity = "low"\n', "config.toml: [[notify]] #1 type: is required"),
+        ('[[notify]]\ntype = "pager"\n', "config.toml: [[notify]] #1 type: 'pager' is not a notifier"),
         (
             '[[notify]]\ntype = "slack"\n',
-            "config.toml: [notify[0]] channel: is required for a slack notifier",
+            "config.toml: [[notify]] #1 channel: is required for a slack notifier",
         ),
-        ('[[notify]]\ntype = "console"\nchannel = "#x"\n', "config.toml: [notify[0]] channel: unknown key"),
+        ('[[notify]]\ntype = "console"\nchannel = "#x"\n', "config.toml: [[notify]] #1 channel: unknown key"),
         ("aws = 3\n", "config.toml: aws: must be a table, not integer 3"),
         ('colour = "blue"\n', "config.toml: colour: unknown key"),
         ("[aws\n", "config.toml: not valid TOML: Expected ']'"),
+    ('[aws]\nregions = ["us-east-1", "us-east-1"]\n', 'config.toml: [aws] regions[1]: "us-east-1" is listed twice'),
+    ("[aws]\nread_timeout = inf\n", "config.toml: [aws] read_timeout: must be a number of seconds between 0 and 3600"),
+    ('[state]\nrepo = "state"\n[redaction]\nkey_file = "state/key"\n',
+     "config.toml: [redaction] key_file: "),
     ],
 )
 def test_mistakes_are_named_with_file_and_key(tmp_path: Path, text: str, message: str) -> None:
     with pytest.raises(ConfigError) as error:
         load_config(write(tmp_path, text))
     assert str(error.value).startswith(message)
+
+
+def test_a_config_that_is_not_utf8_is_named(tmp_path: Path) -> None:
+    path = tmp_path / "config.toml"
+    path.write_bytes(b"[aws]\n# caf\xe9\n")
+    with pytest.raises(ConfigError, match=r"^config.toml: not UTF-8 text \(byte 11: invalid continuation byte\)"):
+        load_config(path)
 
 
 def test_missing_file_says_how_to_make_one(tmp_path: Path) -> None:
