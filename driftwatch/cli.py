@@ -117,7 +117,7 @@ def collect(ctx: click.Context) -> None:
     from driftwatch.store import StateRepo
 
     config = _load(ctx)
-    repo = StateRepo(config.state.repo)
+    repo = StateRepo(config.state.repo, warn=_err)
     with repo.lock():
         snapshot, recorded = collect_and_record(config, repo, AwsCollector(config.aws))
     changed = len(recorded.added) + len(recorded.changed) + len(recorded.removed)
@@ -211,7 +211,7 @@ def check(ctx: click.Context, output: str, fail_on: str | None) -> None:
     from driftwatch.store import StateRepo
 
     config = _load(ctx)
-    repo = StateRepo(config.state.repo)
+    repo = StateRepo(config.state.repo, warn=_err)
     with repo.lock():
         report = run_check(repo)
     threshold = Severity.parse(fail_on) if fail_on else config.fail_on
@@ -259,7 +259,7 @@ def _cycle(config: Config, output: str, threshold: Severity, daemon: bool = Fals
         notifiers = [n for n in notifiers if n.name != "console"]
     for error in build_errors:
         _err(f"notifier not available: {error}")
-    result = run_once(config, AwsCollector(config.aws), notifiers)
+    result = run_once(config, AwsCollector(config.aws), notifiers, warn=_err)
     if output == "json":  # one document per line when --every prints one per cycle (JSON Lines)
         _out(json.dumps(report_json(result.report), sort_keys=True, indent=None if daemon else 2))
     for error in result.notify_errors:
@@ -291,7 +291,7 @@ def approve(
     if resources and everything:
         raise click.UsageError("pass either resources or --all, not both")
     config = _load(ctx)
-    repo = StateRepo(config.state.repo)
+    repo = StateRepo(config.state.repo, warn=_err)
     identity = parse_author(author) if author else repo.identity()
     if identity is None:
         raise DriftwatchError(
@@ -327,7 +327,7 @@ def history(ctx: click.Context, resource: str, output: str) -> None:
     from driftwatch.store import StateRepo
 
     config = _load(ctx)
-    identity, entries = resource_history(StateRepo(config.state.repo), resource)
+    identity, entries = resource_history(StateRepo(config.state.repo, warn=_err), resource)
     if output == "json":
         _out(
             json.dumps(

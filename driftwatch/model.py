@@ -81,8 +81,14 @@ class Scope:
     def __str__(self) -> str:
         return f"{self.provider}/{self.account}/{self.region}/{self.type}"
 
+    @classmethod
+    def parse(cls, text: str) -> Scope:
+        """The scope written as ``provider/account/region/service/kind``."""
+        provider, account, region, type_ = [*text.split("/", 3), "", "", ""][:4]
+        return cls(provider, account, region, type_)
 
-GapKind = Literal["denied", "throttled", "region-disabled", "unreachable", "error"]
+
+GapKind = Literal["denied", "throttled", "region-disabled", "unreachable", "not-configured", "error"]
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ from driftwatch.baseline import Baselines, parse_baselines, parse_guardrails
 from driftwatch.collectors import Collection, Collector
 from driftwatch.compare import diff_configs, pinned
 from driftwatch.config import Config
-from driftwatch.errors import NotifyError
+from driftwatch.errors import NotifyError, StoreError
 from driftwatch.layout import BASELINES, GUARDRAILS, MANIFEST, identity_from_document
 from driftwatch.model import CoverageGap, ResourceId, RunReport, Scope, Snapshot
 from driftwatch.normalise import normalise_resource
@@ -74,10 +74,8 @@ def check(repo: StateRepo, recorded: Recorded | None = None, snapshot: Snapshot 
         head = recorded.commit or repo.head()
     else:
         current = repo.read_documents()
-        commits = repo.snapshot_commits(2)
-        head = commits[0] if commits else None
-        previous_commit = commits[1] if len(commits) > 1 else None
-        touched = repo.changed_paths(previous_commit, head) if previous_commit and head else []
+        head, previous_commit = _last_comparison(repo)
+        touched = repo.changed_paths(previous_commit, head) if previous_commit else []
     previous = dict(current)
     for path in touched:
         previous.pop(path, None)
@@ -88,19 +86,30 @@ def check(repo: StateRepo, recorded: Recorded | None = None, snapshot: Snapshot 
     manifest = _read_manifest(repo)
     states = _states(current, previous, baselines, _unreadable_fields(manifest))
     findings = [replace(f, commit=head) for f in evaluate(states, settings)]
-    gaps = snapshot.gaps if snapshot is not None else _gaps_from_manifest(manifest, current)
+    gaps = recorded.gaps if recorded is not None else _gaps_from_manifest(manifest, current)
     now = datetime.now(UTC)
     return RunReport(
-        run_id=snapshot.run_id if snapshot else "check",
+        run_id=snapshot.run_id if snapshot else str(repo.last_run().get("run_id", "check")),
         started_at=snapshot.started_at if snapshot else now,
         finished_at=now,
         state_repo=str(repo.path),
         commit=head,
         resources_read=len(snapshot.resources) if snapshot else len(current),
-        resources_changed=len(touched) if recorded or previous_commit else 0,
+        resources_changed=len(touched) if recorded or previous_commit else len(current),
         findings=tuple(findings),
         gaps=tuple(gaps),
     )
+
+
+def _last_comparison(repo: StateRepo) -> tuple[str, str | None]:
+    """The snapshot commit to check and the one before it, as the last run on this checkout saw them."""
+    commits = repo.snapshot_commits(2)
+    if not commits:
+        raise StoreError(f"{repo.path}: no snapshot yet: run `driftwatch run` or `driftwatch collect` first")
+    last = repo.last_run()
+    if last.get("snapshot_commit") == commits[0]:
+        return commits[0], (last.get("previous_commit") if last.get("committed") else commits[0])
+    return commits[0], commits[1] if len(commits) > 1 else None
 
 
 def _states(
@@ -160,10 +169,9 @@ def _gaps_from_manifest(manifest: dict[str, Any], current: Documents) -> list[Co
         identities[identity.key] = identity
     gaps = []
     for gap in manifest.get("gaps", []):
-        provider, account, region, type_ = [*str(gap.get("scope", "")).split("/", 3), "", "", ""][:4]
         gaps.append(
             CoverageGap(
-                Scope(provider, account, region, type_),
+                Scope.parse(str(gap.get("scope", ""))),
                 gap.get("api_call", ""),
                 gap.get("kind", "error"),
                 gap.get("code", ""),
@@ -193,9 +201,14 @@ def notify_all(
     return tuple(errors)
 
 
-def run_once(config: Config, collector: Collector, notifiers: Sequence[Notifier]) -> RunResult:
+def run_once(
+    config: Config,
+    collector: Collector,
+    notifiers: Sequence[Notifier],
+    warn: Callable[[str], None] | None = None,
+) -> RunResult:
     """Collect, store, compare, evaluate and notify, holding the repository lock throughout."""
-    repo = StateRepo(config.state.repo)
+    repo = StateRepo(config.state.repo, warn=warn)
     with repo.lock():
         snapshot, recorded = collect_and_record(config, repo, collector)
         report = check(repo, recorded, snapshot)

@@ -7,8 +7,9 @@ import errno
 import fcntl
 import json
 import os
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+import time
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -26,7 +27,7 @@ from driftwatch.layout import (
     is_resource_file,
     snapshot_path,
 )
-from driftwatch.model import JSONValue, Resource, Snapshot
+from driftwatch.model import CoverageGap, JSONValue, Resource, Scope, Snapshot
 from driftwatch.normalise import file_text
 
 Documents = dict[str, dict[str, Any]]
@@ -43,13 +44,15 @@ class Recorded:
     added: tuple[str, ...]
     changed: tuple[str, ...]
     removed: tuple[str, ...]
+    gaps: tuple[CoverageGap, ...] = ()
 
 
 class StateRepo:
     """A git repository holding ``snapshots/`` and ``baselines/``; only this module imports git."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, warn: Callable[[str], None] | None = None) -> None:
         self.path = path
+        self.warn = warn or (lambda _message: None)
         try:
             self.repo = git.Repo(path)
         except (git.NoSuchPathError, git.InvalidGitRepositoryError):
@@ -90,14 +93,36 @@ class StateRepo:
             handle.close()
 
     def _recover(self) -> None:
-        """Undo what a killed run left: git lock files, staged or half-written snapshot files."""
+        """Undo what a killed run left: git lock files, staged or half-written snapshot files.
+
+        A git lock file that a live process holds open (an admin's `git commit` in this
+        checkout) is not stale: the run stops instead of breaking that commit.
+        """
         git_dir = Path(self.repo.git_dir)
-        for stale in [git_dir / "index.lock", git_dir / "HEAD.lock", *git_dir.glob("refs/**/*.lock")]:
-            stale.unlink(missing_ok=True)  # safe: we hold the driftwatch lock, no run is writing
+        for lock in [git_dir / "index.lock", git_dir / "HEAD.lock", *git_dir.glob("refs/**/*.lock")]:
+            if not lock.exists():
+                continue
+            holder = _holder(lock)
+            if holder is not None:
+                raise StoreError(
+                    f"{lock}: git is working in this repository ({holder}); try again when it has finished"
+                )
+            lock.unlink(missing_ok=True)
+            self.warn(f"removed {lock.name} left by an interrupted git process")
         if self.head() is None:
             return
+        paths = [SNAPSHOTS, LAST_VERIFIED]
+        dirty = self.repo.git.status("--porcelain", "--untracked-files=all", "--", *paths).splitlines()
+        if dirty:
+            shown = ", ".join(line[3:] for line in dirty[:5]) + (
+                f" and {len(dirty) - 5} more" if len(dirty) > 5 else ""
+            )
+            self.warn(
+                f"discarded uncommitted changes under snapshots/ ({shown}): driftwatch owns that "
+                "folder and restores it to the last commit; approve changes in baselines/ instead"
+            )
         tree = self.repo.head.commit.tree
-        tracked = [p for p in (SNAPSHOTS, LAST_VERIFIED) if _in_tree(tree, p)]
+        tracked = [p for p in paths if _in_tree(tree, p)]
         if tracked:
             self.repo.git.reset("-q", "HEAD", "--", *tracked)
             self.repo.git.checkout("HEAD", "--", *tracked)
@@ -121,6 +146,15 @@ class StateRepo:
             if is_resource_file(rel, root):
                 documents[rel] = _load_json(file, rel)
         return documents
+
+    def last_run(self) -> dict[str, Any]:
+        """What the last run on this checkout recorded in ``.driftwatch/last-run.json`` ({} if none)."""
+        path = self.path / PRIVATE_DIR / "last-run.json"
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return {}
+        return data if isinstance(data, dict) else {}
 
     def committed_files(self, root: str) -> dict[str, bytes]:
         """Every file under ``root`` as committed at HEAD: what counts as approved."""
@@ -218,6 +252,7 @@ class StateRepo:
                 changed.append(path)
         removed: list[str] = []
         read_scopes = {str(scope) for scope in snapshot.scopes_read}
+        kept: dict[str, int] = {}
         for path, old in existing.items():
             if path in documents:
                 continue
@@ -225,26 +260,53 @@ class StateRepo:
                 removed.append(path)
             else:
                 documents[path] = old  # not read this run: the last known state stays
+                kept[_scope_of(old)] = kept.get(_scope_of(old), 0) + 1
+        explained = {str(g.scope) for g in snapshot.gaps if g.resource is None}
+        snapshot = replace(
+            snapshot,
+            gaps=snapshot.gaps
+            + tuple(
+                CoverageGap(
+                    Scope.parse(scope),
+                    "config",
+                    "not-configured",
+                    "NotConfigured",
+                    f"not read: no longer in the config; {count} resource(s) kept as last read "
+                    "(delete their files under snapshots/ in a commit if they are gone for good)",
+                )
+                for scope, count in sorted(kept.items())
+                if scope not in explained
+            ),
+        )
         for path in added + changed:
             self._write(path, file_text(documents[path]))
         for path in removed:
             (self.path / path).unlink()
         self._write(MANIFEST, file_text(_manifest(snapshot)))
-        today = snapshot.finished_at.astimezone(UTC).date().isoformat()
+        if is_complete(snapshot):  # evidence of a check only when every configured scope was read
+            today = snapshot.finished_at.astimezone(UTC).date().isoformat()
+            self._write(
+                LAST_VERIFIED,
+                file_text({"date": today, "note": "the day driftwatch last read every setting"}),
+            )
+        commit = self._commit(snapshot, added, changed, removed, author_name, author_email)
+        latest = self.snapshot_commits(1)
         self._write(
-            LAST_VERIFIED, file_text({"date": today, "note": "the day driftwatch last read the settings"})
-        )
-        (self.path / PRIVATE_DIR / "last-run.json").write_text(
+            f"{PRIVATE_DIR}/last-run.json",
             file_text(
                 {
                     "run_id": snapshot.run_id,
                     "started_at": snapshot.started_at.isoformat(),
                     "finished_at": snapshot.finished_at.isoformat(),
+                    "previous_commit": previous_commit,
+                    "snapshot_commit": latest[0] if latest else None,
+                    "committed": commit is not None,
                 }
-            )
+            ),
         )
-        commit = self._commit(snapshot, added, changed, removed, author_name, author_email)
-        return Recorded(commit, previous_commit, documents, tuple(added), tuple(changed), tuple(removed))
+        return Recorded(
+            commit, previous_commit, documents, tuple(added), tuple(changed), tuple(removed), snapshot.gaps
+        )
 
     def write(self, path: str, text: str) -> None:
         """Write one file of the repository atomically (only when its text changes)."""
@@ -303,6 +365,23 @@ class CommitInfo:
     parent: str | None
 
 
+def _holder(lock: Path) -> str | None:
+    """Which live process has ``lock`` open ("pid N"), or None; where /proc is missing, a recent
+    lock file (under a minute old) counts as held."""
+    proc = Path("/proc")
+    if not proc.is_dir():
+        return "a lock file under a minute old" if time.time() - lock.stat().st_mtime < 60 else None
+    target = str(lock.resolve())
+    for fd_dir in proc.glob("[0-9]*/fd"):
+        try:
+            for fd in fd_dir.iterdir():
+                if os.readlink(fd) == target:
+                    return f"pid {fd_dir.parent.name}"
+        except OSError:
+            continue  # the process ended, or is not ours to look at
+    return None
+
+
 def _in_tree(tree: Any, path: str) -> bool:
     try:
         tree / path
@@ -349,6 +428,11 @@ def _manifest(snapshot: Snapshot) -> dict[str, Any]:
     }
 
 
+def is_complete(snapshot: Snapshot) -> bool:
+    """True when every configured scope was listed (a region the account has not enabled aside)."""
+    return not any(g.resource is None and g.kind != "region-disabled" for g in snapshot.gaps)
+
+
 def _service(path: str) -> str:
     return path.split("/")[4] if path.count("/") >= 5 else "?"
 
@@ -359,10 +443,13 @@ def commit_message(snapshot: Snapshot, added: list[str], changed: list[str], rem
     for path in added + changed + removed:
         counts[_service(path)] = counts.get(_service(path), 0) + 1
     per_service = ", ".join(f"{svc} {n}" for svc, n in sorted(counts.items()))
+    missing = [g for g in snapshot.gaps if g.resource is None and g.kind != "region-disabled"]
     if added or changed or removed:
         subject = (
             f"driftwatch: {len(changed)} changed, {len(added)} added, {len(removed)} removed ({per_service})"
         )
+    elif missing:
+        subject = f"driftwatch: partial read, {len(missing)} scope(s) not read, no change in the rest"
     else:
         subject = "driftwatch: settings verified, no change"
     lines = [subject, ""]

@@ -389,3 +389,22 @@ def test_demo_tells_the_story(tmp_path: Path) -> None:
         cwd=tmp_path,
     )
     assert refused.returncode == 1 and "was not made by the demo" in refused.stderr
+
+
+def test_check_agrees_with_the_last_run_about_what_is_new(state_repo: Path, aws: str, invoke: Invoke) -> None:
+    seed(aws)
+    config = str(state_repo / "driftwatch.toml")
+    nothing = invoke("-c", config, "check")
+    assert (nothing.exit_code, nothing.stderr.strip()) == (
+        1,
+        f"driftwatch: {state_repo}: no snapshot yet: run `driftwatch run` or `driftwatch collect` first",
+    )
+    first = json.loads(invoke("-c", config, "run", "--format", "json").stdout)
+    checked = json.loads(invoke("-c", config, "check", "--format", "json").stdout)
+    assert checked["run_id"] == first["run_id"]
+    assert checked["resources_changed"] == first["resources_changed"] == 8
+    assert [f["new"] for f in checked["findings"]] == [f["new"] for f in first["findings"]] == [True] * 8
+    second = json.loads(invoke("-c", config, "run", "--format", "json").stdout)
+    checked = json.loads(invoke("-c", config, "check", "--format", "json").stdout)
+    assert second["resources_changed"] == checked["resources_changed"] == 0
+    assert not any(f["new"] for f in second["findings"]) and not any(f["new"] for f in checked["findings"])

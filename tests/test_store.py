@@ -13,7 +13,7 @@ import git
 import pytest
 
 from driftwatch.defaults import initial_files
-from driftwatch.errors import LockedError
+from driftwatch.errors import LockedError, StoreError
 from driftwatch.model import CoverageGap, Resource, ResourceId, Scope, Snapshot
 from driftwatch.store import StateRepo, init_repo
 
@@ -258,3 +258,57 @@ def test_a_folder_that_is_not_a_state_repository_is_named(tmp_path: Path) -> Non
         StoreError, match=r"not a driftwatch state repository \(create one with `driftwatch init"
     ):
         StateRepo(tmp_path)
+
+
+def test_a_partial_read_is_not_recorded_as_verified(repo: StateRepo) -> None:
+    with repo.lock():
+        repo.record(snapshot(bucket("logs"), group("sg-1")), *AUTHOR)
+        gap = CoverageGap(GROUPS, "ec2.describe_security_groups", "denied", "UnauthorizedOperation", "no")
+        partial = repo.record(
+            snapshot(bucket("logs"), scopes=(BUCKETS,), gaps=(gap,), when=DAY_1 + timedelta(days=1)), *AUTHOR
+        )
+    assert partial.commit is not None  # the manifest records the gap
+    assert (
+        repo.repo.head.commit.summary
+        == "driftwatch: partial read, 1 scope(s) not read, no change in the rest"
+    )
+    assert stored(repo, "last-verified.json")["date"] == "2026-12-01"
+
+
+def test_a_scope_no_longer_configured_is_a_gap_not_a_deletion(repo: StateRepo) -> None:
+    with repo.lock():
+        repo.record(snapshot(bucket("logs"), group("sg-1")), *AUTHOR)
+        result = repo.record(snapshot(bucket("logs"), scopes=(BUCKETS,)), *AUTHOR)
+    assert result.removed == () and (repo.path / SG).exists()
+    (gap,) = result.gaps
+    assert (str(gap.scope), gap.kind) == ("aws/111122223333/eu-west-1/ec2/security-group", "not-configured")
+    assert gap.message.startswith("not read: no longer in the config; 1 resource(s) kept as last read")
+    assert stored(repo, "snapshots/manifest.json")["scopes"][
+        "aws/111122223333/eu-west-1/ec2/security-group"
+    ] == ("not read: not-configured (NotConfigured)")
+
+
+def test_a_lock_file_that_git_holds_open_is_not_removed(repo: StateRepo) -> None:
+    lock = Path(repo.repo.git_dir) / "index.lock"
+    refused = pytest.raises(StoreError, match=r"index.lock: git is working in this repository \(pid")
+    # This process holds the file open, as a running `git commit` would.
+    with open(lock, "w"), refused, repo.lock():
+        pass
+    assert lock.exists()
+    lock.unlink()
+
+
+def test_recovery_says_what_it_discards(tmp_path: Path) -> None:
+    init_repo(tmp_path / "state", initial_files(), *AUTHOR)
+    warnings: list[str] = []
+    repo = StateRepo(tmp_path / "state", warn=warnings.append)
+    with repo.lock():
+        repo.record(snapshot(bucket("logs")), *AUTHOR)
+    (repo.path / LOGS).write_text("{}\n")
+    (repo.path / "snapshots/NOTES.md").write_text("my notes\n")
+    with repo.lock():
+        pass
+    (warning,) = warnings
+    assert warning.startswith("discarded uncommitted changes under snapshots/ (")
+    assert "snapshots/NOTES.md" in warning and LOGS in warning
+    assert not (repo.path / "snapshots/NOTES.md").exists()
