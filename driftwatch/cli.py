@@ -329,34 +329,33 @@ def history(ctx: click.Context, resource: str, output: str) -> None:
     config = _load(ctx)
     identity, entries = resource_history(StateRepo(config.state.repo, warn=_err), resource)
     if output == "json":
-        _out(
-            json.dumps(
+        document = {
+            "resource": identity.key,
+            "entries": [
                 {
-                    "resource": identity.key,
-                    "entries": [
-                        {
-                            "commit": e.commit,
-                            "time": e.time.isoformat(),
-                            "author": e.author,
-                            "kind": e.kind,
-                            "subject": e.subject,
-                            "changes": [
-                                {"path": c.path, "before": c.before, "after": c.after} for c in e.changes
-                            ],
-                        }
-                        for e in entries
-                    ],
-                },
-                indent=2,
-                sort_keys=True,
-            )
-        )
+                    "commit": e.commit,
+                    "time": e.time.isoformat(),
+                    "author": e.author,
+                    "kind": e.kind,
+                    "subject": e.subject,
+                    "reason": e.reason,
+                    "changes": [{"path": c.path, "before": c.before, "after": c.after} for c in e.changes],
+                }
+                for e in entries
+            ],
+        }
+        _out(json.dumps(document, indent=2, sort_keys=True))
         return
     _out(f"History of {identity.key}")
     for e in entries:
         _out(f"\n{e.time.isoformat()}  {e.commit[:10]}  {e.kind:<8}  {e.author}\n    {e.subject}")
+        if e.reason:
+            _out(f"    Reason: {e.reason}")
         for c in e.changes:
-            _out(f"    {c.path or '(resource)'}: {compact(c.before)} -> {compact(c.after)}")
+            if not c.path:
+                _out("    (resource first recorded)" if c.before is None else "    (resource deleted)")
+            else:
+                _out(f"    {c.path}: {compact(c.before)} -> {compact(c.after)}")
 
 
 @cli.command()

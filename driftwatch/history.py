@@ -23,11 +23,12 @@ class HistoryEntry:
     kind: str  # "snapshot" or "approval"
     subject: str
     changes: tuple[Change, ...]
+    reason: str | None = None
 
 
 def resource_history(repo: StateRepo, spec: str) -> tuple[ResourceId, list[HistoryEntry]]:
     """The timeline of the resource named by ``spec`` (ARN, key, path or id), oldest first."""
-    documents = repo.read_documents()
+    documents = {**repo.deleted_documents(), **repo.read_documents()}  # deleted resources have a history too
     identity = next(iter(resolve([spec], documents).values()))
     entries = []
     for kind, path in (("snapshot", snapshot_path(identity)), ("approval", baseline_path(identity))):
@@ -44,6 +45,7 @@ def resource_history(repo: StateRepo, spec: str) -> tuple[ResourceId, list[Histo
                     kind,
                     info.subject,
                     changes,
+                    info.reason if kind == "approval" else None,
                 )
             )
     entries.sort(key=lambda e: (e.time, e.kind != "snapshot"))

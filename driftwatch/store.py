@@ -192,13 +192,17 @@ class StateRepo:
         return [p for p in out.splitlines() if is_resource_file(p, root)]
 
     def file_log(self, paths: list[str]) -> list[CommitInfo]:
-        """Commits that touched any of ``paths``, oldest first."""
+        """Commits that touched any of ``paths``, oldest first, with their ``Reason:`` trailer."""
         if self.head() is None:
             return []
-        out = self.repo.git.log("--reverse", "--format=%H%x1f%aI%x1f%an%x1f%ae%x1f%s%x1f%P", "--", *paths)
+        fields = "%H%x1f%aI%x1f%an%x1f%ae%x1f%s%x1f%P%x1f%(trailers:key=Reason,valueonly,separator=%x20)%x1e"
+        out = self.repo.git.log("--reverse", f"--format={fields}", "--", *paths)
         commits = []
-        for line in out.splitlines():
-            sha, when, name, email, subject, parents = line.split("\x1f")
+        for record in out.split("\x1e"):
+            if not record.strip():
+                continue
+            sha, when, name, email, subject, parents, reason = record.strip("\n").split("\x1f")
+            first_parent = parents.split()[0] if parents else None
             commits.append(
                 CommitInfo(
                     sha,
@@ -206,10 +210,27 @@ class StateRepo:
                     name,
                     email,
                     subject,
-                    parents.split()[0] if parents else None,
+                    first_parent,
+                    reason.strip() or None,
                 )
             )
         return commits
+
+    def deleted_documents(self, root: str = SNAPSHOTS) -> Documents:
+        """Resource files once under ``root`` and deleted since, as they were just before deletion."""
+        if self.head() is None:
+            return {}
+        out = self.repo.git.log("--diff-filter=D", "--name-only", "--format=%x1e%H", "--", root)
+        documents: Documents = {}
+        for record in out.split("\x1e"):
+            lines = record.split()
+            if not lines:
+                continue
+            parent = self.repo.commit(lines[0]).parents[0].hexsha
+            for path in lines[1:]:
+                if is_resource_file(path, root) and path not in documents:
+                    documents.update(self.read_at(parent, [path]))
+        return documents
 
     def read_file_at(self, commit: str | None, path: str) -> dict[str, Any] | None:
         """One JSON file as it was at ``commit``, or None if it did not exist then."""
@@ -363,6 +384,7 @@ class CommitInfo:
     author_email: str
     subject: str
     parent: str | None
+    reason: str | None = None
 
 
 def _holder(lock: Path) -> str | None:

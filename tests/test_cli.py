@@ -381,6 +381,7 @@ def test_demo_tells_the_story(tmp_path: Path) -> None:
     )
     assert again.returncode == 0  # it replaces its own previous demo
     (tmp_path / "mine").mkdir()
+    (tmp_path / "mine/keep.txt").write_text("mine\n")
     refused = subprocess.run(
         [sys.executable, "-m", "driftwatch", "demo", "--dir", str(tmp_path / "mine")],
         capture_output=True,
@@ -389,6 +390,8 @@ def test_demo_tells_the_story(tmp_path: Path) -> None:
         cwd=tmp_path,
     )
     assert refused.returncode == 1 and "was not made by the demo" in refused.stderr
+    assert (tmp_path / "mine/keep.txt").read_text() == "mine\n"
+    assert git(tmp_path / "demo", "status", "--porcelain") == ""  # the demo leaves a clean repository
 
 
 def test_check_agrees_with_the_last_run_about_what_is_new(state_repo: Path, aws: str, invoke: Invoke) -> None:
@@ -408,3 +411,39 @@ def test_check_agrees_with_the_last_run_about_what_is_new(state_repo: Path, aws:
     checked = json.loads(invoke("-c", config, "check", "--format", "json").stdout)
     assert second["resources_changed"] == checked["resources_changed"] == 0
     assert not any(f["new"] for f in second["findings"]) and not any(f["new"] for f in checked["findings"])
+
+
+def test_history_of_a_deleted_resource_with_approval_reasons(
+    state_repo: Path, aws: str, invoke: Invoke
+) -> None:
+    seed(aws)
+    config = str(state_repo / "driftwatch.toml")
+    invoke("-c", config, "run")
+    invoke("-c", config, "approve", "team-logs", "--reason", "logs bucket reviewed", "--author", APPROVER)
+    client = s3(aws)
+    client.delete_public_access_block(Bucket="team-logs")
+    client.delete_bucket_tagging(Bucket="team-logs")
+    client.delete_bucket(Bucket="team-logs")
+    invoke("-c", config, "run")
+    result = invoke("-c", config, "history", "arn:aws:s3:::team-logs")
+    assert result.exit_code == 0, result.stderr
+    lines = [line.strip() for line in result.stdout.splitlines() if line.strip()]
+    assert lines[0] == "History of arn:aws:s3:::team-logs"
+    assert lines[2:] == [
+        "driftwatch: 0 changed, 8 added, 0 removed (ec2 2, iam 3, s3 3)",
+        "(resource first recorded)",
+        lines[4],
+        "approve: arn:aws:s3:::team-logs",
+        "Reason: logs bucket reviewed",
+        "(resource first recorded)",
+        lines[8],
+        "driftwatch: 0 changed, 0 added, 1 removed (s3 1)",
+        "(resource deleted)",
+    ]
+    assert "approval  Alice Admin <alice@example.com>" in lines[4]
+    entries = json.loads(invoke("-c", config, "history", "team-logs", "--format", "json").stdout)["entries"]
+    assert [(e["kind"], e["reason"]) for e in entries] == [
+        ("snapshot", None),
+        ("approval", "logs bucket reviewed"),
+        ("snapshot", None),
+    ]

@@ -20,7 +20,7 @@ from driftwatch.notify.console import ConsoleNotifier
 from driftwatch.runner import RunResult, run_once
 from driftwatch.store import StateRepo, init_repo
 
-MARKER = ".driftwatch-demo"
+MARKER = ".driftwatch/made-by-demo"  # untracked: .driftwatch/ is ignored
 APPROVER = ("Alex Admin", "alex.admin@example.com")
 DEMO_ENVIRONMENT = {
     "AWS_ACCESS_KEY_ID": "testing",
@@ -45,7 +45,7 @@ def demo_config(endpoint_url: str) -> str:
 
 def prepare(directory: Path) -> None:
     """Make room for the demo's state repository, replacing only one that a demo made."""
-    if directory.exists():
+    if directory.exists() and (directory.is_file() or any(directory.iterdir())):
         if not (directory / MARKER).exists():
             raise DriftwatchError(
                 f"{directory}: exists and was not made by the demo; choose another folder with --dir"
@@ -67,6 +67,7 @@ def run_demo(directory: Path, out: Callable[[str], None]) -> RunResult:
             f"{' and '.join(account.DEMO_REGIONS)}, IAM users and a password policy.\n"
         )
         init_repo(directory, initial_files(demo_config(endpoint)), "driftwatch", "driftwatch@localhost")
+        (directory / MARKER).parent.mkdir(exist_ok=True)
         (directory / MARKER).write_text("made by `driftwatch demo`; safe to delete\n")
         config = load_config(directory / CONFIG_FILE_NAME)
         collector = AwsCollector(config.aws)

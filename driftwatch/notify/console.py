@@ -8,7 +8,7 @@ import jinja2
 
 from driftwatch.model import RunReport, Severity
 from driftwatch.notify import register
-from driftwatch.notify.render import environment, render, report_context
+from driftwatch.notify.render import environment, preload, render, report_context
 
 
 @register("console")
@@ -26,6 +26,7 @@ class ConsoleNotifier:
         self.write = write
         self.min_severity = min_severity
         self.templates = templates or environment()
+        preload(self.templates, "console.txt.j2")
 
     def notify(self, report: RunReport) -> None:
         """Write the text report."""

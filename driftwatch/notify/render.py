@@ -28,6 +28,7 @@ def environment() -> jinja2.Environment:
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=True,
+        auto_reload=False,  # a running daemon keeps the templates it started with
     )
     env.filters["compact"] = compact
     return env
@@ -39,6 +40,17 @@ def group_by_severity(findings: tuple[Finding, ...]) -> list[tuple[Severity, lis
     for finding in sorted(findings, key=lambda f: (-f.severity, f.resource.key, f.rule)):
         groups.setdefault(finding.severity, []).append(finding)
     return list(groups.items())
+
+
+def preload(env: jinja2.Environment, *names: str) -> None:
+    """Load templates now, so that a broken one is reported when the notifier is built."""
+    for name in names:
+        try:
+            env.get_template(name)
+        except jinja2.TemplateSyntaxError as exc:
+            raise NotifyError(f"template {exc.name or name} line {exc.lineno}: {exc.message}") from None
+        except jinja2.TemplateError as exc:
+            raise NotifyError(f"template {name}: {exc}") from None
 
 
 def render(env: jinja2.Environment, name: str, **context: Any) -> str:

@@ -19,7 +19,7 @@ from slack_sdk.http_retry.builtin_handlers import (
 from driftwatch.errors import NotifyError
 from driftwatch.model import Change, CoverageGap, Finding, JSONValue, RunReport, Severity
 from driftwatch.notify import register
-from driftwatch.notify.render import compact
+from driftwatch.notify.render import compact, preload
 
 JSON_TEMPLATE = "slack_digest.json.j2"
 TEXT_TEMPLATE = "slack_digest.txt.j2"
@@ -63,6 +63,7 @@ def default_templates() -> jinja2.Environment:
         loader=jinja2.PackageLoader("driftwatch", "notify/templates"),
         autoescape=False,
         undefined=jinja2.StrictUndefined,
+        auto_reload=False,  # a running daemon keeps the templates it started with
     )
 
 
@@ -84,6 +85,7 @@ class SlackNotifier:
         self.min_severity = min_severity
         self.base_url = base_url
         self.templates = templates or default_templates()
+        preload(self.templates, JSON_TEMPLATE, TEXT_TEMPLATE)
         self._token = token  # kept only to scrub it from error messages
         self._client = WebClient(token=token, base_url=base_url)
         self._client.retry_handlers = [

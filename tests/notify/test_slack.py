@@ -330,13 +330,26 @@ def test_gaps_alone_are_sent() -> None:
 
 def test_broken_template_is_named() -> None:
     templates = jinja2.Environment(
-        loader=jinja2.DictLoader({"slack_digest.json.j2": '[{"text": "{{ run_id }}"}'}),
+        loader=jinja2.DictLoader(
+            {"slack_digest.json.j2": '[{"text": "{{ run_id }}"}', "slack_digest.txt.j2": "{{ run_id }}"}
+        ),
         undefined=jinja2.StrictUndefined,
     )
     expected = r"slack_digest\.json\.j2 rendered invalid JSON"
     with running_slack_server() as fake, pytest.raises(NotifyError, match=expected):
         notifier(fake, templates=templates).notify(FULL_REPORT)
     assert fake.requests == []
+
+
+def test_a_template_syntax_error_is_reported_when_the_notifier_is_built() -> None:
+    templates = jinja2.Environment(
+        loader=jinja2.DictLoader({"slack_digest.json.j2": "[]\n{% for x in %}", "slack_digest.txt.j2": "x"})
+    )
+    with (
+        running_slack_server() as fake,
+        pytest.raises(NotifyError, match=r"^template slack_digest.json.j2 line 2: "),
+    ):
+        notifier(fake, templates=templates)
 
 
 def test_registered_as_slack() -> None:
