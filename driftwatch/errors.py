@@ -17,6 +17,14 @@ class CollectError(DriftwatchError):
     """A collection failed as a whole (for example credentials rejected in an enabled region)."""
 
 
+class CredentialsRejected(CollectError):
+    """AWS rejected the credentials for one call in one region."""
+
+    def __init__(self, message: str, *, api_call: str, region: str, code: str) -> None:
+        super().__init__(message)
+        self.api_call, self.region, self.code = api_call, region, code
+
+
 class StoreError(DriftwatchError):
     """The state repository cannot be read or written."""
 

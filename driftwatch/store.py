@@ -282,23 +282,28 @@ class StateRepo:
             else:
                 documents[path] = old  # not read this run: the last known state stays
                 kept[_scope_of(old)] = kept.get(_scope_of(old), 0) + 1
-        explained = {str(g.scope) for g in snapshot.gaps if g.resource is None}
-        snapshot = replace(
-            snapshot,
-            gaps=snapshot.gaps
-            + tuple(
-                CoverageGap(
-                    Scope.parse(scope),
-                    "config",
-                    "not-configured",
-                    "NotConfigured",
-                    f"not read: no longer in the config; {count} resource(s) kept as last read "
-                    "(delete their files under snapshots/ in a commit if they are gone for good)",
-                )
-                for scope, count in sorted(kept.items())
-                if scope not in explained
-            ),
+        explained = {str(g.scope) for g in snapshot.gaps}
+        gaps = tuple(  # a scope not read keeps its files: say how many, once, instead of N deletions
+            replace(
+                g, message=f"{g.message}; {kept[str(g.scope)]} resource(s) kept as last read, not deleted"
+            )
+            if g.resource is None and kept.get(str(g.scope))
+            else g
+            for g in snapshot.gaps
         )
+        gaps += tuple(
+            CoverageGap(
+                Scope.parse(scope),
+                "config",
+                "not-configured",
+                "NotConfigured",
+                f"not read: no longer in the config; {count} resource(s) kept as last read "
+                "(delete their files under snapshots/ in a commit if they are gone for good)",
+            )
+            for scope, count in sorted(kept.items())
+            if scope not in explained
+        )
+        snapshot = replace(snapshot, gaps=gaps)
         for path in added + changed:
             self._write(path, file_text(documents[path]))
         for path in removed:
@@ -351,7 +356,7 @@ class StateRepo:
         author_name: str,
         author_email: str,
     ) -> str | None:
-        paths = [SNAPSHOTS, LAST_VERIFIED]
+        paths = [p for p in (SNAPSHOTS, LAST_VERIFIED) if (self.path / p).exists()]
         self.repo.git.add("-A", "--", *paths)
         if not self.repo.git.status("--porcelain", "--", *paths).strip():
             return None
@@ -429,8 +434,12 @@ def _scope_of(document: Mapping[str, Any]) -> str:
 def _manifest(snapshot: Snapshot) -> dict[str, Any]:
     scopes: dict[str, str] = {str(s): "read" for s in snapshot.scopes_read}
     for gap in snapshot.gaps:
-        if gap.resource is None:
+        if gap.resource is None and gap.kind == "region-disabled":
+            scopes[str(gap.scope)] = "skipped: region not enabled"
+        elif gap.resource is None:
             scopes[str(gap.scope)] = f"not read: {gap.kind} ({gap.code})"
+        elif str(gap.scope) not in scopes:
+            scopes[str(gap.scope)] = f"partly read: {gap.kind} ({gap.code})"
     gaps = [
         {
             "scope": str(g.scope),
@@ -451,8 +460,8 @@ def _manifest(snapshot: Snapshot) -> dict[str, Any]:
 
 
 def is_complete(snapshot: Snapshot) -> bool:
-    """True when every configured scope was listed (a region the account has not enabled aside)."""
-    return not any(g.resource is None and g.kind != "region-disabled" for g in snapshot.gaps)
+    """True when everything configured was read (a region the account has not enabled aside)."""
+    return not any(g.kind != "region-disabled" for g in snapshot.gaps)
 
 
 def _service(path: str) -> str:
@@ -466,12 +475,16 @@ def commit_message(snapshot: Snapshot, added: list[str], changed: list[str], rem
         counts[_service(path)] = counts.get(_service(path), 0) + 1
     per_service = ", ".join(f"{svc} {n}" for svc, n in sorted(counts.items()))
     missing = [g for g in snapshot.gaps if g.resource is None and g.kind != "region-disabled"]
+    fields = [g for g in snapshot.gaps if g.resource is not None]
     if added or changed or removed:
         subject = (
             f"driftwatch: {len(changed)} changed, {len(added)} added, {len(removed)} removed ({per_service})"
         )
-    elif missing:
-        subject = f"driftwatch: partial read, {len(missing)} scope(s) not read, no change in the rest"
+    elif missing or fields:
+        subject = (
+            f"driftwatch: partial read, {len(missing)} scope(s) and {len(fields)} setting(s) not read, "
+            "no change in the rest"
+        )
     else:
         subject = "driftwatch: settings verified, no change"
     lines = [subject, ""]

@@ -125,10 +125,18 @@ min_severity = "medium"
         ("aws = 3\n", "config.toml: aws: must be a table, not integer 3"),
         ('colour = "blue"\n', "config.toml: colour: unknown key"),
         ("[aws\n", "config.toml: not valid TOML: Expected ']'"),
-    ('[aws]\nregions = ["us-east-1", "us-east-1"]\n', 'config.toml: [aws] regions[1]: "us-east-1" is listed twice'),
-    ("[aws]\nread_timeout = inf\n", "config.toml: [aws] read_timeout: must be a number of seconds between 0 and 3600"),
-    ('[state]\nrepo = "state"\n[redaction]\nkey_file = "state/key"\n',
-     "config.toml: [redaction] key_file: "),
+        (
+            '[aws]\nregions = ["us-east-1", "us-east-1"]\n',
+            'config.toml: [aws] regions[1]: "us-east-1" is listed twice',
+        ),
+        (
+            "[aws]\nread_timeout = inf\n",
+            "config.toml: [aws] read_timeout: must be a number of seconds between 0 and 3600",
+        ),
+        (
+            '[state]\nrepo = "state"\n[redaction]\nkey_file = "state/key"\n',
+            "config.toml: [redaction] key_file: ",
+        ),
     ],
 )
 def test_mistakes_are_named_with_file_and_key(tmp_path: Path, text: str, message: str) -> None:
@@ -140,7 +148,9 @@ def test_mistakes_are_named_with_file_and_key(tmp_path: Path, text: str, message
 def test_a_config_that_is_not_utf8_is_named(tmp_path: Path) -> None:
     path = tmp_path / "config.toml"
     path.write_bytes(b"[aws]\n# caf\xe9\n")
-    with pytest.raises(ConfigError, match=r"^config.toml: not UTF-8 text \(byte 11: invalid continuation byte\)"):
+    with pytest.raises(
+        ConfigError, match=r"^config.toml: not UTF-8 text \(byte 11: invalid continuation byte\)"
+    ):
         load_config(path)
 
 

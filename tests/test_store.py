@@ -270,7 +270,7 @@ def test_a_partial_read_is_not_recorded_as_verified(repo: StateRepo) -> None:
     assert partial.commit is not None  # the manifest records the gap
     assert (
         repo.repo.head.commit.summary
-        == "driftwatch: partial read, 1 scope(s) not read, no change in the rest"
+        == "driftwatch: partial read, 1 scope(s) and 0 setting(s) not read, no change in the rest"
     )
     assert stored(repo, "last-verified.json")["date"] == "2026-12-01"
 

@@ -12,10 +12,11 @@ from botocore.exceptions import (
     ConnectionError,
     ConnectTimeoutError,
     EndpointConnectionError,
+    HTTPClientError,
     ReadTimeoutError,
 )
 
-from driftwatch.errors import CollectError
+from driftwatch.errors import CredentialsRejected
 from driftwatch.model import GapKind
 
 ABSENT_CODES = frozenset(
@@ -114,15 +115,24 @@ def _guarded(client: Any, operation: str, read: Callable[[], Any]) -> Any:
         if code in ABSENT_CODES:
             return ABSENT
         if code in CREDENTIAL_CODES:
-            raise CollectError(
+            raise CredentialsRejected(
                 f"{api_call} in {client.meta.region_name}: AWS rejected the credentials ({code}: "
-                f"{message}). Check the profile or environment credentials driftwatch runs with."
+                f"{message}). Check the profile or environment credentials driftwatch runs with.",
+                api_call=api_call,
+                region=str(client.meta.region_name),
+                code=code,
             ) from None
         kind: GapKind = (
             "denied" if code in DENIED_CODES else ("throttled" if code in THROTTLED_CODES else "error")
         )
         raise ReadFailure(api_call, kind, code, message) from None
-    except (EndpointConnectionError, ConnectTimeoutError, ReadTimeoutError, ConnectionError) as exc:
+    except (
+        EndpointConnectionError,
+        ConnectTimeoutError,
+        ReadTimeoutError,
+        ConnectionError,
+        HTTPClientError,
+    ) as exc:
         raise ReadFailure(api_call, "unreachable", type(exc).__name__, str(exc)) from None
     except BotoCoreError as exc:
         raise ReadFailure(api_call, "error", type(exc).__name__, str(exc)) from None

@@ -31,7 +31,7 @@ class AwsContext:
         self._clients: dict[tuple[str, str], Any] = {}
         self._lock = threading.Lock()
         self._boto_config = BotoConfig(
-            retries={"mode": settings.retry_mode, "max_attempts": settings.max_attempts},
+            retries={"mode": settings.retry_mode, "total_max_attempts": settings.max_attempts},
             connect_timeout=settings.connect_timeout,
             read_timeout=settings.read_timeout,
             max_pool_connections=max(10, settings.max_workers * 2),
