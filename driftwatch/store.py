@@ -489,7 +489,7 @@ def commit_message(snapshot: Snapshot, added: list[str], changed: list[str], rem
         subject = "driftwatch: settings verified, no change"
     lines = [subject, ""]
     for mark, paths in (("+", added), ("~", changed), ("-", removed)):
-        lines += [f"{mark} {p.removeprefix(SNAPSHOTS + '/')}" for p in paths]
+        lines += [f"{mark} {p.removeprefix(SNAPSHOTS + '/')}" for p in sorted(paths)]
     field_gaps = [g for g in snapshot.gaps if g.resource is not None]
     scope_gaps = [g for g in snapshot.gaps if g.resource is None]
     if snapshot.gaps:

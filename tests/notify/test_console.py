@@ -51,7 +51,8 @@ def test_findings_with_changes_and_gaps() -> None:
     )
     text = render(report(public, unapproved(1), gaps=(gap,)), Severity.HIGH)
     assert text.splitlines()[0] == (
-        "driftwatch run run-1: 40 resources read, 2 changed since the previous run, commit 0123456789"
+        "driftwatch run run-1: 40 resources read, 2 added, changed or removed since the previous run, "
+        "commit 0123456789"
     )
     assert "1 finding(s) at or above high: 1 critical" in text
     assert "  [s3-bucket-public] arn:aws:s3:::example-web (111122223333, global) NEW" in text

@@ -17,7 +17,7 @@ from botocore.exceptions import (
 )
 
 from driftwatch.errors import CredentialsRejected
-from driftwatch.model import GapKind
+from driftwatch.model import CoverageGap, GapKind, ResourceId, Scope
 
 ABSENT_CODES = frozenset(
     {
@@ -82,6 +82,10 @@ class ReadFailure(Exception):
     kind: GapKind
     code: str
     message: str
+
+    def gap(self, scope: Scope, resource: ResourceId | None = None, field: str | None = None) -> CoverageGap:
+        """This failure as a coverage gap of a whole scope, or of one field of one resource."""
+        return CoverageGap(scope, self.api_call, self.kind, self.code, self.message, resource, field)
 
 
 def call(client: Any, operation: str, **kwargs: Any) -> Any:

@@ -9,7 +9,7 @@ from driftwatch.collectors import Collection
 from driftwatch.collectors.aws.calls import ReadFailure, paginate
 from driftwatch.collectors.aws.context import AwsContext
 from driftwatch.collectors.aws.fields import tag_map
-from driftwatch.model import CoverageGap, Resource, ResourceId, Scope
+from driftwatch.model import Resource, ResourceId, Scope
 
 SECURITY_GROUP = "ec2/security-group"
 
@@ -81,9 +81,7 @@ def collect_security_groups(ctx: AwsContext, region: str) -> Collection:
     try:
         groups = paginate(ctx.client("ec2", region), "describe_security_groups", "SecurityGroups")
     except ReadFailure as failure:
-        return Collection(
-            gaps=(CoverageGap(scope, failure.api_call, failure.kind, failure.code, failure.message),)
-        )
+        return Collection(gaps=(failure.gap(scope),))
     resources = tuple(
         Resource(
             ResourceId(

@@ -6,7 +6,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from driftwatch.collectors.aws.calls import ABSENT, ReadFailure, call
+from driftwatch.collectors.aws.calls import ABSENT, ReadFailure, call, paginate
 from driftwatch.model import CoverageGap, JSONValue, ResourceId
 
 
@@ -14,43 +14,43 @@ from driftwatch.model import CoverageGap, JSONValue, ResourceId
 class FieldRead:
     """One field of a resource document: the call that reads it and how to pick the value.
 
-    ``absent`` is the value stored when AWS answers "nothing configured".
+    ``absent`` is the value stored when AWS answers "nothing configured". With ``items``, the
+    call is paginated and ``extract`` gets the list of every page's ``items``.
     """
 
     field: str
     operation: str
-    extract: Callable[[Mapping[str, Any]], JSONValue]
+    extract: Callable[[Any], JSONValue]
     absent: JSONValue = None
+    items: str | None = None
 
 
 @dataclass
 class FieldResult:
     """The readable fields of one resource, and the fields that could not be read."""
 
+    identity: ResourceId
     config: dict[str, JSONValue] = field(default_factory=dict)
     unreadable: dict[str, str] = field(default_factory=dict)
     gaps: list[CoverageGap] = field(default_factory=list)
 
+    def failed(self, name: str, failure: ReadFailure) -> None:
+        """Record that field ``name`` could not be read: a gap, never a value."""
+        self.unreadable[name] = failure.code
+        self.gaps.append(failure.gap(self.identity.scope, self.identity, name))
+
 
 def read_fields(client: Any, identity: ResourceId, reads: Sequence[FieldRead], **kwargs: Any) -> FieldResult:
     """Make each read for one resource; a failed read becomes a gap, never a value."""
-    result = FieldResult()
+    result = FieldResult(identity)
     for read in reads:
         try:
-            answer = call(client, read.operation, **kwargs)
+            if read.items:
+                answer = paginate(client, read.operation, read.items, **kwargs)
+            else:
+                answer = call(client, read.operation, **kwargs)
         except ReadFailure as failure:
-            result.unreadable[read.field] = failure.code
-            result.gaps.append(
-                CoverageGap(
-                    identity.scope,
-                    failure.api_call,
-                    failure.kind,
-                    failure.code,
-                    failure.message,
-                    identity,
-                    read.field,
-                )
-            )
+            result.failed(read.field, failure)
             continue
         result.config[read.field] = read.absent if answer is ABSENT else read.extract(answer)
     return result

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 from driftwatch.collectors import Collection
@@ -25,8 +24,7 @@ def collect_iam(ctx: AwsContext) -> Collection:
     try:
         users = paginate(client, "list_users", "Users")
     except ReadFailure as failure:
-        gap = CoverageGap(scope, failure.api_call, failure.kind, failure.code, failure.message)
-        return result.merge(Collection(gaps=(gap,)))
+        return result.merge(Collection(gaps=(failure.gap(scope),)))
     resources: list[Resource] = []
     gaps: list[CoverageGap] = []
     for resource, user_gaps in ctx.map(lambda user: _user(ctx, client, user), users):
@@ -35,72 +33,47 @@ def collect_iam(ctx: AwsContext) -> Collection:
     return result.merge(Collection(tuple(resources), frozenset({scope}), tuple(gaps)))
 
 
+USER_READS = (
+    FieldRead(
+        "LoginProfile",
+        "get_login_profile",
+        lambda a: {"PasswordResetRequired": a["LoginProfile"].get("PasswordResetRequired", False)},
+    ),
+    FieldRead(
+        "MFADevices", "list_mfa_devices", lambda items: [d["SerialNumber"] for d in items], items="MFADevices"
+    ),
+    FieldRead(
+        "AccessKeys",
+        "list_access_keys",
+        lambda items: [{k: key.get(k) for k in ("AccessKeyId", "CreateDate", "Status")} for key in items],
+        items="AccessKeyMetadata",
+    ),
+    FieldRead(
+        "AttachedPolicies",
+        "list_attached_user_policies",
+        lambda items: [p["PolicyArn"] for p in items],
+        items="AttachedPolicies",
+    ),
+    FieldRead(
+        "Groups", "list_groups_for_user", lambda items: [g["GroupName"] for g in items], items="Groups"
+    ),
+    FieldRead("Tags", "list_user_tags", tag_map, items="Tags"),
+)
+"""Each field of an ``iam/user`` document and the call that reads it (snapshots/README.md)."""
+
+
 def _user(ctx: AwsContext, client: Any, user: dict[str, Any]) -> tuple[Resource, list[CoverageGap]]:
     name = user["UserName"]
     identity = ResourceId("aws", ctx.account, GLOBAL_REGION, USER, name, user["Arn"])
-    config: dict[str, JSONValue] = {k: user.get(k) for k in ("Arn", "CreateDate", "Path", "UserName")}
     observations: dict[str, JSONValue] = {}
     if "PasswordLastUsed" in user:
         observations["PasswordLastUsed"] = user["PasswordLastUsed"].isoformat()
-    fields = read_fields(
-        client,
-        identity,
-        (
-            FieldRead(
-                "LoginProfile",
-                "get_login_profile",
-                lambda a: {"PasswordResetRequired": a["LoginProfile"].get("PasswordResetRequired", False)},
-            ),
-        ),
-        UserName=name,
-    )
-    config.update(fields.config)
-    listings: dict[str, tuple[str, str, Callable[[list[Any]], JSONValue]]] = {
-        "MFADevices": ("list_mfa_devices", "MFADevices", lambda items: [d["SerialNumber"] for d in items]),
-        "AccessKeys": (
-            "list_access_keys",
-            "AccessKeyMetadata",
-            lambda items: [{k: key.get(k) for k in ("AccessKeyId", "CreateDate", "Status")} for key in items],
-        ),
-        "AttachedPolicies": (
-            "list_attached_user_policies",
-            "AttachedPolicies",
-            lambda items: [p["PolicyArn"] for p in items],
-        ),
-        "Groups": ("list_groups_for_user", "Groups", lambda items: [g["GroupName"] for g in items]),
-        "Tags": ("list_user_tags", "Tags", tag_map),
-    }
-    for field_name, (operation, key, shape) in listings.items():
-        try:
-            config[field_name] = shape(paginate(client, operation, key, UserName=name))
-        except ReadFailure as failure:
-            fields.unreadable[field_name] = failure.code
-            fields.gaps.append(
-                CoverageGap(
-                    identity.scope,
-                    failure.api_call,
-                    failure.kind,
-                    failure.code,
-                    failure.message,
-                    identity,
-                    field_name,
-                )
-            )
+    fields = read_fields(client, identity, USER_READS, UserName=name)
     try:
-        config["InlinePolicies"] = _inline_policies(client, name)
+        fields.config["InlinePolicies"] = _inline_policies(client, name)
     except ReadFailure as failure:
-        fields.unreadable["InlinePolicies"] = failure.code
-        fields.gaps.append(
-            CoverageGap(
-                identity.scope,
-                failure.api_call,
-                failure.kind,
-                failure.code,
-                failure.message,
-                identity,
-                "InlinePolicies",
-            )
-        )
+        fields.failed("InlinePolicies", failure)
+    config = {k: user.get(k) for k in ("Arn", "CreateDate", "Path", "UserName")} | fields.config
     return Resource(identity, config, fields.unreadable, observations), fields.gaps
 
 

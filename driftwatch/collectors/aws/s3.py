@@ -63,8 +63,7 @@ def collect_s3(ctx: AwsContext) -> Collection:
     try:
         answer = call(client, "list_buckets")
     except ReadFailure as failure:
-        gap = CoverageGap(scope, failure.api_call, failure.kind, failure.code, failure.message)
-        return account_block.merge(Collection(gaps=(gap,)))
+        return account_block.merge(Collection(gaps=(failure.gap(scope),)))
     names = [b["Name"] for b in (answer["Buckets"] if answer is not ABSENT else [])]
     resources: list[Resource] = []
     gaps: list[CoverageGap] = []
@@ -91,17 +90,7 @@ def _bucket(ctx: AwsContext, name: str) -> tuple[Resource | None, list[CoverageG
             return None, []  # deleted between the listing and this read: really gone
         region = None
         unreadable["Region"] = failure.code
-        gaps.append(
-            CoverageGap(
-                identity.scope,
-                failure.api_call,
-                failure.kind,
-                failure.code,
-                failure.message,
-                identity,
-                "Region",
-            )
-        )
+        gaps.append(failure.gap(identity.scope, identity, "Region"))
     client = ctx.client("s3", region or ctx.home_region)
     fields = read_fields(client, identity, BUCKET_READS, Bucket=name)
     if any(code == "NoSuchBucket" for code in fields.unreadable.values()):
