@@ -60,9 +60,9 @@ def collect_and_record(config: Config, repo: StateRepo, collector: Collector) ->
 def check(repo: StateRepo, recorded: Recorded | None = None, snapshot: Snapshot | None = None) -> RunReport:
     """Compare the stored snapshot with the previous one and the approved baseline; evaluate rules.
 
-    After a run, ``recorded`` says what changed; on its own, the last two snapshot commits are
-    compared. A malformed baseline or guardrail file raises BaselineError: the snapshot is
-    already committed by then.
+    After a run, ``recorded`` says what changed; on its own, check compares what the last run
+    on this checkout compared. A malformed baseline or guardrail file raises BaselineError:
+    the snapshot is already committed by then.
     """
     approved_files = repo.committed_files(BASELINES)  # approval is by commit: the working tree is a draft
     settings = parse_guardrails(approved_files.get(GUARDRAILS))
@@ -76,13 +76,11 @@ def check(repo: StateRepo, recorded: Recorded | None = None, snapshot: Snapshot 
         current = repo.read_documents()
         head, previous_commit = _last_comparison(repo)
         touched = repo.changed_paths(previous_commit, head) if previous_commit else []
-    previous = dict(current)
-    for path in touched:
-        previous.pop(path, None)
+    # Unchanged files are the same as before; only the touched ones are read from git.
+    previous: Documents = {}
     if previous_commit is not None:
-        previous.update(repo.read_at(previous_commit, touched))
-    else:
-        previous = {}
+        unchanged = {path: doc for path, doc in current.items() if path not in set(touched)}
+        previous = unchanged | repo.read_at(previous_commit, touched)
     manifest = _read_manifest(repo)
     states = _states(current, previous, baselines, _unreadable_fields(manifest))
     findings = [replace(f, commit=head) for f in evaluate(states, settings)]
@@ -125,10 +123,9 @@ def _states(
             target[identity.key] = document.get("config", {})
     states: dict[str, ResourceState] = {}
     for key in sorted(set(now) | set(baselines)):
-        approved = baselines.get(key)
-        identity = identities.get(key) or approved.identity  # type: ignore[union-attr]
+        identity = identities[key] if key in identities else baselines[key].identity
         cur, prev = now.get(key), before.get(key)
-        base = approved.config if approved else None
+        base = baselines[key].config if key in baselines else None
         base_changes = (
             diff_configs(identity, base, pinned(cur, base) if cur is not None else None, "baseline")
             if base is not None
@@ -183,9 +180,7 @@ def _gaps_from_manifest(manifest: dict[str, Any], current: Documents) -> list[Co
     return gaps
 
 
-def notify_all(
-    report: RunReport, notifiers: Sequence[Notifier], on_error: Callable[[str], None] | None = None
-) -> tuple[str, ...]:
+def notify_all(report: RunReport, notifiers: Sequence[Notifier]) -> tuple[str, ...]:
     """Send the report through every notifier; a failing one is reported and never stops the others."""
     errors = []
     for notifier in notifiers:
@@ -195,9 +190,6 @@ def notify_all(
             errors.append(f"{notifier.name}: {exc}")
         except Exception as exc:  # a notifier bug must not lose the run either
             errors.append(f"{notifier.name}: unexpected {type(exc).__name__}: {exc}")
-    if on_error:
-        for error in errors:
-            on_error(error)
     return tuple(errors)
 
 
