@@ -30,7 +30,7 @@ V2 = {
 }
 
 
-def test_case13_versions_normalise_to_the_same_document() -> None:
+def test_case_13_versions_normalise_to_the_same_document() -> None:
     expected = {
         "Version": "2012-10-17",
         "Statement": [
@@ -41,13 +41,13 @@ def test_case13_versions_normalise_to_the_same_document() -> None:
     assert normalise_policy(V2) == expected
 
 
-def test_case13_semantic_diff_is_empty_after_normalisation_only() -> None:
+def test_case_13_semantic_diff_is_empty_after_normalisation_only() -> None:
     assert DeepDiff(V1, V2) != {}  # without normalisation: type changes (dict -> list, str -> list)
     assert DeepDiff(normalise_policy(V1), normalise_policy(V2)) == {}
 
 
 @pytest.mark.parametrize("principal", ["*", {"AWS": "*"}, {"AWS": ["*"]}])
-def test_case13_principal_spellings_mean_everyone(principal: Any) -> None:
+def test_case_13_principal_spellings_mean_everyone(principal: Any) -> None:
     statement = {"Effect": "Allow", "Principal": principal, "Action": "s3:GetObject"}
     policy = normalise_policy({"Statement": [statement]})
     assert policy["Statement"][0]["Principal"] == {"AWS": ["*"]}

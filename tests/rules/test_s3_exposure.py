@@ -85,7 +85,7 @@ def case1(condition: dict[str, Any]) -> BucketExposure:
     return evaluate_bucket_exposure(bucket, NO_ACCOUNT_BLOCK)
 
 
-def test_case1_policy_string_as_given_is_not_public() -> None:
+def test_case_1_policy_string_as_given_is_not_public() -> None:
     policy = (
         '{"Version":"2012-10-17","Statement":[{"Sid":"VpcOnly","Effect":"Allow","Principal":"*",'
         '"Action":"s3:GetObject","Resource":"arn:aws:s3:::example-internal-reports/*",'
@@ -96,11 +96,11 @@ def test_case1_policy_string_as_given_is_not_public() -> None:
 
 
 @pytest.mark.parametrize("key", ["aws:sourcevpc", "aws:SourceVpc", "AWS:SOURCEVPC"])
-def test_case1_fixed_source_vpc_in_any_letter_case_is_not_public(key: str) -> None:
+def test_case_1_fixed_source_vpc_in_any_letter_case_is_not_public(key: str) -> None:
     assert case1({"StringEquals": {key: "vpc-0example1111"}}).status == "private"
 
 
-def test_case1_string_equals_literal_star_matches_nobody_so_not_public() -> None:
+def test_case_1_string_equals_literal_star_matches_nobody_so_not_public() -> None:
     assert case1({"StringEquals": {"aws:sourcevpc": "*"}}).status == "private"
 
 
@@ -114,7 +114,7 @@ def test_case1_string_equals_literal_star_matches_nobody_so_not_public() -> None
     ],
     ids=["StringNotEquals", "StringEqualsIfExists", "StringLike-star", "StringLike-vpc-star"],
 )
-def test_case1_variants_that_make_it_public(condition: dict[str, Any]) -> None:
+def test_case_1_variants_that_make_it_public(condition: dict[str, Any]) -> None:
     exposure = case1(condition)
     assert exposure.status == "public"
     assert (exposure.read, exposure.write) == (True, False)
@@ -138,7 +138,7 @@ def case3(action: Any) -> BucketExposure:
     return evaluate_bucket_exposure(bucket, NO_ACCOUNT_BLOCK)
 
 
-def test_case3_get_star_is_public_read_not_write() -> None:
+def test_case_3_get_star_is_public_read_not_write() -> None:
     exposure = case3("s3:Get*")
     assert exposure.status == "public"
     assert exposure.read is True
@@ -151,12 +151,12 @@ def test_case3_get_star_is_public_read_not_write() -> None:
     ("action", "read", "write"),
     [("s3:*", True, True), (["s3:PutObject"], False, True), ("S3:GETOBJECT", True, False)],
 )
-def test_case3_variants(action: Any, read: bool, write: bool) -> None:
+def test_case_3_variants(action: Any, read: bool, write: bool) -> None:
     exposure = case3(action)
     assert (exposure.status, exposure.read, exposure.write) == ("public", read, write)
 
 
-def test_case3_s3_star_is_as_bad_as_full_control() -> None:
+def test_case_3_s3_star_is_as_bad_as_full_control() -> None:
     assert case3("s3:*").worst == "write-acp"
     assert case3("S3:GETOBJECT").worst == "read"
     assert case3("S3:GETOBJECT").via == ("policy statement 'Site' allows s3:getobject to everyone",)
@@ -186,7 +186,7 @@ CASE4 = {
 CASE4_ACCOUNT = {"PublicAccessBlockConfiguration": ALL_FALSE}
 
 
-def test_case4_block_flags_do_not_neutralise_existing_grants() -> None:
+def test_case_4_block_flags_do_not_neutralise_existing_grants() -> None:
     exposure = evaluate_bucket_exposure(bucket_config("example-legacy", CASE4), account_config(CASE4_ACCOUNT))
     assert exposure.status == "public"
     assert exposure.read is True
@@ -198,7 +198,7 @@ def test_case4_block_flags_do_not_neutralise_existing_grants() -> None:
     assert exposure.unknown_because == ()
 
 
-def test_case4_variant_b_account_level_ignore_and_restrict_win() -> None:
+def test_case_4_variant_b_account_level_ignore_and_restrict_win() -> None:
     account = {
         "PublicAccessBlockConfiguration": {
             **ALL_FALSE,
@@ -217,7 +217,7 @@ def test_case4_variant_b_account_level_ignore_and_restrict_win() -> None:
         (None, False, "is not known"),
     ],
 )
-def test_case4_variant_c_account_block_unknown_gives_unknown(
+def test_case_4_variant_c_account_block_unknown_gives_unknown(
     account: dict[str, Any] | None, unreadable: bool, why: str
 ) -> None:
     exposure = evaluate_bucket_exposure(
@@ -232,7 +232,7 @@ def test_case4_variant_c_account_block_unknown_gives_unknown(
     assert all(f"the account-level public access block {why}" in r for r in exposure.unknown_because)
 
 
-def test_case4_variant_c_bucket_flags_alone_can_settle_it() -> None:
+def test_case_4_variant_c_bucket_flags_alone_can_settle_it() -> None:
     responses = {
         **CASE4,
         "s3.get_public_access_block": {
@@ -271,7 +271,7 @@ def case5(
     return evaluate_bucket_exposure(bucket_config("example-shared", responses), account_config(account))
 
 
-def test_case5_authenticated_users_read_is_public_and_log_delivery_is_not() -> None:
+def test_case_5_authenticated_users_read_is_public_and_log_delivery_is_not() -> None:
     exposure = case5(CASE5_GRANTS)
     assert exposure.status == "public"
     assert exposure.read is True
@@ -284,11 +284,11 @@ def test_case5_authenticated_users_read_is_public_and_log_delivery_is_not() -> N
     }
 
 
-def test_case5_log_delivery_alone_is_not_public() -> None:
+def test_case_5_log_delivery_alone_is_not_public() -> None:
     assert case5([OWNER_GRANT, group_grant(LOG_DELIVERY, "WRITE")]).status == "private"
 
 
-def test_case5_read_acp_alone_is_the_lowest_exposure() -> None:
+def test_case_5_read_acp_alone_is_the_lowest_exposure() -> None:
     exposure = case5([OWNER_GRANT, group_grant(ALL_USERS, "READ_ACP")])
     assert (exposure.status, exposure.read, exposure.acl_readable) == ("public", False, True)
     assert exposure.worst == "read-acp"
@@ -304,12 +304,12 @@ def test_case5_read_acp_alone_is_the_lowest_exposure() -> None:
         ("READ_ACP", "read-acp"),
     ],
 )
-def test_case5_permission_severity_order(permission: str, worst: str) -> None:
+def test_case_5_permission_severity_order(permission: str, worst: str) -> None:
     assert case5([group_grant(AUTHENTICATED_USERS, permission)]).worst == worst
 
 
 @pytest.mark.parametrize("level", ["bucket", "account"])
-def test_case5_ignore_public_acls_at_either_level_neutralises_every_grant(level: str) -> None:
+def test_case_5_ignore_public_acls_at_either_level_neutralises_every_grant(level: str) -> None:
     flags = {**ALL_FALSE, "IgnorePublicAcls": True}
     exposure = case5(CASE5_GRANTS, **{f"{level}_block": flags})
     assert exposure == BucketExposure(status="private")
@@ -323,7 +323,7 @@ def ownership(value: str) -> dict[str, Any]:
 
 
 @pytest.mark.parametrize("value", ["BucketOwnerEnforced", "ObjectWriter"])
-def test_case6_owner_grant_alone_is_private_before_and_after(value: str) -> None:
+def test_case_6_owner_grant_alone_is_private_before_and_after(value: str) -> None:
     bucket = bucket_config("example-data", {"s3.get_bucket_ownership_controls": ownership(value)})
     assert bucket["ObjectOwnership"] == value
     assert evaluate_bucket_exposure(bucket, NO_ACCOUNT_BLOCK).status == "private"
@@ -338,7 +338,7 @@ def test_case6_owner_grant_alone_is_private_before_and_after(value: str) -> None
         (None, "public"),  # never configured: the legacy behaviour, ACLs enabled
     ],
 )
-def test_case6_acl_only_counts_while_acls_are_enabled(controls: Any, status: str) -> None:
+def test_case_6_acl_only_counts_while_acls_are_enabled(controls: Any, status: str) -> None:
     responses: dict[str, Any] = {
         "s3.get_bucket_acl": {
             "Owner": {"ID": OWNER},
@@ -355,7 +355,7 @@ def test_case6_acl_only_counts_while_acls_are_enabled(controls: Any, status: str
 # ---------------------------------------------------------------- case 18: unreadable fields
 
 
-def test_case18_unreadable_acl_while_acls_count_is_unknown_not_private() -> None:
+def test_case_18_unreadable_acl_while_acls_count_is_unknown_not_private() -> None:
     exposure = evaluate_bucket_exposure(
         bucket_config("example-logs", {}), NO_ACCOUNT_BLOCK, unreadable=["Acl"]
     )
@@ -365,7 +365,7 @@ def test_case18_unreadable_acl_while_acls_count_is_unknown_not_private() -> None
     )
 
 
-def test_case18_unreadable_acl_does_not_matter_when_acls_are_disabled() -> None:
+def test_case_18_unreadable_acl_does_not_matter_when_acls_are_disabled() -> None:
     bucket = bucket_config(
         "example-logs", {"s3.get_bucket_ownership_controls": ownership("BucketOwnerEnforced")}
     )
@@ -373,7 +373,7 @@ def test_case18_unreadable_acl_does_not_matter_when_acls_are_disabled() -> None:
     assert evaluate_bucket_exposure(bucket, NO_ACCOUNT_BLOCK).status == "private"
 
 
-def test_case18_unreadable_policy_is_unknown_unless_restrict_public_buckets() -> None:
+def test_case_18_unreadable_policy_is_unknown_unless_restrict_public_buckets() -> None:
     bucket = bucket_config("example-logs", {})
     assert evaluate_bucket_exposure(bucket, NO_ACCOUNT_BLOCK, unreadable={"Policy"}).status == "unknown"
     restricted = account_config(
@@ -382,7 +382,7 @@ def test_case18_unreadable_policy_is_unknown_unless_restrict_public_buckets() ->
     assert evaluate_bucket_exposure(bucket, restricted, unreadable={"Policy"}).status == "private"
 
 
-def test_case18_stale_public_access_block_is_not_trusted() -> None:
+def test_case_18_stale_public_access_block_is_not_trusted() -> None:
     responses = {
         **CASE4,
         "s3.get_public_access_block": {
@@ -401,7 +401,7 @@ def test_case18_stale_public_access_block_is_not_trusted() -> None:
     assert all("the bucket's PublicAccessBlock could not be read" in r for r in exposure.unknown_because)
 
 
-def test_case18_what_is_readable_can_still_prove_public() -> None:
+def test_case_18_what_is_readable_can_still_prove_public() -> None:
     exposure = evaluate_bucket_exposure(
         bucket_config("example-legacy", CASE4), account_config(CASE4_ACCOUNT), unreadable=["Acl"]
     )
