@@ -15,7 +15,7 @@ from driftwatch.compare import diff_configs, pinned
 from driftwatch.config import Config
 from driftwatch.errors import NotifyError, StoreError
 from driftwatch.layout import BASELINES, GUARDRAILS, MANIFEST, identity_from_document
-from driftwatch.model import CoverageGap, ResourceId, RunReport, Scope, Snapshot
+from driftwatch.model import Change, CoverageGap, ResourceId, RunReport, Scope, Snapshot
 from driftwatch.normalise import normalise_resource
 from driftwatch.notify import Notifier
 from driftwatch.redaction_key import load_redactor
@@ -125,12 +125,14 @@ def _states(
     for key in sorted(set(now) | set(baselines)):
         identity = identities[key] if key in identities else baselines[key].identity
         cur, prev = now.get(key), before.get(key)
-        base = baselines[key].config if key in baselines else None
-        base_changes = (
-            diff_configs(identity, base, pinned(cur, base) if cur is not None else None, "baseline")
-            if base is not None
-            else ()
-        )
+        approved = baselines.get(key)
+        base = approved.config if approved else None
+        base_changes: tuple[Change, ...] = ()
+        if approved is not None:
+            # A full baseline is compared whole, so that a setting added since shows; a partial
+            # one only on the keys it pins.
+            compared = pinned(cur, approved.config) if approved.partial and cur is not None else cur
+            base_changes = diff_configs(identity, approved.config, compared, "baseline")
         states[key] = ResourceState(
             identity,
             cur,

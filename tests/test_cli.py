@@ -447,3 +447,40 @@ def test_history_of_a_deleted_resource_with_approval_reasons(
         ("approval", "logs bucket reviewed"),
         ("snapshot", None),
     ]
+
+
+def test_settings_added_since_a_full_approval_are_drift(state_repo: Path, aws: str, invoke: Invoke) -> None:
+    seed(aws)
+    config = str(state_repo / "driftwatch.toml")
+    invoke("-c", config, "run")
+    invoke("-c", config, "approve", "--all", "--reason", "reviewed", "--author", APPROVER)
+    iam = boto3.client("iam", endpoint_url=aws, region_name="us-east-1")
+    iam.put_user_policy(
+        UserName="alice",
+        PolicyName="backdoor",
+        PolicyDocument=json.dumps(
+            {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
+        ),
+    )
+    s3(aws).put_bucket_versioning(Bucket="team-web", VersioningConfiguration={"Status": "Enabled"})
+    s3(aws).put_bucket_tagging(
+        Bucket="team-logs",
+        Tagging={"TagSet": [{"Key": "team", "Value": "ops"}, {"Key": "owner", "Value": "eve"}]},
+    )
+    report = json.loads(invoke("-c", config, "run", "--format", "json").stdout)
+    drift = {
+        f["resource"]: [(c["path"], c["before"], c["after"]) for c in f["changes"]]
+        for f in report["findings"]
+        if f["rule"] == "baseline-drift"
+    }
+    assert drift == {
+        "arn:aws:iam::123456789012:user/alice": [
+            (
+                "InlinePolicies.backdoor",
+                None,
+                {"Statement": [{"Action": ["*"], "Effect": "Allow", "Resource": ["*"]}], "Version": "2012-10-17"},
+            )
+        ],
+        "arn:aws:s3:::team-web": [("Versioning.Status", None, "Enabled")],
+        "arn:aws:s3:::team-logs": [("Tags.owner", None, "eve")],
+    }
