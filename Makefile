@@ -21,7 +21,8 @@ test: $(STAMP)
 	$(BIN)/python -m pytest -n 2 --dist loadfile $(PYTEST_ARGS)
 
 lint: $(STAMP)
-	$(BIN)/ruff check driftwatch tests benchmarks
+	$(BIN)/ruff check driftwatch tests
+	$(BIN)/ruff format --check driftwatch tests
 	$(BIN)/mypy
 
 clean:

@@ -104,6 +104,8 @@ def _rule_settings(where: str, name: str, table: dict[str, Any], default: RuleSe
         elif isinstance(expected, list):
             if not isinstance(value, list) or not all(isinstance(v, type(expected[0])) for v in value):
                 raise BaselineError(f"{where} {key}: must be a list of {type(expected[0]).__name__}")
+            if key.endswith("ports") and not all(1 <= port <= 65535 for port in value):
+                raise BaselineError(f"{where} {key}: ports are numbers from 1 to 65535")
         elif type(value) is not type(expected):
             raise BaselineError(f"{where} {key}: must be {type(expected).__name__}, not {value!r}")
         params[key] = value

@@ -108,15 +108,21 @@ class _Table:
         return value  # type: ignore[no-any-return]
 
     def take_strings(
-        self, key: str, default: tuple[str, ...], check: Callable[[str], str | None]
+        self,
+        key: str,
+        default: tuple[str, ...],
+        check: Callable[[str], str | None],
+        empty: str = "must not be empty",
     ) -> tuple[str, ...]:
         value = self.take(key, list, list(default))
+        if not value:
+            raise self.error(key, empty)
         for i, item in enumerate(value):
             if not isinstance(item, str):
                 raise self.error(f"{key}[{i}]", f"must be a string, not {_type_name(item)} {item!r}")
-            problem = check(item)
+            problem = check(item) or ("is listed twice" if item in value[:i] else None)
             if problem:
-                raise self.error(f"{key}[{i}]", f"{item!r} {problem}")
+                raise self.error(f"{key}[{i}]", f'"{item}" {problem}')
         return tuple(value)
 
     def finish(self) -> None:
@@ -176,9 +182,7 @@ def _seconds(value: float) -> str | None:
 def _region_check(region: str) -> str | None:
     from driftwatch.collectors.aws.regions import known_regions  # only the AWS side knows regions
 
-    if region == "*":
-        return 'must stand alone: regions = ["*"] means every region enabled for the account'
-    return None if region in known_regions() else "is not an AWS region"
+    return None if region == "*" or region in known_regions() else "is not an AWS region"
 
 
 def _load_notify(file: Path, index: int, data: Any) -> NotifySettings:
@@ -190,8 +194,8 @@ def _load_notify(file: Path, index: int, data: Any) -> NotifySettings:
         raise table.error("type", f"{kind!r} is not a notifier (one of: {', '.join(sorted(NOTIFY_OPTIONS))})")
     severity = Severity.parse(table.take("min_severity", str, "low", _severity_check))
     options: dict[str, Any] = {}
-    for key, (required, default) in NOTIFY_OPTIONS[kind].items():
-        value = table.take(key, str, default)
+    for key, (required, default, check) in NOTIFY_OPTIONS[kind].items():
+        value = table.take(key, str, default, check)
         if required and not value:
             raise table.error(key, f"is required for a {kind} notifier")
         options[key] = value
@@ -199,15 +203,24 @@ def _load_notify(file: Path, index: int, data: Any) -> NotifySettings:
     return NotifySettings(kind, severity, options)
 
 
-NOTIFY_OPTIONS: dict[str, dict[str, tuple[bool, str]]] = {
+def _env_name(text: str) -> str | None:
+    ok = re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", text)
+    return (
+        None
+        if ok
+        else f"{text!r} is not an environment variable name (the token itself goes in the environment)"
+    )
+
+
+NOTIFY_OPTIONS: dict[str, dict[str, tuple[bool, str, Callable[[str], str | None] | None]]] = {
     "console": {},
     "slack": {
-        "channel": (True, ""),
-        "token_env": (False, "SLACK_BOT_TOKEN"),
-        "base_url": (False, "https://slack.com/api/"),
+        "channel": (True, "", None),
+        "token_env": (False, "SLACK_BOT_TOKEN", _env_name),
+        "base_url": (False, "https://slack.com/api/", lambda u: _url_check(u) if u else "must not be empty"),
     },
 }
-"""For each notifier type, its options: name -> (required, default)."""
+"""For each notifier type, its options: name -> (required, default, check)."""
 
 
 def load_config(path: Path) -> Config:
@@ -243,16 +256,17 @@ def parse_config(raw: Mapping[str, Any], path: Path) -> Config:
 
     aws = _Table(path, "aws", root.take("aws", dict, {}))
     profile = aws.take("profile", str, "")
-    regions = aws.take_strings("regions", ("us-east-1",), lambda r: None)
-    if regions != ("*",):
-        for i, region in enumerate(regions):
-            problem = _region_check(region)
-            if not problem and region in regions[:i]:
-                problem = "is listed twice"
-            if problem:
-                raise aws.error(f"regions[{i}]", f'"{region}" {problem}')
-    if not regions:
-        raise aws.error("regions", 'must name at least one region, or ["*"] for every enabled region')
+    regions = aws.take_strings(
+        "regions",
+        ("us-east-1",),
+        _region_check,
+        'must name at least one region, or ["*"] for every enabled region',
+    )
+    if "*" in regions and len(regions) > 1:
+        raise aws.error(
+            f"regions[{regions.index('*')}]",
+            '"*" must stand alone: regions = ["*"] means every region enabled for the account',
+        )
     endpoint = aws.take("endpoint_url", str, "", _url_check)
     aws_settings = AwsSettings(
         profile=profile or None,

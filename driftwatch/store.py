@@ -183,7 +183,7 @@ class StateRepo:
         """The latest commits that changed ``snapshots/``, newest first."""
         if self.head() is None:
             return []
-        out: str = self.repo.git.log(f"-n{limit}", "--format=%H", "--", SNAPSHOTS)
+        out: str = self.repo.git.log(f"-n{limit}", "--format=%H", "--", SNAPSHOTS, f":!{SNAPSHOTS}/README.md")
         return out.split()
 
     def changed_paths(self, old: str, new: str, root: str = SNAPSHOTS) -> list[str]:

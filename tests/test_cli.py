@@ -369,6 +369,7 @@ def test_demo_tells_the_story(tmp_path: Path) -> None:
         assert expected in out
     assert re.search(r"\[sg-open-to-world\] arn:aws:ec2:eu-west-1:123456789012:security-group/sg-\w+", out)
     assert "6 finding(s) at or above low: 2 critical 2 high 1 medium 1 low" in out
+    assert 'PeerDescriptions["ingress tcp/22 0.0.0.0/0"]: null -> "temporary: vendor debugging"' in out
     log = git(tmp_path / "demo", "log", "--format=%an|%s").splitlines()
     assert [line.split("|")[0] for line in log] == ["driftwatch", "Alex Admin", "driftwatch", "driftwatch"]
     assert log[0].split("|")[1] == "driftwatch: 4 changed, 1 added, 0 removed (ec2 1, iam 1, s3 3)"
@@ -478,7 +479,10 @@ def test_settings_added_since_a_full_approval_are_drift(state_repo: Path, aws: s
             (
                 "InlinePolicies.backdoor",
                 None,
-                {"Statement": [{"Action": ["*"], "Effect": "Allow", "Resource": ["*"]}], "Version": "2012-10-17"},
+                {
+                    "Statement": [{"Action": ["*"], "Effect": "Allow", "Resource": ["*"]}],
+                    "Version": "2012-10-17",
+                },
             )
         ],
         "arn:aws:s3:::team-web": [("Versioning.Status", None, "Enabled")],

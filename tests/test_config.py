@@ -88,6 +88,16 @@ min_severity = "medium"
         ('[aws]\nregions = ["*", "us-east-1"]\n', 'config.toml: [aws] regions[0]: "*" must stand alone'),
         ("[aws]\nregions = []\n", "config.toml: [aws] regions: must name at least one region"),
         ('[aws]\nregion = "us-east-1"\n', "config.toml: [aws] region: unknown key"),
+        ("[aws]\nservices = []\n", "config.toml: [aws] services: must not be empty"),
+        ('[aws]\nservices = ["s3", "s3"]\n', 'config.toml: [aws] services[1]: "s3" is listed twice'),
+        (
+            '[[notify]]\ntype = "slack"\nchannel = "#x"\nbase_url = "ftp://x"\n',
+            "config.toml: [[notify]] #1 base_url: 'ftp://x' is not an http(s) URL",
+        ),
+        (
+            '[[notify]]\ntype = "slack"\nchannel = "#x"\ntoken_env = "xoxb-123"\n',
+            "config.toml: [[notify]] #1 token_env: 'xoxb-123' is not an environment variable name",
+        ),
         ('[aws]\nmax_workers = "8"\n', "config.toml: [aws] max_workers: must be an integer, not string '8'"),
         ("[aws]\nmax_workers = 0\n", "config.toml: [aws] max_workers: must be between 1 and 64, not 0"),
         (
@@ -100,7 +110,7 @@ min_severity = "medium"
         ),
         (
             '[aws]\nservices = ["s3", "rds"]\n',
-            "config.toml: [aws] services[1]: 'rds' is not a supported service",
+            'config.toml: [aws] services[1]: "rds" is not a supported service',
         ),
         (
             '[aws]\nendpoint_url = "localhost:5000"\n',

@@ -99,11 +99,12 @@ def _open_rules(
             f"security group {config.get('GroupName', '')} ({state.identity.id}) allows ingress "
             f"{key} from {' and '.join(world)}: {what} open to the internet"
         )
-        violations.append(
-            Violation(
-                f"ingress {key} from {','.join(world)}", message, (format_path(["Ingress", key]),), severity
-            )
+        # The rule and the descriptions of its world-open peers ("temporary: vendor debugging").
+        paths = (
+            format_path(["Ingress", key]),
+            *(format_path(["PeerDescriptions", f"ingress {key} {p}"]) for p in world),
         )
+        violations.append(Violation(f"ingress {key} from {','.join(world)}", message, paths, severity))
     return violations
 
 

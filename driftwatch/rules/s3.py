@@ -135,3 +135,35 @@ def block_weakened(state: ResourceState, ctx: Context, settings: RuleSettings) -
             new_since_previous=new,
         )
     ]
+
+
+@register("s3-acls-reenabled", types=(BUCKET,), severity=Severity.MEDIUM)
+def acls_reenabled(state: ResourceState, ctx: Context, settings: RuleSettings) -> list[Finding]:
+    """Object ownership moved off BucketOwnerEnforced: ACLs count again, although no grant changed."""
+    if state.current is None or "ObjectOwnership" in state.unreadable:
+        return []
+    against: Against = "baseline" if state.baseline is not None else "previous"
+    reference = state.baseline if state.baseline is not None else state.previous
+    if reference is None or reference.get("ObjectOwnership") != "BucketOwnerEnforced":
+        return []
+    now = state.current.get("ObjectOwnership")
+    if now == "BucketOwnerEnforced":
+        return []
+    message = (
+        f"bucket {state.identity.id}: ACLs re-enabled (object ownership {now or 'not configured'}, "
+        "was BucketOwnerEnforced); ACL grants now count towards exposure again"
+    )
+    source = state.baseline_changes if against == "baseline" else state.previous_changes
+    changes = tuple(c for c in source if c.path == "ObjectOwnership")
+    new = against == "previous" or (state.previous or {}).get("ObjectOwnership") == "BucketOwnerEnforced"
+    return [
+        Finding(
+            "s3-acls-reenabled",
+            settings.severity,
+            state.identity,
+            message,
+            against,
+            changes,
+            new_since_previous=new,
+        )
+    ]

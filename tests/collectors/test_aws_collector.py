@@ -897,7 +897,8 @@ def test_cases_5_and_6_acl_grantees_and_object_ownership(
     assert second["resources_changed"] == 1
     assert stored(state_repo, "s3/bucket", "example-enforced")["config"]["Acl"] == acl_before
     found = findings_for(second, "arn:aws:s3:::example-enforced")
-    assert [(f["rule"], f["severity"]) for f in found] == [("baseline-drift", "medium")]
+    # Case 6: "ACLs re-enabled" (guardrail weakened, medium), not public.
+    assert [(f["rule"], f["severity"]) for f in found] == [("s3-acls-reenabled", "medium")]
     assert found[0]["changes"] == [
         {
             "path": "ObjectOwnership",

@@ -9,7 +9,7 @@ import pytest
 
 from driftwatch.baseline import load_guardrails
 from driftwatch.collectors.aws.ec2 import security_group_config
-from driftwatch.compare import diff_configs, pinned
+from driftwatch.compare import diff_configs
 from driftwatch.defaults import default_text
 from driftwatch.errors import BaselineError
 from driftwatch.model import Finding, ResourceId, Severity
@@ -42,13 +42,7 @@ def state(
     previous: dict[str, Any] | None = None,
     unreadable: dict[str, str] | None = None,
 ) -> ResourceState:
-    base_changes = (
-        diff_configs(
-            identity, baseline, pinned(current, baseline) if current is not None else None, "baseline"
-        )
-        if baseline is not None
-        else ()
-    )
+    base_changes = diff_configs(identity, baseline, current, "baseline") if baseline is not None else ()
     return ResourceState(
         identity,
         current,
@@ -213,7 +207,7 @@ def test_case_18a_an_unreadable_block_is_never_weakened() -> None:
     assert found == []
 
 
-def test_case_6_acls_re_enabled_is_drift_not_exposure() -> None:
+def test_case_6_acls_re_enabled_is_a_weakened_guardrail_not_exposure() -> None:
     acl = {
         "Owner": {"ID": "owner"},
         "Grants": [{"Grantee": {"ID": "owner", "Type": "CanonicalUser"}, "Permission": "FULL_CONTROL"}],
@@ -226,11 +220,23 @@ def test_case_6_acls_re_enabled_is_drift_not_exposure() -> None:
         "ObjectOwnership": "BucketOwnerEnforced",
     }
     after = {**before, "ObjectOwnership": "ObjectWriter"}
-    (drift,) = findings(state(BUCKET, after, baseline=before, previous=before))
-    assert drift.rule == "baseline-drift"
-    assert [(c.path, c.before, c.after) for c in drift.changes] == [
-        ("ObjectOwnership", "BucketOwnerEnforced", "ObjectWriter")
-    ]
+    account = ResourceId("aws", ACCOUNT, "global", "s3/account-public-access-block", "account")
+    block = {"PublicAccessBlock": None}
+    for baseline in (before, None):  # against the approved baseline, or the previous run
+        found = findings(
+            state(BUCKET, after, baseline=baseline, previous=before),
+            state(account, block, baseline=block, previous=block),
+        )
+        (reenabled,) = by_rule(found)["s3-acls-reenabled"]
+        assert reenabled.severity is Severity.MEDIUM
+        assert reenabled.message.startswith(
+            "bucket example-logs: ACLs re-enabled (object ownership ObjectWriter"
+        )
+        assert [(c.path, c.before, c.after) for c in reenabled.changes] == [
+            ("ObjectOwnership", "BucketOwnerEnforced", "ObjectWriter")
+        ]
+        assert "s3-bucket-public" not in by_rule(found)  # public: no
+        assert "baseline-drift" not in by_rule(found)  # the change is claimed by the finding
 
 
 def test_a_bucket_made_public_is_critical_and_says_how() -> None:
@@ -357,6 +363,10 @@ admin_ports = [22]
             "guardrails.toml: [rules.sg-open-to-world] ports: unknown key for rule sg-open-to-world",
         ),
         ("[rules]\nx = 1\n", "guardrails.toml: [rules.x]: unknown rule"),
+        (
+            "[rules.sg-open-to-world]\nadmin_ports = [22, 70000]\n",
+            "guardrails.toml: [rules.sg-open-to-world] admin_ports: ports are numbers from 1 to 65535",
+        ),
         ("severity = 1\n", "guardrails.toml: unknown table or key 'severity'"),
         ("[rules.s3-bucket-public\n", "guardrails.toml: not valid TOML: Expected ']'"),
     ],

@@ -27,7 +27,7 @@ class AwsContext:
         self.session = session
         self.pool = pool
         self.account = ""
-        self.home_region = "us-east-1" if settings.all_regions else settings.regions[0]
+        self.home_region = home_region(settings.regions)
         self._clients: dict[tuple[str, str], Any] = {}
         self._lock = threading.Lock()
         self._boto_config = BotoConfig(
@@ -57,6 +57,18 @@ class AwsContext:
     def map(self, work: Callable[[T], R], items: Iterable[T]) -> Iterator[R]:
         """``work`` applied to every item on the worker pool, results in the items' order."""
         return self.pool.map(work, items)
+
+
+def home_region(regions: tuple[str, ...]) -> str:
+    """The region for global services (STS, IAM, S3's bucket list, region listing).
+
+    It must be enabled in every account of its partition, so it is never simply the first
+    configured region, which may be an opt-in region the account has not enabled (case 19).
+    """
+    for prefix, region in (("cn-", "cn-north-1"), ("us-gov-", "us-gov-west-1")):
+        if any(r.startswith(prefix) for r in regions):
+            return region
+    return "us-east-1"
 
 
 def _keep_requests_on_endpoint(client: Any, endpoint_url: str) -> None:

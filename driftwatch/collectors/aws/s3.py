@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from driftwatch.collectors import Collection
-from driftwatch.collectors.aws.calls import ABSENT, ReadFailure, call
+from driftwatch.collectors.aws.calls import ABSENT, ReadFailure, call, paginate
 from driftwatch.collectors.aws.context import AwsContext
 from driftwatch.collectors.aws.fields import FieldRead, read_fields, tag_map
 from driftwatch.model import GLOBAL_REGION, CoverageGap, Resource, ResourceId, Scope
@@ -61,10 +61,10 @@ def collect_s3(ctx: AwsContext) -> Collection:
     client = ctx.client("s3", ctx.home_region)
     account_block = _account_block(ctx)
     try:
-        answer = call(client, "list_buckets")
+        buckets = paginate(client, "list_buckets", "Buckets")
     except ReadFailure as failure:
         return account_block.merge(Collection(gaps=(failure.gap(scope),)))
-    names = [b["Name"] for b in (answer["Buckets"] if answer is not ABSENT else [])]
+    names = [b["Name"] for b in buckets]
     resources: list[Resource] = []
     gaps: list[CoverageGap] = []
     for resource, bucket_gaps in ctx.map(lambda name: _bucket(ctx, name), names):
