@@ -781,3 +781,21 @@ def test_endpoint_down_or_dropping_connections_never_deletes_or_rewrites_history
     assert ("s3.list_buckets", None) in [(g["api_call"], g["resource"]) for g in report["coverage_gaps"]]
     # A connection closed without an answer is the endpoint being unreachable, not an API error.
     assert {g["kind"] for g in report["coverage_gaps"]} == {"unreachable"}
+
+
+def test_case_19_a_region_not_enabled_listed_first_does_not_fail_the_run(
+    invoke: Invoke, aws: str, state_repo: Path, proxy: FaultProxy
+) -> None:
+    seed(aws, ("ec2",))
+    config = configure(state_repo, proxy.url, ("ap-east-1", "us-east-1"), services=("ec2",))
+    for service, code in (("sts", "InvalidClientTokenId"), ("ec2", "AuthFailure")):
+        message = "The security token included in the request is invalid."
+        proxy.add_fault(Fault(service, "*", code=code, status=403, message=message, region="ap-east-1"))
+
+    result, report = run(invoke, config)
+
+    assert result.exit_code == 0, result.stderr
+    assert [g["kind"] for g in report["coverage_gaps"]] == ["region-disabled"]
+    assert report["coverage_gaps"][0]["scope"] == sg_scope("ap-east-1")
+    assert [c.region for c in proxy.calls("GetCallerIdentity")] == ["us-east-1"]
+    assert read(state_repo, MANIFEST)["scopes"][sg_scope("us-east-1")] == "read"
