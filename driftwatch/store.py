@@ -28,7 +28,10 @@ from driftwatch.layout import (
     snapshot_path,
 )
 from driftwatch.model import CoverageGap, JSONValue, Resource, Scope, Snapshot
-from driftwatch.normalise import file_text
+from driftwatch.normalise import file_text, jsonable
+
+OBSERVATIONS = f"{PRIVATE_DIR}/observations.json"
+"""Untracked: what the last run observed but never stores as configuration (last-used dates)."""
 
 Documents = dict[str, dict[str, Any]]
 """Resource files by repository path, each ``{"identity": ..., "config": ...}``."""
@@ -316,6 +319,12 @@ class StateRepo:
                 file_text({"date": today, "note": "the day driftwatch last read every setting"}),
             )
         commit = self._commit(snapshot, added, changed, removed, author_name, author_email)
+        self._write(
+            OBSERVATIONS,
+            file_text(
+                {r.identity.key: jsonable(dict(r.observations)) for r in snapshot.resources if r.observations}
+            ),
+        )
         latest = self.snapshot_commits(1)
         self._write(
             f"{PRIVATE_DIR}/last-run.json",

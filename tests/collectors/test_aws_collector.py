@@ -1066,3 +1066,16 @@ def test_case_21_secret_bucket_tag_never_reaches_git(clients: Clients, state_rep
         assert plaintext not in history
         assert all(plaintext not in out.stdout + out.stderr for out in outputs)
     assert redacted("EXAMPLE-NOT-A-REAL-PASSWORD-2") in history
+
+
+def test_case_15_last_used_dates_are_observations_kept_outside_git(
+    clients: Clients, state_repo: Path, invoke: Any
+) -> None:
+    clients.iam.create_user(UserName="svc-deploy")
+    key = clients.iam.create_access_key(UserName="svc-deploy")["AccessKey"]["AccessKeyId"]
+    run_json(invoke, state_repo)
+    observations = json.loads((state_repo / ".driftwatch/observations.json").read_text())
+    used = observations[f"arn:aws:iam::{ACCOUNT}:user/svc-deploy"]["AccessKeyLastUsed"]
+    assert list(used) == [key]
+    stored_user = (state_repo / f"snapshots/aws/{ACCOUNT}/global/iam/user/svc-deploy.json").read_text()
+    assert "LastUsed" not in stored_user

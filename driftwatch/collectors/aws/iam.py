@@ -74,7 +74,24 @@ def _user(ctx: AwsContext, client: Any, user: dict[str, Any]) -> tuple[Resource,
     except ReadFailure as failure:
         fields.failed("InlinePolicies", failure)
     config = {k: user.get(k) for k in ("Arn", "CreateDate", "Path", "UserName")} | fields.config
+    observations.update(_key_last_used(client, fields.config.get("AccessKeys")))
     return Resource(identity, config, fields.unreadable, observations), fields.gaps
+
+
+def _key_last_used(client: Any, keys: Any) -> dict[str, JSONValue]:
+    """When each access key was last used: an observation (it changes on every use), never drift.
+
+    A failed read is noted in the observation itself; it is not configuration, so it is no gap.
+    """
+    used: dict[str, JSONValue] = {}
+    for key in keys if isinstance(keys, list) else []:
+        key_id = str(key.get("AccessKeyId"))
+        try:
+            answer = call(client, "get_access_key_last_used", AccessKeyId=key_id)
+            used[key_id] = {} if answer is ABSENT else dict(answer.get("AccessKeyLastUsed", {}))
+        except ReadFailure as failure:
+            used[key_id] = {"unknown": f"{failure.api_call} failed ({failure.code})"}
+    return {"AccessKeyLastUsed": used} if used else {}
 
 
 def _inline_policies(client: Any, user: str) -> dict[str, JSONValue]:
