@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -31,6 +32,17 @@ DEMO_ENVIRONMENT = {
     "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
     "DRIFTWATCH_REDACTION_KEY": "demo-redaction-key",
 }
+
+
+def _command() -> str:
+    """How to call driftwatch from here: the virtualenv's script when it is not on PATH."""
+    script = Path(sys.executable).parent / "driftwatch"
+    if shutil.which("driftwatch") == str(script) or not script.exists():
+        return "driftwatch"
+    try:
+        return str(script.relative_to(Path.cwd()))
+    except ValueError:
+        return str(script)
 
 
 def demo_config(endpoint_url: str) -> str:
@@ -111,7 +123,7 @@ def run_demo(directory: Path, out: Callable[[str], None]) -> RunResult:
     out(
         f"Demo finished in {time.monotonic() - started:.1f} s. The state repository is {directory}\n"
         f"  git -C {directory} log -p                 # what changed, when, approved by whom\n"
-        f"  driftwatch -c {directory / CONFIG_FILE_NAME} history {account.DRIFTED_BUCKET}\n"
+        f"  {_command()} -c {directory / CONFIG_FILE_NAME} history {account.DRIFTED_BUCKET}\n"
         "(the emulator has stopped, so further runs on this repository report the endpoint as unreachable)"
     )
     return second
