@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import secrets
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
@@ -14,13 +13,14 @@ from driftwatch.collectors import Collection, Collector
 from driftwatch.compare import diff_configs, pinned
 from driftwatch.config import Config
 from driftwatch.errors import NotifyError, StoreError
-from driftwatch.layout import BASELINES, GUARDRAILS, MANIFEST, identity_from_document
-from driftwatch.model import Change, CoverageGap, ResourceId, RunReport, Scope, Snapshot
+from driftwatch.layout import BASELINES, GUARDRAILS, identity_from_document
+from driftwatch.model import Change, ResourceId, RunReport, Snapshot
 from driftwatch.normalise import normalise_resource
 from driftwatch.notify import Notifier
 from driftwatch.redaction_key import load_redactor
 from driftwatch.rules import ResourceState
 from driftwatch.rules.engine import evaluate
+from driftwatch.run_record import gaps_from_manifest, unreadable_fields
 from driftwatch.store import Documents, Recorded, StateRepo
 
 
@@ -81,10 +81,10 @@ def check(repo: StateRepo, recorded: Recorded | None = None, snapshot: Snapshot 
     if previous_commit is not None:
         unchanged = {path: doc for path, doc in current.items() if path not in set(touched)}
         previous = unchanged | repo.read_at(previous_commit, touched)
-    manifest = _read_manifest(repo)
-    states = _states(current, previous, baselines, _unreadable_fields(manifest))
+    manifest = repo.read_manifest()
+    states = _states(current, previous, baselines, unreadable_fields(manifest))
     findings = [replace(f, commit=head) for f in evaluate(states, settings)]
-    gaps = recorded.gaps if recorded is not None else _gaps_from_manifest(manifest, current)
+    gaps = recorded.gaps if recorded is not None else gaps_from_manifest(manifest, current)
     now = datetime.now(UTC)
     return RunReport(
         run_id=snapshot.run_id if snapshot else str(repo.last_run().get("run_id", "check")),
@@ -143,43 +143,6 @@ def _states(
             diff_configs(identity, prev, cur, "previous"),
         )
     return states
-
-
-def _read_manifest(repo: StateRepo) -> dict[str, Any]:
-    path = repo.path / MANIFEST
-    if not path.exists():
-        return {}
-    data = json.loads(path.read_text(encoding="utf-8"))
-    return data if isinstance(data, dict) else {}
-
-
-def _unreadable_fields(manifest: dict[str, Any]) -> dict[str, dict[str, str]]:
-    fields: dict[str, dict[str, str]] = {}
-    for gap in manifest.get("gaps", []):
-        if gap.get("resource") and gap.get("field"):
-            fields.setdefault(gap["resource"], {})[gap["field"]] = gap.get("code", "")
-    return fields
-
-
-def _gaps_from_manifest(manifest: dict[str, Any], current: Documents) -> list[CoverageGap]:
-    identities = {}
-    for path, document in current.items():
-        identity = identity_from_document(document, path)
-        identities[identity.key] = identity
-    gaps = []
-    for gap in manifest.get("gaps", []):
-        gaps.append(
-            CoverageGap(
-                Scope.parse(str(gap.get("scope", ""))),
-                gap.get("api_call", ""),
-                gap.get("kind", "error"),
-                gap.get("code", ""),
-                gap.get("message", ""),
-                identities.get(gap.get("resource") or ""),
-                gap.get("field"),
-            )
-        )
-    return gaps
 
 
 def notify_all(report: RunReport, notifiers: Sequence[Notifier]) -> tuple[str, ...]:

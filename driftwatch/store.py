@@ -16,7 +16,6 @@ from typing import Any
 
 import git
 
-from driftwatch import __version__
 from driftwatch.errors import LockedError, StoreError
 from driftwatch.layout import (
     LAST_VERIFIED,
@@ -29,6 +28,7 @@ from driftwatch.layout import (
 )
 from driftwatch.model import CoverageGap, JSONValue, Resource, Scope, Snapshot
 from driftwatch.normalise import file_text, jsonable
+from driftwatch.run_record import commit_message, is_complete, manifest
 
 OBSERVATIONS = f"{PRIVATE_DIR}/observations.json"
 """Untracked: what the last run observed but never stores as configuration (last-used dates)."""
@@ -149,6 +149,11 @@ class StateRepo:
             if is_resource_file(rel, root):
                 documents[rel] = _load_json(file, rel)
         return documents
+
+    def read_manifest(self) -> dict[str, Any]:
+        """The manifest of the last snapshot ({} before the first run)."""
+        path = self.path / MANIFEST
+        return _load_json(path, MANIFEST) if path.exists() else {}
 
     def last_run(self) -> dict[str, Any]:
         """What the last run on this checkout recorded in ``.driftwatch/last-run.json`` ({} if none)."""
@@ -311,7 +316,7 @@ class StateRepo:
             self._write(path, file_text(documents[path]))
         for path in removed:
             (self.path / path).unlink()
-        self._write(MANIFEST, file_text(_manifest(snapshot)))
+        self._write(MANIFEST, file_text(manifest(snapshot)))
         if is_complete(snapshot):  # evidence of a check only when every configured scope was read
             today = snapshot.finished_at.astimezone(UTC).date().isoformat()
             self._write(
@@ -438,90 +443,6 @@ def _with_last_known(resource: Resource, old: Mapping[str, Any] | None) -> dict[
 def _scope_of(document: Mapping[str, Any]) -> str:
     identity = document.get("identity", {})
     return "/".join(str(identity.get(k)) for k in ("provider", "account", "region", "type"))
-
-
-def _manifest(snapshot: Snapshot) -> dict[str, Any]:
-    scopes: dict[str, str] = {str(s): "read" for s in snapshot.scopes_read}
-    for gap in snapshot.gaps:
-        if gap.resource is None and gap.kind == "region-disabled":
-            scopes[str(gap.scope)] = "skipped: region not enabled"
-        elif gap.resource is None:
-            scopes[str(gap.scope)] = f"not read: {gap.kind} ({gap.code})"
-        elif str(gap.scope) not in scopes:
-            scopes[str(gap.scope)] = f"partly read: {gap.kind} ({gap.code})"
-    gaps = [
-        {
-            "scope": str(g.scope),
-            "api_call": g.api_call,
-            "kind": g.kind,
-            "code": g.code,
-            "message": g.message,
-            "resource": g.resource.key if g.resource else None,
-            "field": g.field,
-        }
-        for g in snapshot.gaps
-    ]
-    return {
-        "scopes": scopes,
-        "gaps": sorted(gaps, key=json.dumps),
-        "tool_versions": {"driftwatch": __version__, **snapshot.tool_versions},
-    }
-
-
-def is_complete(snapshot: Snapshot) -> bool:
-    """True when everything configured was read (a region the account has not enabled aside)."""
-    return not any(g.kind != "region-disabled" for g in snapshot.gaps)
-
-
-def _service(path: str) -> str:
-    return path.split("/")[4] if path.count("/") >= 5 else "?"
-
-
-def commit_message(snapshot: Snapshot, added: list[str], changed: list[str], removed: list[str]) -> str:
-    """A subject readable in ``git log --oneline``, the changed resources, and a trailer block."""
-    counts: dict[str, int] = {}
-    for path in added + changed + removed:
-        counts[_service(path)] = counts.get(_service(path), 0) + 1
-    per_service = ", ".join(f"{svc} {n}" for svc, n in sorted(counts.items()))
-    missing = [g for g in snapshot.gaps if g.resource is None and g.kind != "region-disabled"]
-    fields = [g for g in snapshot.gaps if g.resource is not None]
-    if added or changed or removed:
-        subject = (
-            f"driftwatch: {len(changed)} changed, {len(added)} added, {len(removed)} removed ({per_service})"
-        )
-    elif missing or fields:
-        subject = (
-            f"driftwatch: partial read, {len(missing)} scope(s) and {len(fields)} setting(s) not read, "
-            "no change in the rest"
-        )
-    else:
-        subject = "driftwatch: settings verified, no change"
-    lines = [subject, ""]
-    for mark, paths in (("+", added), ("~", changed), ("-", removed)):
-        lines += [f"{mark} {p.removeprefix(SNAPSHOTS + '/')}" for p in sorted(paths)]
-    field_gaps = [g for g in snapshot.gaps if g.resource is not None]
-    scope_gaps = [g for g in snapshot.gaps if g.resource is None]
-    if snapshot.gaps:
-        lines += [
-            "",
-            f"Not read this run ({len(scope_gaps)} scopes, {len(field_gaps)} fields; last known state kept):",
-        ]
-        lines += [f"! {g.describe()}" for g in snapshot.gaps[:50]]
-        if len(snapshot.gaps) > 50:
-            lines.append(f"! ... and {len(snapshot.gaps) - 50} more (see {MANIFEST})")
-    lines += [
-        "",
-        f"Read {len(snapshot.resources)} resources from {len(snapshot.scopes_read)} scopes, "
-        f"{snapshot.started_at.isoformat(timespec='seconds')} to "
-        f"{snapshot.finished_at.isoformat(timespec='seconds')}.",
-        "",
-        f"Driftwatch-Run: {snapshot.run_id}",
-        f"Driftwatch-Version: {__version__}",
-        f"Driftwatch-Resources: {len(snapshot.resources)}",
-        f"Driftwatch-Changed: {len(added) + len(changed) + len(removed)}",
-        f"Driftwatch-Gaps: {len(snapshot.gaps)}",
-    ]
-    return "\n".join(lines) + "\n"
 
 
 def _load_json(file: Path, rel: str) -> dict[str, Any]:
