@@ -18,6 +18,7 @@ SERVICES = ("s3", "ec2", "iam")
 RETRY_MODES = ("standard", "adaptive")
 _INTERVAL = re.compile(r"^(\d+)\s*([smhd])$")
 _INTERVAL_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+MAX_INTERVAL = 366 * 86400
 
 
 @dataclass(frozen=True)
@@ -160,7 +161,10 @@ def parse_interval(text: str) -> int:
     match = _INTERVAL.match(text.strip())
     if not match or int(match.group(1)) == 0:
         raise ValueError(f"{text!r} is not an interval such as 30s, 15m, 2h or 1d")
-    return int(match.group(1)) * _INTERVAL_SECONDS[match.group(2)]
+    seconds = int(match.group(1)) * _INTERVAL_SECONDS[match.group(2)]
+    if seconds > MAX_INTERVAL:
+        raise ValueError(f"{text!r} is longer than a year; run driftwatch at least once a year")
+    return seconds
 
 
 def _severity_check(text: str) -> str | None:

@@ -8,6 +8,7 @@ from typing import Any
 
 from driftwatch.approve import resolve
 from driftwatch.compare import diff_configs
+from driftwatch.errors import StoreError
 from driftwatch.layout import baseline_path, snapshot_path
 from driftwatch.model import Against, Change, ResourceId
 from driftwatch.store import StateRepo
@@ -33,10 +34,13 @@ def resource_history(repo: StateRepo, spec: str) -> tuple[ResourceId, list[Histo
     entries = []
     for kind, path in (("snapshot", snapshot_path(identity)), ("approval", baseline_path(identity))):
         for info in repo.file_log([path]):
-            before = _config(repo.read_file_at(info.parent, path))
-            after = _config(repo.read_file_at(info.sha, path))
             against: Against = "previous" if kind == "snapshot" else "baseline"
-            changes = diff_configs(identity, before, after, against)
+            try:
+                before = _config(repo.read_file_at(info.parent, path))
+                after = _config(repo.read_file_at(info.sha, path))
+                changes = diff_configs(identity, before, after, against)
+            except StoreError as exc:  # a malformed file in the past must not hide the rest
+                changes = (Change(identity, "(unreadable)", None, str(exc), against),)
             entries.append(
                 HistoryEntry(
                     info.sha,

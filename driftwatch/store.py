@@ -184,7 +184,10 @@ class StateRepo:
                 blob = tree / path
             except KeyError:
                 continue
-            documents[path] = json.loads(blob.data_stream.read())
+            try:
+                documents[path] = json.loads(blob.data_stream.read())
+            except ValueError:  # UnicodeDecodeError included
+                raise StoreError(f"{path} at commit {commit[:10]}: not valid JSON") from None
         return documents
 
     def snapshot_commits(self, limit: int = 2) -> list[str]:
@@ -473,7 +476,10 @@ def init_repo(path: Path, files: Mapping[str, str], author_name: str, author_ema
             f"{path}: is not empty; driftwatch init wants a new or empty folder, so that it "
             "overwrites nothing"
         )
-    path.mkdir(parents=True, exist_ok=True)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise StoreError(f"{path}: cannot create the folder: {exc.strerror}") from None
     repo = git.Repo.init(path, initial_branch="main")
     for name, text in files.items():
         target = path / name

@@ -488,3 +488,23 @@ def test_settings_added_since_a_full_approval_are_drift(state_repo: Path, aws: s
         "arn:aws:s3:::team-web": [("Versioning.Status", None, "Enabled")],
         "arn:aws:s3:::team-logs": [("Tags.owner", None, "eve")],
     }
+
+
+def test_history_survives_a_malformed_file_in_the_past(state_repo: Path, aws: str, invoke: Invoke) -> None:
+    seed(aws)
+    config = str(state_repo / "driftwatch.toml")
+    invoke("-c", config, "run")
+    invoke("-c", config, "approve", "team-logs", "--reason", "ok", "--author", APPROVER)
+    baseline = state_repo / "baselines/aws/123456789012/global/s3/bucket/team-logs.json"
+    good = baseline.read_text()
+    author = ("-c", "user.name=Al", "-c", "user.email=al@example.com")
+    baseline.write_text("{not json")
+    git(state_repo, *author, "commit", "-qam", "broken")
+    baseline.write_text(good)
+    git(state_repo, *author, "commit", "-qam", "fixed")
+    result = invoke("-c", config, "history", "team-logs")
+    assert result.exit_code == 0, result.stderr
+    assert (
+        '(unreadable): null -> "baselines/aws/123456789012/global/s3/bucket/team-logs.json at commit'
+        in result.stdout
+    )

@@ -183,3 +183,9 @@ def test_intervals(text: str, seconds: int) -> None:
 def test_bad_intervals(text: str) -> None:
     with pytest.raises(ValueError, match="is not an interval"):
         parse_interval(text)
+
+
+def test_intervals_longer_than_a_year_are_refused() -> None:
+    assert parse_interval("366d") == 366 * 86400
+    with pytest.raises(ValueError, match="'3000000d' is longer than a year"):
+        parse_interval("3000000d")

@@ -251,6 +251,12 @@ def test_init_refuses_an_existing_repository(tmp_path: Path) -> None:
         init_repo(tmp_path, initial_files(), *AUTHOR)
 
 
+def test_init_under_a_file_is_refused_with_one_line(tmp_path: Path) -> None:
+    (tmp_path / "afile").write_text("x")
+    with pytest.raises(StoreError, match=r"afile/sub: cannot create the folder: Not a directory"):
+        init_repo(tmp_path / "afile/sub", initial_files(), *AUTHOR)
+
+
 def test_a_folder_that_is_not_a_state_repository_is_named(tmp_path: Path) -> None:
     from driftwatch.errors import StoreError
 

@@ -72,6 +72,12 @@ def run_demo(directory: Path, out: Callable[[str], None]) -> RunResult:
     prepare(directory)
     started = time.monotonic()
     out("Starting moto's AWS emulator on 127.0.0.1 (a real HTTP server speaking the AWS APIs) ...")
+    try:
+        import moto.server  # noqa: F401 - the emulator is an extra: driftwatch[demo]
+    except ImportError:
+        raise DriftwatchError(
+            "the demo needs moto's server: pip install 'driftwatch[demo]' (`make demo` does this)"
+        ) from None
     with running_moto_server() as endpoint:
         account.seed_account(endpoint)
         out(
