@@ -31,9 +31,15 @@ def resource_history(repo: StateRepo, spec: str) -> tuple[ResourceId, list[Histo
     """The timeline of the resource named by ``spec`` (ARN, key, path or id), oldest first."""
     documents = {**repo.deleted_documents(), **repo.read_documents()}  # deleted resources have a history too
     identity = next(iter(resolve([spec], documents).values()))
+    paths = {"snapshot": snapshot_path(identity), "approval": baseline_path(identity)}
     entries = []
-    for kind, path in (("snapshot", snapshot_path(identity)), ("approval", baseline_path(identity))):
-        for info in repo.file_log([path]):
+    # One log over both files keeps git's order: commits made within one second stay in order.
+    for info in repo.file_log(list(paths.values())):
+        every = list(paths.values())
+        touched = repo.changed_among(info.parent, info.sha, every) if info.parent else set(every)
+        for kind, path in paths.items():
+            if path not in touched:
+                continue
             against: Against = "previous" if kind == "snapshot" else "baseline"
             try:
                 before = _config(repo.read_file_at(info.parent, path))
@@ -41,18 +47,9 @@ def resource_history(repo: StateRepo, spec: str) -> tuple[ResourceId, list[Histo
                 changes = diff_configs(identity, before, after, against)
             except StoreError as exc:  # a malformed file in the past must not hide the rest
                 changes = (Change(identity, "(unreadable)", None, str(exc), against),)
-            entries.append(
-                HistoryEntry(
-                    info.sha,
-                    info.time,
-                    f"{info.author_name} <{info.author_email}>",
-                    kind,
-                    info.subject,
-                    changes,
-                    info.reason if kind == "approval" else None,
-                )
-            )
-    entries.sort(key=lambda e: (e.time, e.kind != "snapshot"))
+            author = f"{info.author_name} <{info.author_email}>"
+            reason = info.reason if kind == "approval" else None
+            entries.append(HistoryEntry(info.sha, info.time, author, kind, info.subject, changes, reason))
     return identity, entries
 
 

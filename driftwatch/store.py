@@ -202,6 +202,10 @@ class StateRepo:
         out = self.repo.git.diff("--name-only", "--no-renames", old, new, "--", root)
         return [p for p in out.splitlines() if is_resource_file(p, root)]
 
+    def changed_among(self, old: str, new: str, paths: list[str]) -> set[str]:
+        """Which of ``paths`` differ between two commits."""
+        return set(self.repo.git.diff("--name-only", "--no-renames", old, new, "--", *paths).splitlines())
+
     def file_log(self, paths: list[str]) -> list[CommitInfo]:
         """Commits that touched any of ``paths``, oldest first, with their ``Reason:`` trailer."""
         if self.head() is None:
