@@ -1,0 +1,63 @@
+"""The minimal read-only IAM policy shipped in the package covers exactly the calls the collector makes."""
+
+from __future__ import annotations
+
+import json
+from importlib.resources import files
+from pathlib import Path
+from typing import Any
+
+import boto3
+from botocore.config import Config
+
+from driftwatch.collectors.aws import AwsCollector
+from driftwatch.config import load_config
+from tests.conftest import write_config
+from tests.support.aws_faults import running_fault_proxy
+
+# How each API operation the collector calls is authorised (the IAM action differs for a few).
+ACTIONS = {
+    ("s3", "ListBuckets"): "s3:ListAllMyBuckets",
+    ("s3", "GetPublicAccessBlock"): "s3:GetBucketPublicAccessBlock",
+    ("s3", "GetBucketEncryption"): "s3:GetEncryptionConfiguration",
+    ("s3control", "GetPublicAccessBlock"): "s3:GetAccountPublicAccessBlock",
+    ("sts", "GetCallerIdentity"): None,  # needs no permission
+}
+
+
+def action(service: str, operation: str) -> str | None:
+    return ACTIONS.get((service, operation), f"{service}:{operation}")
+
+
+def seed(endpoint: str) -> None:
+    s3: Any = boto3.client(
+        "s3", endpoint_url=endpoint, region_name="us-east-1", config=Config(s3={"addressing_style": "path"})
+    )
+    s3.create_bucket(Bucket="policy-check")
+    iam: Any = boto3.client("iam", endpoint_url=endpoint, region_name="us-east-1")
+    iam.create_user(UserName="alice")
+    iam.create_access_key(UserName="alice")
+    iam.put_user_policy(
+        UserName="alice",
+        PolicyName="p",
+        PolicyDocument=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"}],
+            }
+        ),
+    )
+
+
+def test_the_shipped_policy_allows_every_call_and_nothing_more(tmp_path: Path, aws: str) -> None:
+    seed(aws)
+    policy = json.loads((files("driftwatch") / "defaults" / "iam-policy.json").read_text(encoding="utf-8"))
+    (statement,) = policy["Statement"]
+    with running_fault_proxy(aws) as proxy:
+        config = load_config(write_config(tmp_path, proxy.url, ("us-east-1", "eu-west-1")))
+        collection = AwsCollector(config.aws).collect()
+        calls = {(c.service, c.operation) for c in proxy.calls()}
+    assert collection.gaps == ()
+    needed = {a for a in (action(*call) for call in calls) if a is not None}
+    assert needed == set(statement["Action"])
+    assert (statement["Effect"], statement["Resource"]) == ("Allow", "*")
