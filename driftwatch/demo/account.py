@@ -6,11 +6,11 @@ import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import boto3
 import botocore.config
 
+from driftwatch.collectors.aws.context import keep_requests_on_endpoint
 from driftwatch.demo import account_data as data
 from driftwatch.demo.account_data import ACCOUNT_ID as ACCOUNT_ID
 from driftwatch.demo.account_data import BUCKETS, BucketSpec, GroupSpec
@@ -51,13 +51,7 @@ def demo_clients(endpoint_url: str) -> DemoClients:
         return session.client(service, region_name=region, endpoint_url=endpoint_url, **extra)
 
     s3control = client("s3control", config=s3_config)
-    netloc = urlsplit(endpoint_url).netloc
-
-    def unprefix_host(request: Any, **_: Any) -> None:
-        # botocore puts the account id in front of the host ("123456789012.127.0.0.1:5000").
-        request.url = urlunsplit(urlsplit(request.url)._replace(netloc=netloc))
-
-    s3control.meta.events.register("before-send.s3-control", unprefix_host)
+    keep_requests_on_endpoint(s3control, endpoint_url)  # botocore prefixes the account id to the host
     return DemoClients(
         s3=client("s3", config=s3_config),
         s3control=s3control,

@@ -13,13 +13,14 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, urlsplit, urlunsplit
+from urllib.parse import quote
 
 import boto3
 import pytest
 from botocore.config import Config
 
 from driftwatch.collectors.aws import AwsCollector
+from driftwatch.collectors.aws.context import keep_requests_on_endpoint
 from driftwatch.collectors.aws.ec2 import security_group_config
 from driftwatch.config import load_config
 from driftwatch.model import Resource, ResourceId
@@ -82,13 +83,7 @@ def clients(aws: str) -> Clients:
         return boto3.client(service, region_name=region, endpoint_url=aws, **extra)
 
     s3control = client("s3control")
-    netloc = urlsplit(aws).netloc
-
-    def to_endpoint(request: Any, **_: Any) -> None:
-        # botocore puts the account id in front of the host, which 127.0.0.1 cannot serve.
-        request.url = urlunsplit(urlsplit(request.url)._replace(netloc=netloc))
-
-    s3control.meta.events.register("before-send.s3-control", to_endpoint)
+    keep_requests_on_endpoint(s3control, aws)
     return Clients(
         aws,
         client("s3", config=Config(s3={"addressing_style": "path"})),

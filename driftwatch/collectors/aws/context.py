@@ -50,7 +50,7 @@ class AwsContext:
                     config=self._boto_config,
                 )
                 if self.settings.endpoint_url:
-                    _keep_requests_on_endpoint(client, self.settings.endpoint_url)
+                    keep_requests_on_endpoint(client, self.settings.endpoint_url)
                 self._clients[key] = client
             return self._clients[key]
 
@@ -71,7 +71,7 @@ def home_region(regions: tuple[str, ...]) -> str:
     return "us-east-1"
 
 
-def _keep_requests_on_endpoint(client: Any, endpoint_url: str) -> None:
+def keep_requests_on_endpoint(client: Any, endpoint_url: str) -> None:
     """Send every request to the configured endpoint's host.
 
     Some APIs (s3control) put the account id in front of the host name, which an emulator on
