@@ -13,6 +13,7 @@ from driftwatch.errors import DriftwatchError
 from driftwatch.layout import BASELINES, SNAPSHOTS, baseline_path, identity_from_document, is_resource_file
 from driftwatch.model import Finding, ResourceId
 from driftwatch.normalise import file_text
+from driftwatch.rules.engine import META_RULES
 from driftwatch.store import StateRepo
 
 _AUTHOR = re.compile(r"^\s*(?P<name>[^<>]+?)\s*<(?P<email>[^<>@\s]+@[^<>\s]+)>\s*$")
@@ -75,9 +76,6 @@ def resolve(specs: Sequence[str], documents: dict[str, dict[str, Any]]) -> dict[
     return chosen
 
 
-EXCEPTION_RULES_EXCLUDED = frozenset({"unapproved-resource", "baseline-drift"})
-
-
 def approve(
     repo: StateRepo,
     specs: Sequence[str],
@@ -131,7 +129,7 @@ def approve(
         accepted = tuple(
             f"[{f.severity}] {f.rule} {f.resource.key}: {f.message}"
             for f in findings
-            if f.resource.key in keys and f.rule not in EXCEPTION_RULES_EXCLUDED
+            if f.resource.key in keys and f.rule not in META_RULES  # guardrail findings only
         )
         name, email = author
         if len(approved) == 1 and not removed:

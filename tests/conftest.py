@@ -14,15 +14,11 @@ from click.testing import CliRunner
 from driftwatch.cli import _main, cli
 from driftwatch.defaults import default_text, initial_files
 from driftwatch.demo.moto_server import reset_moto, running_moto_server
+from driftwatch.demo.walkthrough import DEMO_ENVIRONMENT
 from driftwatch.store import init_repo
 
 TEST_ENV = {
-    "AWS_ACCESS_KEY_ID": "testing",
-    "AWS_SECRET_ACCESS_KEY": "testing",
-    "AWS_SESSION_TOKEN": "testing",
-    "AWS_DEFAULT_REGION": "us-east-1",
-    "AWS_CONFIG_FILE": os.devnull,
-    "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+    **DEMO_ENVIRONMENT,  # dummy AWS credentials, no user profile files
     "DRIFTWATCH_REDACTION_KEY": "test-redaction-key",
     "GIT_CONFIG_NOSYSTEM": "1",
 }
