@@ -36,6 +36,13 @@ class ResourceState:
     baseline_changes: tuple[Change, ...] = ()
     previous_changes: tuple[Change, ...] = ()
 
+    def reference(self) -> tuple[Against, Mapping[str, Any] | None, tuple[Change, ...]]:
+        """What a rule about a change compares with: the approved baseline when there is one,
+        else the previous run; with the changes against it."""
+        if self.baseline is not None:
+            return "baseline", self.baseline, self.baseline_changes
+        return "previous", self.previous, self.previous_changes
+
     def config(self, which: Which) -> Mapping[str, Any] | None:
         """The config as it is now, as approved, or as at the previous run."""
         return {"current": self.current, "baseline": self.baseline, "previous": self.previous}[which]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from driftwatch.model import Against, Finding, Severity
+from driftwatch.model import Finding, Severity
 from driftwatch.rules import (
     Context,
     ResourceState,
@@ -103,8 +103,7 @@ def block_weakened(state: ResourceState, ctx: Context, settings: RuleSettings) -
     """A public access block flag turned off, or the whole block removed, at bucket or account level."""
     if state.current is None or "PublicAccessBlock" in state.unreadable:
         return []  # a block we could not read is unknown, never "removed" (case 18)
-    against: Against = "baseline" if state.baseline is not None else "previous"
-    reference = state.baseline if state.baseline is not None else state.previous
+    against, reference, source = state.reference()
     weakened = _weakened(reference, state.current)
     if not weakened:
         return []
@@ -118,11 +117,7 @@ def block_weakened(state: ResourceState, ctx: Context, settings: RuleSettings) -
         message = f"{where} Block Public Access weakened: {', '.join(weakened)} turned off"
     if not serious:
         message += " (future public grants no longer rejected; existing grants were never blocked by these)"
-    changes = tuple(
-        c
-        for c in (state.baseline_changes if against == "baseline" else state.previous_changes)
-        if c.path.startswith("PublicAccessBlock") or c.path == ""
-    )
+    changes = tuple(c for c in source if c.path.startswith("PublicAccessBlock") or c.path == "")
     new = against == "previous" or _weakened(reference, state.previous) != weakened
     return [
         Finding(
@@ -142,8 +137,7 @@ def acls_reenabled(state: ResourceState, ctx: Context, settings: RuleSettings) -
     """Object ownership moved off BucketOwnerEnforced: ACLs count again, although no grant changed."""
     if state.current is None or "ObjectOwnership" in state.unreadable:
         return []
-    against: Against = "baseline" if state.baseline is not None else "previous"
-    reference = state.baseline if state.baseline is not None else state.previous
+    against, reference, source = state.reference()
     if reference is None or reference.get("ObjectOwnership") != "BucketOwnerEnforced":
         return []
     now = state.current.get("ObjectOwnership")
@@ -153,7 +147,6 @@ def acls_reenabled(state: ResourceState, ctx: Context, settings: RuleSettings) -
         f"bucket {state.identity.id}: ACLs re-enabled (object ownership {now or 'not configured'}, "
         "was BucketOwnerEnforced); ACL grants now count towards exposure again"
     )
-    source = state.baseline_changes if against == "baseline" else state.previous_changes
     changes = tuple(c for c in source if c.path == "ObjectOwnership")
     new = against == "previous" or (state.previous or {}).get("ObjectOwnership") == "BucketOwnerEnforced"
     return [
