@@ -1074,3 +1074,10 @@ def test_case_15_last_used_dates_are_observations_kept_outside_git(
     assert list(used) == [key]
     stored_user = (state_repo / f"snapshots/aws/{ACCOUNT}/global/iam/user/svc-deploy.json").read_text()
     assert "LastUsed" not in stored_user
+
+
+def test_every_service_the_config_accepts_has_a_collector() -> None:
+    from driftwatch.collectors.aws.services import AWS_SERVICES
+    from driftwatch.config import SERVICES
+
+    assert sorted(s.name for s in AWS_SERVICES) == sorted(SERVICES)

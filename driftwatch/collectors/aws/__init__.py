@@ -11,10 +11,8 @@ from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, 
 from driftwatch.collectors import Collection, register
 from driftwatch.collectors.aws.calls import ReadFailure
 from driftwatch.collectors.aws.context import AwsContext, make_session
-from driftwatch.collectors.aws.ec2 import SECURITY_GROUP, collect_security_groups
-from driftwatch.collectors.aws.iam import collect_iam
 from driftwatch.collectors.aws.regions import region_opt_in
-from driftwatch.collectors.aws.s3 import collect_s3
+from driftwatch.collectors.aws.services import AWS_SERVICES, AwsService
 from driftwatch.config import AwsSettings
 from driftwatch.errors import CollectError, CredentialsRejected
 from driftwatch.model import CoverageGap, Scope
@@ -22,7 +20,7 @@ from driftwatch.model import CoverageGap, Scope
 
 @register("aws")
 class AwsCollector:
-    """Reads S3, EC2 and IAM settings of the account that boto3's credentials belong to."""
+    """Reads the configured services (``AWS_SERVICES``) of the account that boto3's credentials belong to."""
 
     def __init__(self, settings: AwsSettings, session: boto3.session.Session | None = None) -> None:
         self.settings = settings
@@ -34,40 +32,48 @@ class AwsCollector:
             session = self._session or make_session(self.settings)
         except ProfileNotFound as exc:
             raise CollectError(f"[aws] profile: {exc}") from None
-        with ThreadPoolExecutor(
-            max_workers=self.settings.max_workers, thread_name_prefix="driftwatch-aws"
-        ) as pool:
-            ctx = AwsContext(self.settings, session, pool)
+        chosen = [s for s in AWS_SERVICES if s.name in self.settings.services]
+        workers = self.settings.max_workers
+        # Two pools: one for the (service, region) units, one for the per-resource reads those
+        # units fan out, so that a unit waiting for its reads can never starve them.
+        with (
+            ThreadPoolExecutor(max_workers=workers, thread_name_prefix="driftwatch-aws") as reads,
+            ThreadPoolExecutor(max_workers=workers, thread_name_prefix="driftwatch-unit") as units,
+        ):
+            ctx = AwsContext(self.settings, session, reads)
             ctx.account = self._account(ctx)
             result = Collection(tool_versions={"botocore": botocore.__version__})
-            if "s3" in self.settings.services:
-                result = result.merge(collect_s3(ctx))
-            if "iam" in self.settings.services:
-                result = result.merge(collect_iam(ctx))
-            if "ec2" in self.settings.services:
-                regions, status_known, skipped = self._regions(ctx)
+            work = [(s, ctx.home_region) for s in chosen if not s.regional]
+            regional = [s for s in chosen if s.regional]
+            status_known = True
+            if regional:
+                regions, status_known, skipped = self._regions(ctx, regional)
                 result = result.merge(skipped)
-                for regional in ctx.map(lambda r: self._regional(ctx, r, status_known), regions):
-                    result = result.merge(regional)
+                work += [(s, r) for r in regions for s in regional]
+            for part in units.map(lambda unit: self._unit(ctx, unit[0], unit[1], status_known), work):
+                result = result.merge(part)
             return result
 
-    def _regional(self, ctx: AwsContext, region: str, status_known: bool) -> Collection:
-        """One region's security groups. Where the account's regions could not be listed,
-        rejected credentials in a region mean "not enabled" (case 19), not a failed run."""
+    def _unit(self, ctx: AwsContext, service: AwsService, region: str, status_known: bool) -> Collection:
+        """One service in one region. Where the account's regions could not be listed, rejected
+        credentials in a region mean "not enabled" (case 19), not a failed run."""
         try:
-            return collect_security_groups(ctx, region)
+            return service.collect(ctx, region)
         except CredentialsRejected as rejected:
-            if status_known:
+            if status_known or not service.regional:
                 raise
-            gap = CoverageGap(
-                Scope("aws", ctx.account, region, SECURITY_GROUP),
-                rejected.api_call,
-                "region-disabled",
-                rejected.code,
-                f"region {region}: credentials rejected ({rejected.code}) while the account's "
-                "regions could not be listed; treated as a region not enabled and skipped",
+            gaps = tuple(
+                CoverageGap(
+                    Scope("aws", ctx.account, region, type_),
+                    rejected.api_call,
+                    "region-disabled",
+                    rejected.code,
+                    f"region {region}: credentials rejected ({rejected.code}) while the account's "
+                    "regions could not be listed; treated as a region not enabled and skipped",
+                )
+                for type_ in service.types
             )
-            return Collection(gaps=(gap,))
+            return Collection(gaps=gaps)
 
     def _account(self, ctx: AwsContext) -> str:
         sts = ctx.client("sts", ctx.home_region)
@@ -81,7 +87,7 @@ class AwsCollector:
         except (ClientError, BotoCoreError) as exc:
             raise CollectError(f"sts.get_caller_identity failed, so the account is unknown: {exc}") from None
 
-    def _regions(self, ctx: AwsContext) -> tuple[list[str], bool, Collection]:
+    def _regions(self, ctx: AwsContext, regional: list[AwsService]) -> tuple[list[str], bool, Collection]:
         """The regions to read, whether their opt-in status is known, and a gap for each configured
         region the account has not enabled (case 19)."""
         wanted = None if self.settings.all_regions else list(self.settings.regions)
@@ -106,7 +112,7 @@ class AwsCollector:
             return sorted(r for r, enabled in opt_in.items() if enabled), True, Collection()
         gaps = tuple(
             CoverageGap(
-                Scope("aws", ctx.account, region, SECURITY_GROUP),
+                Scope("aws", ctx.account, region, type_),
                 "ec2.describe_regions",
                 "region-disabled",
                 "NotOptedIn",
@@ -114,5 +120,7 @@ class AwsCollector:
             )
             for region in wanted
             if not opt_in.get(region, True)
+            for service in regional
+            for type_ in service.types
         )
         return [r for r in wanted if opt_in.get(r, True)], True, Collection(gaps=gaps)
