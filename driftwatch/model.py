@@ -7,7 +7,7 @@ import hashlib
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, Literal
 
 JSONValue = Any
@@ -173,8 +173,42 @@ class Change:
 
 
 @dataclass(frozen=True)
+class KnownChange:
+    """A dated change a provider made to its defaults, from the catalogue shipped with driftwatch."""
+
+    id: str
+    date: date
+    title: str
+    url: str
+    effect: Literal["tightens", "loosens", "neutral"]
+
+    def describe(self) -> str:
+        """``S3 encrypts new objects by default (2023-01-05, https://...)``."""
+        return f"{self.title} ({self.date.isoformat()}, {self.url})"
+
+
+@dataclass(frozen=True)
+class Reversion:
+    """A finding that undoes a fix: the approved baseline commit that had fixed the setting."""
+
+    fixed_at: datetime
+    commit: str
+    author: str
+
+    def describe(self) -> str:
+        """``fixed on 2026-11-02 in 3f9a2c1 by Alice``."""
+        return f"fixed on {self.fixed_at.date().isoformat()} in {self.commit[:7]} by {self.author}"
+
+
+@dataclass(frozen=True)
 class Finding:
-    """A rule's verdict about one resource, with the changes that caused it."""
+    """A rule's verdict about one resource, with the changes that caused it.
+
+    A finding about a fleet-wide change names a whole type as ``resource`` and lists the
+    resources it covers in ``related``. ``known_change`` labels a change that matches the
+    catalogue of provider default changes; ``reverted`` one that undoes an approved fix.
+    ``subject`` names what is wrong within the resource, for a stable ``id``.
+    """
 
     rule: str
     severity: Severity
@@ -184,12 +218,26 @@ class Finding:
     changes: tuple[Change, ...] = ()
     new_since_previous: bool = True
     commit: str | None = None
+    related: tuple[ResourceId, ...] = ()
+    known_change: KnownChange | None = None
+    reverted: Reversion | None = None
+    subject: str = ""
+
+    @property
+    def sort_key(self) -> tuple[int, bool, str, str]:
+        """Most severe first, and within a severity a reverted fix before anything else."""
+        return (-self.severity, self.reverted is None, self.resource.key, self.rule)
 
     @property
     def id(self) -> str:
-        """A stable identity: the rule, the resource and the paths involved."""
-        paths = ",".join(sorted({c.path for c in self.changes}))
-        raw = f"{self.rule}|{self.resource.key}|{paths}"
+        """A stable identity: the rule, the resource and what is wrong in it.
+
+        What is wrong is the ``subject`` when the rule names one (``ingress tcp/22 from
+        0.0.0.0/0``), else the paths of the changes; so a guardrail violation keeps its id from
+        the run that caused it to the runs that merely still see it.
+        """
+        what = self.subject or ",".join(sorted({c.path for c in self.changes}))
+        raw = f"{self.rule}|{self.resource.key}|{what}"
         return hashlib.sha256(raw.encode()).hexdigest()[:12]
 
 
@@ -210,4 +258,4 @@ class RunReport:
     def at_least(self, threshold: Severity) -> tuple[Finding, ...]:
         """The findings at or above ``threshold``, most severe first."""
         chosen = [f for f in self.findings if f.severity >= threshold]
-        return tuple(sorted(chosen, key=lambda f: (-f.severity, f.resource.key, f.rule)))
+        return tuple(sorted(chosen, key=lambda f: f.sort_key))

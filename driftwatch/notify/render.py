@@ -37,7 +37,7 @@ def environment() -> jinja2.Environment:
 def group_by_severity(findings: tuple[Finding, ...]) -> list[tuple[Severity, list[Finding]]]:
     """Findings grouped by severity, most severe first, each group ordered by resource."""
     groups: dict[Severity, list[Finding]] = {}
-    for finding in sorted(findings, key=lambda f: (-f.severity, f.resource.key, f.rule)):
+    for finding in sorted(findings, key=lambda f: f.sort_key):
         groups.setdefault(finding.severity, []).append(finding)
     return list(groups.items())
 

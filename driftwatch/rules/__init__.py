@@ -141,6 +141,7 @@ def guardrail_findings(
                 against,
                 changes,
                 new_since_previous=violation.key not in before,
+                subject=violation.key,
             )
         )
     return findings

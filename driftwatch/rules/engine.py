@@ -39,7 +39,7 @@ def evaluate(states: Mapping[str, ResourceState], settings: Mapping[str, RuleSet
                 found.extend(rule.evaluate(state, ctx, rule_settings))
         found.extend(_meta_findings(state, found, settings))
         findings.extend(found)
-    return sorted(findings, key=lambda f: (-f.severity, f.resource.key, f.rule))
+    return sorted(findings, key=lambda f: f.sort_key)
 
 
 def _meta_findings(

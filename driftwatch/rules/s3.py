@@ -128,6 +128,7 @@ def block_weakened(state: ResourceState, ctx: Context, settings: RuleSettings) -
             against,
             changes,
             new_since_previous=new,
+            subject="PublicAccessBlock",
         )
     ]
 
@@ -158,5 +159,6 @@ def acls_reenabled(state: ResourceState, ctx: Context, settings: RuleSettings) -
             against,
             changes,
             new_since_previous=new,
+            subject="ObjectOwnership",
         )
     ]

@@ -412,3 +412,15 @@ def test_a_public_bucket_whose_policy_cannot_be_read_stays_reported() -> None:
         state(account, block, baseline=block),
     )
     assert "s3-bucket-public" not in by_rule(approved)
+
+
+def test_a_guardrail_finding_keeps_its_id_from_the_run_that_caused_it_to_the_runs_after() -> None:
+    opened = security_group_config(CASE_8_GROUP)
+    closed = {**opened, "Ingress": {k: v for k, v in opened["Ingress"].items() if k != "tcp/22"}}
+    (caused,) = by_rule(findings(state(GROUP, opened, previous=closed)))["sg-open-to-world"]
+    (still,) = by_rule(findings(state(GROUP, opened, previous=opened)))["sg-open-to-world"]
+    assert [c.path for c in caused.changes] == ['Ingress["tcp/22"]'] and still.changes == ()
+    assert caused.id == still.id
+    other = {**opened, "Ingress": {**opened["Ingress"], "tcp/3389": ["0.0.0.0/0"]}}
+    ids = {f.id for f in by_rule(findings(state(GROUP, other, previous=other)))["sg-open-to-world"]}
+    assert len(ids) == 2 and caused.id in ids
