@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
+from types import TracebackType
 from typing import Any
 
 import jinja2
@@ -19,11 +21,22 @@ def compact(value: JSONValue, limit: int = 200) -> str:
     return text if len(text) <= limit else f"{text[:limit]}… (truncated)"
 
 
-def environment() -> jinja2.Environment:
-    """The template environment: package templates, strict about undefined names."""
+def loader(override: Path | None = None) -> jinja2.BaseLoader:
+    """The shipped templates, each replaced by a file of the same name in ``override`` if there is one."""
+    shipped = jinja2.PackageLoader("driftwatch", "notify/templates")
+    if override is None:
+        return shipped
+    return jinja2.ChoiceLoader([jinja2.FileSystemLoader(override), shipped])
+
+
+def environment(override: Path | None = None) -> jinja2.Environment:
+    """The template environment for text and HTML reports, strict about undefined names.
+
+    ``*.html.j2`` templates escape what they insert; the others insert text as it is.
+    """
     env = jinja2.Environment(
-        loader=jinja2.PackageLoader("driftwatch", "notify/templates"),
-        autoescape=False,
+        loader=loader(override),
+        autoescape=jinja2.select_autoescape(enabled_extensions=("html.j2",), default=False),
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
@@ -47,20 +60,53 @@ def preload(env: jinja2.Environment, *names: str) -> None:
     for name in names:
         try:
             env.get_template(name)
-        except jinja2.TemplateSyntaxError as exc:
-            raise NotifyError(f"template {exc.name or name} line {exc.lineno}: {exc.message}") from None
         except jinja2.TemplateError as exc:
-            raise NotifyError(f"template {name}: {exc}") from None
+            raise template_error(name, exc) from None
 
 
 def render(env: jinja2.Environment, name: str, **context: Any) -> str:
     """Render template ``name``; a template error becomes a NotifyError naming template and line."""
     try:
         return env.get_template(name).render(**context)
-    except jinja2.TemplateSyntaxError as exc:
-        raise NotifyError(f"template {exc.name or name} line {exc.lineno}: {exc.message}") from None
-    except jinja2.TemplateError as exc:
-        raise NotifyError(f"template {name}: {exc}") from None
+    except Exception as exc:  # a template can raise anything ({{ 1 / 0 }}); all are the template's fault
+        raise template_error(name, exc) from None
+
+
+def template_error(name: str, exc: Exception) -> NotifyError:
+    """A NotifyError such as ``template console.txt.j2 line 12: 'x' is undefined``.
+
+    For errors raised while rendering, jinja2 rewrites the traceback so that the template's own
+    frames carry its file name and line; the innermost one names an included template if that
+    is where the error is.
+    """
+    if isinstance(exc, jinja2.TemplateSyntaxError):
+        where = exc.filename or exc.name or name
+        return NotifyError(f"template {_shown(where, name)} line {exc.lineno}: {exc.message}")
+    message = exc.message if isinstance(exc, jinja2.TemplateError) else f"{type(exc).__name__}: {exc}"
+    if isinstance(exc, jinja2.TemplateNotFound):
+        return NotifyError(f"template {name}: not found ({message})")
+    frame = _template_frame(exc.__traceback__)
+    if frame is None:
+        return NotifyError(f"template {name}: {message}")
+    return NotifyError(f"template {_shown(frame[0], name)} line {frame[1]}: {message}")
+
+
+def _template_frame(tb: TracebackType | None) -> tuple[str, int] | None:
+    found = None
+    while tb is not None:
+        filename = tb.tb_frame.f_code.co_filename
+        if filename.endswith(".j2"):
+            found = (filename, tb.tb_lineno)
+        tb = tb.tb_next
+    return found
+
+
+def _shown(filename: str, name: str) -> str:
+    """The template's name, with its folder when it is not the shipped one (a user's override)."""
+    path = Path(filename)
+    if path.parent.name == "templates" and path.parent.parent.name == "notify":
+        return path.name
+    return str(path) if path.is_absolute() else filename
 
 
 UNAPPROVED_LISTED = 10

@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import json
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import jinja2
@@ -19,7 +20,7 @@ from slack_sdk.http_retry.builtin_handlers import (
 from driftwatch.errors import NotifyError
 from driftwatch.model import Change, CoverageGap, Finding, JSONValue, RunReport, Severity
 from driftwatch.notify import register
-from driftwatch.notify.render import compact, preload
+from driftwatch.notify.render import compact, loader, preload, render
 
 JSON_TEMPLATE = "slack_digest.json.j2"
 TEXT_TEMPLATE = "slack_digest.txt.j2"
@@ -57,10 +58,10 @@ class SlackMessage:
     blocks: list[dict[str, Any]]
 
 
-def default_templates() -> jinja2.Environment:
-    """The template environment holding the digest templates shipped with driftwatch."""
+def default_templates(override: Path | None = None) -> jinja2.Environment:
+    """The digest templates shipped with driftwatch, each replaceable by a file in ``override``."""
     return jinja2.Environment(
-        loader=jinja2.PackageLoader("driftwatch", "notify/templates"),
+        loader=loader(override),
         autoescape=False,
         undefined=jinja2.StrictUndefined,
         auto_reload=False,  # a running daemon keeps the templates it started with
@@ -127,10 +128,7 @@ class SlackNotifier:
         return messages
 
     def _render(self, name: str, context: dict[str, Any]) -> str:
-        try:
-            return self.templates.get_template(name).render(context)
-        except jinja2.TemplateError as err:
-            raise NotifyError(f"Slack notifier cannot render template {name}: {err}") from err
+        return render(self.templates, name, **context)
 
     def _render_blocks(self, context: dict[str, Any]) -> list[dict[str, Any]]:
         text = self._render(JSON_TEMPLATE, context)
