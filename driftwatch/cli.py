@@ -19,6 +19,7 @@ from driftwatch import __version__
 from driftwatch.config import CONFIG_FILE_NAME, Config, load_config, parse_interval
 from driftwatch.errors import DriftwatchError
 from driftwatch.model import RunReport, Severity
+from driftwatch.report_json import report_json
 
 EXIT_OK, EXIT_ERROR, EXIT_FINDINGS = 0, 1, 2
 SEVERITIES = click.Choice([str(s) for s in Severity], case_sensitive=False)
@@ -100,12 +101,12 @@ def check_config(ctx: click.Context) -> None:
     baselines = parse_baselines(files)
     _out(f"{config.path}: valid; {GUARDRAILS}: valid; {len(baselines)} baseline file(s) valid.")
     for entry in config.notify:
-        token_env = entry.options.get("token_env")
-        if token_env and not os.environ.get(str(token_env)):
-            _err(
-                f"warning: [[notify]] {entry.type} {entry.options.get('channel', '')}: the environment "
-                f"variable {token_env} is not set here; runs will report this notifier as unavailable"
-            )
+        for key, variable in entry.options.items():
+            if key.endswith("_env") and variable and not os.environ.get(str(variable)):
+                _err(
+                    f"warning: {entry.label}: the environment variable {variable} is not set here; "
+                    "runs will report this notifier as unavailable"
+                )
 
 
 @cli.command()
@@ -138,51 +139,6 @@ def _emit(report: RunReport, output: str, threshold: Severity, show: Severity) -
 
         ConsoleNotifier(_out, show).notify(report)
     return EXIT_FINDINGS if report.at_least(threshold) else EXIT_OK
-
-
-def report_json(report: RunReport) -> dict[str, Any]:
-    """The documented JSON form of a report (schema ``driftwatch.findings/1``, see README)."""
-    return {
-        "schema": "driftwatch.findings/1",
-        "run_id": report.run_id,
-        "state_repo": report.state_repo,
-        "commit": report.commit,
-        "resources_read": report.resources_read,
-        "resources_changed": report.resources_changed,
-        "findings": [
-            {
-                "id": f.id,
-                "rule": f.rule,
-                "severity": str(f.severity),
-                "resource": f.resource.key,
-                "resource_type": f.resource.type,
-                "resource_id": f.resource.id,
-                "account": f.resource.account,
-                "region": f.resource.region,
-                "against": f.against,
-                "new": f.new_since_previous,
-                "message": f.message,
-                "commit": f.commit,
-                "changes": [
-                    {"path": c.path, "before": c.before, "after": c.after, "against": c.against}
-                    for c in f.changes
-                ],
-            }
-            for f in report.at_least(Severity.INFO)
-        ],
-        "coverage_gaps": [
-            {
-                "scope": str(g.scope),
-                "resource": g.resource.key if g.resource else None,
-                "field": g.field,
-                "api_call": g.api_call,
-                "kind": g.kind,
-                "code": g.code,
-                "message": g.message,
-            }
-            for g in report.gaps
-        ],
-    }
 
 
 FORMAT = click.option(
@@ -254,7 +210,7 @@ def _cycle(config: Config, output: str, threshold: Severity, daemon: bool = Fals
     from driftwatch.notify.build import build_notifiers
     from driftwatch.runner import run_once
 
-    notifiers, build_errors = build_notifiers(config.notify, _out)
+    notifiers, build_errors = build_notifiers(config.notify, _out, config.templates_dir)
     if output == "json":  # the JSON document is the output; console notifiers would corrupt it
         notifiers = [n for n in notifiers if n.name != "console"]
     for error in build_errors:

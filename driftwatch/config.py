@@ -7,11 +7,13 @@ import re
 import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from fnmatch import fnmatchcase
+from importlib.resources import files
 from pathlib import Path
 from typing import Any, TypeVar
 
 from driftwatch.errors import ConfigError
-from driftwatch.model import Severity
+from driftwatch.model import Finding, Severity
 
 CONFIG_FILE_NAME = "driftwatch.toml"
 SERVICES = ("s3", "ec2", "iam")
@@ -59,12 +61,50 @@ class RedactionSettings:
 
 
 @dataclass(frozen=True)
+class NotifyFilter:
+    """Which findings a ``[[notify]]`` entry takes besides ``min_severity``; empty lists take all."""
+
+    max_severity: Severity = Severity.CRITICAL
+    rules: tuple[str, ...] = ()
+    accounts: tuple[str, ...] = ()
+    resources: tuple[str, ...] = ()
+
+    @property
+    def takes_all(self) -> bool:
+        """True when the filter lets every finding through."""
+        return self == NotifyFilter()
+
+    def matches(self, finding: Finding) -> bool:
+        """True when ``finding`` passes every part of the filter (patterns match the resource's key)."""
+        r = finding.resource
+        return (
+            finding.severity <= self.max_severity
+            and (not self.rules or finding.rule in self.rules)
+            and (not self.accounts or r.account in self.accounts)
+            and (not self.resources or any(fnmatchcase(r.key, p) for p in self.resources))
+        )
+
+
+@dataclass(frozen=True)
 class NotifySettings:
-    """One ``[[notify]]`` entry: a notifier type, its threshold and its own options."""
+    """One ``[[notify]]`` entry: a notifier type, its threshold, its filter and its own options."""
 
     type: str
     min_severity: Severity
     options: Mapping[str, Any] = field(default_factory=dict)
+    filter: NotifyFilter = NotifyFilter()
+    label: str = ""
+    """How messages name the entry: ``[[notify]] #2 (slack #oncall)``."""
+
+
+@dataclass(frozen=True)
+class RemoteSettings:
+    """How a state repository with a git remote is shared: fetch before a run, push after it."""
+
+    name: str = "origin"
+    attempts: int = 3
+    backoff: float = 2.0
+    timeout: float = 120.0
 
 
 @dataclass(frozen=True)
@@ -78,6 +118,8 @@ class Config:
     notify: tuple[NotifySettings, ...]
     fail_on: Severity = Severity.HIGH
     every_seconds: int = 900
+    templates_dir: Path | None = None
+    remote: RemoteSettings = RemoteSettings()
 
 
 T = TypeVar("T")
@@ -197,14 +239,50 @@ def _load_notify(file: Path, index: int, data: Any) -> NotifySettings:
     if kind not in NOTIFY_OPTIONS:
         raise table.error("type", f"{kind!r} is not a notifier (one of: {', '.join(sorted(NOTIFY_OPTIONS))})")
     severity = Severity.parse(table.take("min_severity", str, "low", _severity_check))
+    most = Severity.parse(table.take("max_severity", str, "critical", _severity_check))
+    if most < severity:
+        raise table.error("max_severity", f"{most} is below min_severity {severity}: nothing would be sent")
+    routing = NotifyFilter(
+        max_severity=most,
+        rules=_optional_strings(table, "rules", _rule_check),
+        accounts=_optional_strings(table, "accounts", _account_check),
+        resources=_optional_strings(table, "resources", _non_empty),
+    )
     options: dict[str, Any] = {}
     for key, (required, default, check) in NOTIFY_OPTIONS[kind].items():
-        value = table.take(key, str, default, check)
-        if required and not value:
+        if isinstance(default, tuple):
+            value: Any = _optional_strings(table, key, check or (lambda _: None))
+        else:
+            value = table.take(key, type(default), default, check)
+        if required and value in ("", ()):
             raise table.error(key, f"is required for a {kind} notifier")
-        options[key] = value
+        options[key] = float(value) if isinstance(default, float) else value
     table.finish()
-    return NotifySettings(kind, severity, options)
+    if kind == "email" and bool(options["username"]) != bool(options["password_env"]):
+        missing = "password_env" if options["username"] else "username"
+        raise table.error(missing, "is required when username or password_env is set (SMTP login needs both)")
+    target = options.get("channel") or options.get("url") or ", ".join(options.get("to", ()))
+    label = f"{table.label} ({kind}{' ' + str(target) if target else ''})"
+    return NotifySettings(kind, severity, options, routing, label)
+
+
+def _optional_strings(table: _Table, key: str, check: Callable[[str], str | None]) -> tuple[str, ...]:
+    """A list of strings that may be left out (then empty) but, when given, must not be empty."""
+    if key not in table.data:
+        return ()
+    return table.take_strings(key, (), check, empty="must not be empty (leave the key out instead)")
+
+
+def _rule_check(name: str) -> str | None:
+    from driftwatch.rules import RULES  # the rules register themselves on import
+    from driftwatch.rules.engine import META_RULES
+
+    known = sorted({*RULES, *META_RULES})
+    return None if name in known else f"is not a rule (one of: {', '.join(known)})"
+
+
+def _account_check(text: str) -> str | None:
+    return None if re.fullmatch(r"\d{12}", text) else "is not an AWS account id (12 digits)"
 
 
 def _env_name(text: str) -> str | None:
@@ -212,19 +290,55 @@ def _env_name(text: str) -> str | None:
     return (
         None
         if ok
-        else f"{text!r} is not an environment variable name (the token itself goes in the environment)"
+        else f"{text!r} is not an environment variable name (the secret itself goes in the environment)"
     )
 
 
-NOTIFY_OPTIONS: dict[str, dict[str, tuple[bool, str, Callable[[str], str | None] | None]]] = {
+def _optional_env_name(text: str) -> str | None:
+    return _env_name(text) if text else None
+
+
+def _port(value: int) -> str | None:
+    return None if 1 <= value <= 65535 else f"must be a port number between 1 and 65535, not {value}"
+
+
+def _host(text: str) -> str | None:
+    return None if re.fullmatch(r"[A-Za-z0-9.:\[\]-]+", text) else f"{text!r} is not a host name"
+
+
+SMTP_SECURITY = ("starttls", "ssl", "none")
+
+OptionSpec = tuple[bool, Any, Callable[[Any], str | None] | None]
+
+NOTIFY_OPTIONS: dict[str, dict[str, OptionSpec]] = {
     "console": {},
     "slack": {
         "channel": (True, "", None),
         "token_env": (False, "SLACK_BOT_TOKEN", _env_name),
         "base_url": (False, "https://slack.com/api/", lambda u: _url_check(u) if u else "must not be empty"),
     },
+    "webhook": {
+        "url": (True, "", lambda u: _url_check(u)),
+        "secret_env": (False, "", _optional_env_name),
+        "timeout": (False, 10.0, _seconds),
+    },
+    "email": {
+        "host": (True, "", lambda h: _host(h) if h else None),
+        "port": (False, 587, _port),
+        "security": (
+            False,
+            "starttls",
+            lambda m: None if m in SMTP_SECURITY else f"must be one of: {', '.join(SMTP_SECURITY)}",
+        ),
+        "from": (True, "", lambda a: _email_check(a) if a else None),
+        "to": (True, (), lambda a: None if _email_check(a) is None else "is not an email address"),
+        "username": (False, "", None),
+        "password_env": (False, "", _optional_env_name),
+        "timeout": (False, 30.0, _seconds),
+    },
 }
-"""For each notifier type, its options: name -> (required, default, check)."""
+"""For each notifier type, its options: name -> (required, default, check); the default's type is
+the option's type (a tuple is a list of strings)."""
 
 
 def load_config(path: Path) -> Config:
@@ -325,6 +439,8 @@ def parse_config(raw: Mapping[str, Any], path: Path) -> Config:
 
     notify_raw = root.take("notify", list, [{"type": "console"}])
     notify = tuple(_load_notify(path, i, entry) for i, entry in enumerate(notify_raw))
+    templates_dir = _load_templates(path, here, root.take("templates", dict, {}))
+    remote = _load_remote(path, root.take("remote", dict, {}))
     root.finish()
 
     return Config(
@@ -335,7 +451,56 @@ def parse_config(raw: Mapping[str, Any], path: Path) -> Config:
         notify=notify,
         fail_on=fail_on,
         every_seconds=parse_interval(every),
+        templates_dir=templates_dir,
+        remote=remote,
     )
+
+
+def _load_templates(path: Path, here: Path, data: Any) -> Path | None:
+    """``[templates] dir``: a folder whose files replace the shipped templates of the same name."""
+    table = _Table(path, "templates", data)
+    text = table.take("dir", str, "")
+    table.finish()
+    if not text:
+        return None
+    folder = (here / os.path.expanduser(text)).resolve()
+    if not folder.is_dir():
+        raise table.error("dir", f"{folder} is not a folder")
+    shipped = shipped_templates()
+    for file in sorted(folder.iterdir()):
+        if file.name.endswith(".j2") and not file.name.startswith("_") and file.name not in shipped:
+            raise table.error(
+                "dir",
+                f"{file.name} in {folder} replaces no template (driftwatch's templates: "
+                f"{', '.join(sorted(shipped))}; name helpers for {{% include %}} with a leading _)",
+            )
+    return folder
+
+
+def shipped_templates() -> set[str]:
+    """The names of the templates shipped in ``driftwatch/notify/templates``."""
+    folder = files("driftwatch") / "notify" / "templates"
+    return {item.name for item in folder.iterdir() if item.name.endswith(".j2")}
+
+
+def _backoff(seconds: float) -> str | None:
+    return None if 0 <= seconds <= 600 else f"must be 0 to 600 seconds, not {seconds}"
+
+
+def _load_remote(path: Path, data: Any) -> RemoteSettings:
+    table = _Table(path, "remote", data)
+    remote = RemoteSettings(
+        name=table.take("name", str, "origin"),
+        attempts=table.take(
+            "attempts", int, 3, lambda n: None if 1 <= n <= 20 else f"must be between 1 and 20, not {n}"
+        ),
+        backoff=float(table.take("backoff", float, 2.0, _backoff)),
+        timeout=float(table.take("timeout", float, 120.0, _seconds)),
+    )
+    if remote.name and not re.fullmatch(r"[A-Za-z0-9._-]+", remote.name):
+        raise table.error("name", f"{remote.name!r} is not a git remote name")
+    table.finish()
+    return remote
 
 
 def _non_empty(text: str) -> str | None:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from driftwatch.config import load_config, parse_interval
+from driftwatch.config import NotifyFilter, RemoteSettings, load_config, parse_interval
 from driftwatch.defaults import default_text
 from driftwatch.errors import ConfigError
 from driftwatch.model import Severity
@@ -27,6 +27,8 @@ def test_example_config_is_valid_and_matches_the_documented_defaults(tmp_path: P
     assert config.redaction == empty.redaction
     assert config.notify == empty.notify
     assert (config.fail_on, config.every_seconds) == (empty.fail_on, empty.every_seconds)
+    assert (config.templates_dir, config.remote) == (empty.templates_dir, empty.remote)
+    assert (empty.templates_dir, empty.remote) == (None, RemoteSettings())
     assert config.aws.regions == ("us-east-1",)
     assert config.aws.retry_mode == "adaptive"
     assert config.state.repo == tmp_path.resolve()
@@ -81,6 +83,30 @@ min_severity = "medium"
 @pytest.mark.parametrize(
     ("text", "message"),
     [
+        (
+            '[[notify]]\ntype = "console"\nmin_severity = "high"\nmax_severity = "medium"\n',
+            "config.toml: [[notify]] #1 max_severity: medium is below min_severity high",
+        ),
+        (
+            '[[notify]]\ntype = "console"\nrules = ["s3-bucket-public", "s3-public"]\n',
+            'config.toml: [[notify]] #1 rules[1]: "s3-public" is not a rule (one of: baseline-drift, ',
+        ),
+        (
+            '[[notify]]\ntype = "console"\naccounts = ["1111-2222-3333"]\n',
+            'config.toml: [[notify]] #1 accounts[0]: "1111-2222-3333" is not an AWS account id (12 digits)',
+        ),
+        (
+            '[[notify]]\ntype = "console"\nresources = []\n',
+            "config.toml: [[notify]] #1 resources: must not be empty (leave the key out instead)",
+        ),
+        (
+            '[[notify]]\ntype = "webhook"\nurl = "https://x.example"\nsecret_env = "abc def"\n',
+            "config.toml: [[notify]] #1 secret_env: 'abc def' is not an environment variable name",
+        ),
+        ("[remote]\nattempts = 0\n", "config.toml: [remote] attempts: must be between 1 and 20, not 0"),
+        ('[remote]\nname = "a b"\n', "config.toml: [remote] name: 'a b' is not a git remote name"),
+        ("[remote]\nbackoff = -1\n", "config.toml: [remote] backoff: must be 0 to 600 seconds, not -1"),
+        ("[templates]\ndir = 3\n", "config.toml: [templates] dir: must be a string, not integer 3"),
         (
             '[aws]\nregions = ["us-east-1", "eu-west-9"]\n',
             'config.toml: [aws] regions[1]: "eu-west-9" is not an AWS region',
@@ -153,6 +179,59 @@ def test_mistakes_are_named_with_file_and_key(tmp_path: Path, text: str, message
     with pytest.raises(ConfigError) as error:
         load_config(write(tmp_path, text))
     assert str(error.value).startswith(message)
+
+
+def test_routing_remote_and_templates_are_read(tmp_path: Path) -> None:
+    (tmp_path / "tpl").mkdir()
+    config = load_config(
+        write(
+            tmp_path,
+            """
+[remote]
+name = "upstream"
+attempts = 5
+backoff = 0
+[templates]
+dir = "tpl"
+[[notify]]
+type = "webhook"
+url = "https://hooks.example.com/drift"
+min_severity = "medium"
+max_severity = "high"
+rules = ["baseline-drift"]
+accounts = ["111122223333"]
+resources = ["arn:aws:s3:::prod-*"]
+""",
+        )
+    )
+    assert config.remote == RemoteSettings("upstream", 5, 0.0, 120.0)
+    assert config.templates_dir == (tmp_path / "tpl").resolve()
+    (hook,) = config.notify
+    assert hook.filter == NotifyFilter(
+        Severity.HIGH, ("baseline-drift",), ("111122223333",), ("arn:aws:s3:::prod-*",)
+    )
+    assert hook.options == {"url": "https://hooks.example.com/drift", "secret_env": "", "timeout": 10.0}
+    assert hook.label == "[[notify]] #1 (webhook https://hooks.example.com/drift)"
+
+
+def test_every_commented_notifier_in_the_example_config_is_valid(tmp_path: Path) -> None:
+    lines = default_text("config.example.toml").splitlines()
+    examples = []
+    for number, line in enumerate(lines):
+        if line == "# [[notify]]":
+            block = []
+            for following in lines[number:]:
+                if not following.startswith("# ") or (following.startswith("# [[notify]]") and block):
+                    break
+                block.append(following[2:])
+            examples.append("\n".join(block))
+    config = load_config(write(tmp_path, "\n\n".join(examples)))
+    assert [(n.type, n.min_severity, n.filter.max_severity) for n in config.notify] == [
+        ("slack", Severity.CRITICAL, Severity.CRITICAL),
+        ("slack", Severity.LOW, Severity.HIGH),
+        ("webhook", Severity.MEDIUM, Severity.CRITICAL),
+        ("email", Severity.HIGH, Severity.CRITICAL),
+    ]
 
 
 def test_a_config_that_is_not_utf8_is_named(tmp_path: Path) -> None:

@@ -1,0 +1,45 @@
+"""Routing: a ``[[notify]]`` entry's filter decides which findings its notifier sees."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from fnmatch import fnmatchcase
+
+from driftwatch.config import NotifyFilter
+from driftwatch.model import CoverageGap, RunReport
+from driftwatch.notify import Notifier
+
+
+class Routed:
+    """Wraps a notifier so that it sees only the findings (and gaps) its filter takes."""
+
+    def __init__(self, inner: Notifier, routing: NotifyFilter) -> None:
+        self.inner = inner
+        self.routing = routing
+        self.name = inner.name
+        self.min_severity = inner.min_severity
+
+    def __repr__(self) -> str:
+        return f"Routed({self.inner!r}, {self.routing!r})"
+
+    def notify(self, report: RunReport) -> None:
+        """Pass on the report cut down to what the filter takes."""
+        self.inner.notify(select(report, self.routing))
+
+
+def select(report: RunReport, routing: NotifyFilter) -> RunReport:
+    """``report`` with only the findings ``routing`` matches, and the gaps in its accounts and resources.
+
+    Rules and severities do not apply to coverage gaps: a gap has neither.
+    """
+    findings = tuple(f for f in report.findings if routing.matches(f))
+    gaps = tuple(g for g in report.gaps if _gap_matches(g, routing))
+    return replace(report, findings=findings, gaps=gaps)
+
+
+def _gap_matches(gap: CoverageGap, routing: NotifyFilter) -> bool:
+    if routing.accounts and gap.scope.account not in routing.accounts:
+        return False
+    if routing.resources and gap.resource is not None:
+        return any(fnmatchcase(gap.resource.key, pattern) for pattern in routing.resources)
+    return True
