@@ -1,0 +1,54 @@
+"""The JSON form of a report (schema ``driftwatch.findings/1``): the CLI's output, the webhook's body."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from driftwatch.model import RunReport, Severity
+
+SCHEMA = "driftwatch.findings/1"
+
+
+def report_json(report: RunReport) -> dict[str, Any]:
+    """The documented JSON form of a report (schema ``driftwatch.findings/1``, see README)."""
+    return {
+        "schema": SCHEMA,
+        "run_id": report.run_id,
+        "state_repo": report.state_repo,
+        "commit": report.commit,
+        "resources_read": report.resources_read,
+        "resources_changed": report.resources_changed,
+        "findings": [
+            {
+                "id": f.id,
+                "rule": f.rule,
+                "severity": str(f.severity),
+                "resource": f.resource.key,
+                "resource_type": f.resource.type,
+                "resource_id": f.resource.id,
+                "account": f.resource.account,
+                "region": f.resource.region,
+                "against": f.against,
+                "new": f.new_since_previous,
+                "message": f.message,
+                "commit": f.commit,
+                "changes": [
+                    {"path": c.path, "before": c.before, "after": c.after, "against": c.against}
+                    for c in f.changes
+                ],
+            }
+            for f in report.at_least(Severity.INFO)
+        ],
+        "coverage_gaps": [
+            {
+                "scope": str(g.scope),
+                "resource": g.resource.key if g.resource else None,
+                "field": g.field,
+                "api_call": g.api_call,
+                "kind": g.kind,
+                "code": g.code,
+                "message": g.message,
+            }
+            for g in report.gaps
+        ],
+    }
