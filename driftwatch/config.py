@@ -440,7 +440,6 @@ def parse_config(raw: Mapping[str, Any], path: Path) -> Config:
     notify_raw = root.take("notify", list, [{"type": "console"}])
     notify = tuple(_load_notify(path, i, entry) for i, entry in enumerate(notify_raw))
     templates_dir = _load_templates(path, here, root.take("templates", dict, {}))
-    remote = _load_remote(path, root.take("remote", dict, {}))
     root.finish()
 
     return Config(
@@ -452,7 +451,6 @@ def parse_config(raw: Mapping[str, Any], path: Path) -> Config:
         fail_on=fail_on,
         every_seconds=parse_interval(every),
         templates_dir=templates_dir,
-        remote=remote,
     )
 
 
