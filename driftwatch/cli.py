@@ -135,9 +135,10 @@ def _emit(report: RunReport, output: str, threshold: Severity, show: Severity) -
     if output == "json":
         _out(json.dumps(report_json(report), indent=2, sort_keys=True))
     else:
+        from driftwatch.model import Notification
         from driftwatch.notify.console import ConsoleNotifier
 
-        ConsoleNotifier(_out, show).notify(report)
+        ConsoleNotifier(_out, show).notify(Notification.from_report(report))
     return EXIT_FINDINGS if report.at_least(threshold) else EXIT_OK
 
 

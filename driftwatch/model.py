@@ -5,6 +5,7 @@ from __future__ import annotations
 import enum
 import hashlib
 import json
+import shlex
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -259,3 +260,93 @@ class RunReport:
         """The findings at or above ``threshold``, most severe first."""
         chosen = [f for f in self.findings if f.severity >= threshold]
         return tuple(sorted(chosen, key=lambda f: f.sort_key))
+
+
+AlertKind = Literal["new", "reopened", "reminder", "resolved"]
+"""Why a finding is told about in a run: it appeared, came back, is still open after the reminder
+interval, or went away (back to the baseline, approved, or its resource deleted)."""
+
+GapChange = Literal["started", "ended"]
+
+
+@dataclass(frozen=True)
+class Alert:
+    """One finding worth telling people about in this run, and why now.
+
+    For a ``resolved`` alert, ``finding`` is the finding as it was last seen and ``resolution``
+    says how it ended. ``first_seen`` is when the finding was first (or, reopened, last) opened.
+    """
+
+    kind: AlertKind
+    finding: Finding
+    first_seen: datetime
+    resolution: str | None = None
+
+    @property
+    def approve_command(self) -> str | None:
+        """The command that approves the current state of the finding's resource (None once resolved)."""
+        if self.kind == "resolved":
+            return None
+        return approve_command(self.finding.resource)
+
+
+def approve_command(resource: ResourceId) -> str:
+    """``driftwatch approve KEY --reason "..."``, the key quoted for a POSIX shell."""
+    return f'driftwatch approve {shlex.quote(resource.key)} --reason "..."'
+
+
+@dataclass(frozen=True)
+class GapNotice:
+    """A coverage gap that started or ended in this run (ongoing gaps are not repeated)."""
+
+    change: GapChange
+    gap: CoverageGap
+    since: datetime
+
+
+@dataclass(frozen=True)
+class Notification:
+    """What notifiers get for one run: the full report and what is worth saying about it now.
+
+    ``alerts`` are the findings to tell about (new, reopened, reminders, resolved); ``quiet``
+    are the findings still open and not repeated this run (for summary counts only); ``gaps``
+    are the coverage gaps that started or ended. ``commit_url`` links to the run's snapshot
+    commit on the git host, when known.
+    """
+
+    report: RunReport
+    alerts: tuple[Alert, ...]
+    quiet: tuple[Finding, ...] = ()
+    gaps: tuple[GapNotice, ...] = ()
+    commit_url: str | None = None
+
+    def at_least(self, threshold: Severity) -> tuple[Alert, ...]:
+        """The alerts at or above ``threshold``: most severe first, then by resource, rule and kind."""
+        chosen = [a for a in self.alerts if a.finding.severity >= threshold]
+        order = {"new": 0, "reopened": 1, "reminder": 2, "resolved": 3}
+        return tuple(
+            sorted(
+                chosen,
+                key=lambda a: (*a.finding.sort_key, order[a.kind]),
+            )
+        )
+
+    def quiet_at_least(self, threshold: Severity) -> tuple[Finding, ...]:
+        """The still-open findings not repeated this run, at or above ``threshold``."""
+        return tuple(f for f in self.quiet if f.severity >= threshold)
+
+    def has_news(self, threshold: Severity) -> bool:
+        """True when a notifier with this threshold has something to send: alerts or gap changes."""
+        return bool(self.at_least(threshold)) or bool(self.gaps)
+
+    @classmethod
+    def from_report(cls, report: RunReport, commit_url: str | None = None) -> Notification:
+        """A notification without a lifecycle (``driftwatch check``): findings new since the
+        previous run are alerts, the others quiet; every gap counts as started."""
+        return cls(
+            report,
+            tuple(Alert("new", f, report.started_at) for f in report.findings if f.new_since_previous),
+            tuple(f for f in report.findings if not f.new_since_previous),
+            tuple(GapNotice("started", g, report.started_at) for g in report.gaps),
+            commit_url,
+        )

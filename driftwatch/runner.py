@@ -14,7 +14,7 @@ from driftwatch.compare import diff_configs, pinned
 from driftwatch.config import Config
 from driftwatch.errors import NotifyError, StoreError
 from driftwatch.layout import BASELINES, GUARDRAILS, identity_from_document
-from driftwatch.model import Change, ResourceId, RunReport, Snapshot
+from driftwatch.model import Change, Notification, ResourceId, RunReport, Snapshot
 from driftwatch.normalise import normalise_resource
 from driftwatch.notify import Notifier
 from driftwatch.redaction_key import load_redactor
@@ -145,12 +145,12 @@ def _states(
     return states
 
 
-def notify_all(report: RunReport, notifiers: Sequence[Notifier]) -> tuple[str, ...]:
-    """Send the report through every notifier; a failing one is reported and never stops the others."""
+def notify_all(notification: Notification, notifiers: Sequence[Notifier]) -> tuple[str, ...]:
+    """Send the notification through every notifier; a failing one is reported and never stops the others."""
     errors = []
     for notifier in notifiers:
         try:
-            notifier.notify(report)
+            notifier.notify(notification)
         except NotifyError as exc:
             errors.append(f"{notifier.name}: {exc}")
         except Exception as exc:  # a notifier bug must not lose the run either
@@ -169,5 +169,5 @@ def run_once(
     with repo.lock():
         snapshot, recorded = collect_and_record(config, repo, collector)
         report = check(repo, recorded, snapshot)
-    errors = notify_all(report, notifiers)
+    errors = notify_all(Notification.from_report(report), notifiers)
     return RunResult(report, errors, recorded)

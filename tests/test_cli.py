@@ -342,7 +342,8 @@ min_severity = "high"
         assert "unapproved-resource" not in text  # below the notifier's min_severity
 
         monkeypatch.setenv("TEST_SLACK_TOKEN", "xoxb-wrong")
-        make_public(aws, "team-logs")
+        s3(aws).create_bucket(Bucket="team-new")
+        make_public(aws, "team-new")
         refused = invoke("-c", config, "run")
         assert "notifier failed (the snapshot is kept)" in refused.stderr and "invalid_auth" in refused.stderr
         assert "xoxb-wrong" not in refused.stderr + refused.stdout

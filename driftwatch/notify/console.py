@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 import jinja2
 
-from driftwatch.model import RunReport, Severity
+from driftwatch.model import Notification, Severity
 from driftwatch.notify import register
 from driftwatch.notify.render import environment, preload, render, report_context
 
@@ -28,6 +28,8 @@ class ConsoleNotifier:
         self.templates = templates or environment()
         preload(self.templates, "console.txt.j2")
 
-    def notify(self, report: RunReport) -> None:
-        """Write the text report."""
-        self.write(render(self.templates, "console.txt.j2", **report_context(report, self.min_severity)))
+    def notify(self, notification: Notification) -> None:
+        """Write the whole run as text, each finding marked with why it is news (if it is)."""
+        self.write(
+            render(self.templates, "console.txt.j2", **report_context(notification, self.min_severity))
+        )

@@ -10,7 +10,7 @@ from typing import Any
 import jinja2
 
 from driftwatch.errors import NotifyError
-from driftwatch.model import Finding, JSONValue, RunReport, Severity
+from driftwatch.model import Finding, JSONValue, Notification, Severity
 
 
 def compact(value: JSONValue, limit: int = 200) -> str:
@@ -113,8 +113,9 @@ UNAPPROVED_LISTED = 10
 """Up to this many unapproved resources are listed one by one; more (a first run) are summed up."""
 
 
-def report_context(report: RunReport, threshold: Severity) -> dict[str, Any]:
+def report_context(notification: Notification, threshold: Severity) -> dict[str, Any]:
     """What every report template gets."""
+    report = notification.report
     shown = report.at_least(threshold)
     counts = {str(s): sum(1 for f in shown if f.severity == s) for s in reversed(Severity)}
     unapproved = [f for f in shown if f.rule == "unapproved-resource"]
@@ -129,4 +130,7 @@ def report_context(report: RunReport, threshold: Severity) -> dict[str, Any]:
         "threshold": threshold,
         "hidden": len(report.findings) - len(shown),
         "unapproved_summed": len(unapproved) if listed is not shown else 0,
+        "kinds": {a.finding.id: a.kind for a in notification.alerts if a.kind != "resolved"},
+        "resolved": [a for a in notification.at_least(threshold) if a.kind == "resolved"],
+        "commit_url": notification.commit_url,
     }

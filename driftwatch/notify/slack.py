@@ -18,7 +18,7 @@ from slack_sdk.http_retry.builtin_handlers import (
 )
 
 from driftwatch.errors import NotifyError
-from driftwatch.model import Change, CoverageGap, Finding, JSONValue, RunReport, Severity
+from driftwatch.model import Change, CoverageGap, Finding, JSONValue, Notification, RunReport, Severity
 from driftwatch.notify import register
 from driftwatch.notify.render import compact, loader, preload, render
 
@@ -98,9 +98,9 @@ class SlackNotifier:
     def __repr__(self) -> str:
         return f"SlackNotifier(channel={self.channel!r}, min_severity={self.min_severity})"
 
-    def notify(self, report: RunReport) -> None:
-        """Post the digest of ``report``; nothing when nothing is at or above the threshold."""
-        messages = self.render(report)
+    def notify(self, notification: Notification) -> None:
+        """Post the digest of ``notification``; nothing when it has no news at or above the threshold."""
+        messages = self.render(notification)
         for number, message in enumerate(messages, 1):
             try:
                 self._client.chat_postMessage(
@@ -114,9 +114,10 @@ class SlackNotifier:
                 sent = f" after {number - 1} of {len(messages)} parts were sent" if number > 1 else ""
                 raise self._error(err, sent) from err
 
-    def render(self, report: RunReport) -> list[SlackMessage]:
-        """The messages ``notify`` would post for ``report``; empty when there is nothing to say."""
-        if not report.at_least(self.min_severity) and not report.gaps:
+    def render(self, notification: Notification) -> list[SlackMessage]:
+        """The messages ``notify`` would post; empty when there is nothing to say."""
+        report = notification.report
+        if not notification.has_news(self.min_severity):
             return []
         context = digest_context(report, self.min_severity)
         parts = split_messages(self._render_blocks(context))

@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from driftwatch.model import Change, CoverageGap, Finding, ResourceId, RunReport, Scope, Severity
+from driftwatch.model import (
+    Change,
+    CoverageGap,
+    Finding,
+    Notification,
+    ResourceId,
+    RunReport,
+    Scope,
+    Severity,
+)
 from driftwatch.notify.console import ConsoleNotifier
 
 NOW = datetime(2026, 12, 3, 16, 0, tzinfo=UTC)
@@ -13,7 +22,7 @@ BUCKET = ResourceId("aws", "111122223333", "global", "s3/bucket", "example-web",
 
 def render(report: RunReport, threshold: Severity = Severity.LOW) -> str:
     out: list[str] = []
-    ConsoleNotifier(out.append, threshold).notify(report)
+    ConsoleNotifier(out.append, threshold).notify(Notification.from_report(report))
     return "".join(out)
 
 

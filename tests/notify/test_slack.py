@@ -11,7 +11,16 @@ import jinja2
 import pytest
 
 from driftwatch.errors import NotifyError
-from driftwatch.model import Change, CoverageGap, Finding, ResourceId, RunReport, Scope, Severity
+from driftwatch.model import (
+    Change,
+    CoverageGap,
+    Finding,
+    Notification,
+    ResourceId,
+    RunReport,
+    Scope,
+    Severity,
+)
 from driftwatch.notify import NOTIFIERS
 from driftwatch.notify.slack import SlackNotifier, split_text
 from tests.support.slack_server import FakeSlack, running_slack_server
@@ -133,7 +142,7 @@ def block_texts(message: dict[str, Any]) -> list[str]:
 
 def test_digest_holds_what_matters_in_severity_order() -> None:
     with running_slack_server(valid_tokens=[TOKEN]) as fake:
-        notifier(fake, min_severity=Severity.MEDIUM).notify(FULL_REPORT)
+        notifier(fake, min_severity=Severity.MEDIUM).notify(Notification.from_report(FULL_REPORT))
 
     [request] = fake.requests
     assert request.method == "chat.postMessage"
@@ -169,7 +178,7 @@ def test_digest_holds_what_matters_in_severity_order() -> None:
 
 def test_low_threshold_includes_low_findings() -> None:
     with running_slack_server() as fake:
-        notifier(fake).notify(FULL_REPORT)
+        notifier(fake).notify(Notification.from_report(FULL_REPORT))
     text = "\n".join(block_texts(fake.messages[0]))
     assert "arn:aws:s3:::dev-scratch" in text
     assert 'Tags.owner: "alice" -> "bob"' in text
@@ -186,7 +195,7 @@ def test_user_data_is_escaped_and_cannot_break_the_json() -> None:
         changes=(Change(BUCKET, "Tags.note", 'a"b\n```c', "x <y> & ````z", "guardrail"),),
     )
     with running_slack_server() as fake:
-        notifier(fake).notify(make_report((hostile,)))
+        notifier(fake).notify(Notification.from_report(make_report((hostile,))))
     text = "\n".join(block_texts(fake.messages[0]))
     assert '&lt;!channel&gt; "quoted" &amp; done\nsecond line' in text
     assert "<!channel>" not in text
@@ -201,7 +210,7 @@ def test_long_values_are_truncated_and_say_so() -> None:
         (Change(BUCKET, "Policy", None, policy, "previous"),),
     )  # fmt: skip
     with running_slack_server() as fake:
-        notifier(fake).notify(make_report((finding,)))
+        notifier(fake).notify(Notification.from_report(make_report((finding,))))
     text = "\n".join(block_texts(fake.messages[0]))
     full = json.dumps(policy, sort_keys=True, separators=(",", ":"))
     assert f"Policy: null -> {full[:300]}… (truncated)\n" in text
@@ -220,7 +229,7 @@ def test_large_report_is_split_without_losing_findings() -> None:
         for i, r in enumerate(resources)
     )  # fmt: skip
     with running_slack_server() as fake:
-        notifier(fake).notify(make_report(findings, (GAP,)))
+        notifier(fake).notify(Notification.from_report(make_report(findings, (GAP,))))
 
     messages = fake.messages
     assert len(fake.requests) == len(messages) > 1  # the fake enforces Slack's limits
@@ -244,7 +253,7 @@ def test_long_section_is_split_and_code_blocks_stay_closed() -> None:
     changes = tuple(Change(BUCKET, f"Tags.key-{i:02d}", "v" * 120, "w" * 120, "baseline") for i in range(60))
     finding = Finding("baseline-drift", Severity.MEDIUM, BUCKET, "Many tags", "baseline", changes)
     with running_slack_server() as fake:
-        notifier(fake).notify(make_report((finding,)))
+        notifier(fake).notify(Notification.from_report(make_report((finding,))))
     sections = [b["text"]["text"] for m in fake.messages for b in m["blocks"] if b["type"] == "section"]
     long_ones = [s for s in sections if "Tags.key-" in s]
     assert len(long_ones) > 1
@@ -266,7 +275,7 @@ def test_split_text_reopens_fences_and_cuts_long_lines_outside_entities() -> Non
 def test_rate_limit_is_retried() -> None:
     with running_slack_server() as fake:
         fake.fail_next_with_429(1)
-        notifier(fake).notify(FULL_REPORT)
+        notifier(fake).notify(Notification.from_report(FULL_REPORT))
     assert [r.status for r in fake.requests] == [429, 200]
     assert len(fake.messages) == 1
 
@@ -275,7 +284,7 @@ def test_rate_limit_that_persists_becomes_notify_error() -> None:
     with running_slack_server() as fake:
         fake.fail_next_with_429(10, retry_after=0)
         with pytest.raises(NotifyError, match="ratelimited") as caught:
-            notifier(fake).notify(FULL_REPORT)
+            notifier(fake).notify(Notification.from_report(FULL_REPORT))
     assert len(fake.requests) == 4  # the first try and three retries
     assert CHANNEL in str(caught.value)
 
@@ -283,7 +292,7 @@ def test_rate_limit_that_persists_becomes_notify_error() -> None:
 def test_invalid_token_names_channel_and_code_but_not_the_token() -> None:
     secret = "xoxb-111-222-ThisIsNotTheRightToken"
     with running_slack_server(valid_tokens=[TOKEN]) as fake, pytest.raises(NotifyError) as caught:
-        notifier(fake, token=secret).notify(FULL_REPORT)
+        notifier(fake, token=secret).notify(Notification.from_report(FULL_REPORT))
     message = str(caught.value)
     assert CHANNEL in message and "invalid_auth" in message
     assert "[[notify]] token_env" in message
@@ -297,7 +306,7 @@ def test_unknown_channel_is_reported() -> None:
         running_slack_server(channels=[CHANNEL]) as fake,
         pytest.raises(NotifyError, match=expected),
     ):
-        notifier(fake, channel="#elsewhere").notify(FULL_REPORT)
+        notifier(fake, channel="#elsewhere").notify(Notification.from_report(FULL_REPORT))
     assert fake.requests[0].response == {"ok": False, "error": "channel_not_found"}
 
 
@@ -307,20 +316,22 @@ def test_unreachable_slack_is_reported() -> None:
         port = sock.getsockname()[1]
     slack = SlackNotifier(CHANNEL, TOKEN, base_url=f"http://127.0.0.1:{port}/api/")
     with pytest.raises(NotifyError, match=r"could not reach http://127\.0\.0\.1") as caught:
-        slack.notify(FULL_REPORT)
+        slack.notify(Notification.from_report(FULL_REPORT))
     assert TOKEN not in str(caught.value)
 
 
 def test_nothing_is_sent_without_findings_or_gaps() -> None:
     with running_slack_server() as fake:
-        notifier(fake).notify(make_report(()))
-        notifier(fake, min_severity=Severity.MEDIUM).notify(make_report((LOW,)))
+        notifier(fake).notify(Notification.from_report(make_report(())))
+        notifier(fake, min_severity=Severity.MEDIUM).notify(Notification.from_report(make_report((LOW,))))
     assert fake.requests == []
 
 
 def test_gaps_alone_are_sent() -> None:
     with running_slack_server() as fake:
-        notifier(fake, min_severity=Severity.HIGH).notify(make_report((LOW,), (GAP,)))
+        notifier(fake, min_severity=Severity.HIGH).notify(
+            Notification.from_report(make_report((LOW,), (GAP,)))
+        )
     [message] = fake.messages
     text = "\n".join(block_texts(message))
     assert "could not read: aws/444455556666/ap-south-1/ec2/security-group" in text
@@ -337,7 +348,7 @@ def test_broken_template_is_named() -> None:
     )
     expected = r"slack_digest\.json\.j2 rendered invalid JSON"
     with running_slack_server() as fake, pytest.raises(NotifyError, match=expected):
-        notifier(fake, templates=templates).notify(FULL_REPORT)
+        notifier(fake, templates=templates).notify(Notification.from_report(FULL_REPORT))
     assert fake.requests == []
 
 
