@@ -11,7 +11,7 @@ from email.utils import formatdate, make_msgid
 import jinja2
 
 from driftwatch.errors import NotifyError
-from driftwatch.model import RunReport, Severity
+from driftwatch.model import Notification, Severity
 from driftwatch.notify import register
 from driftwatch.notify.render import environment, preload, render, report_context
 
@@ -59,11 +59,12 @@ class EmailNotifier:
     def __repr__(self) -> str:
         return f"EmailNotifier(host={self.host!r}, to={self.recipients!r}, min_severity={self.min_severity})"
 
-    def message(self, report: RunReport) -> EmailMessage | None:
-        """The message for ``report``: text and HTML alternatives; None when there is nothing to say."""
+    def message(self, notification: Notification) -> EmailMessage | None:
+        """The message for the run: text and HTML alternatives; None when there is nothing to say."""
+        report = notification.report
         if not report.at_least(self.min_severity) and not report.gaps:
             return None
-        context = report_context(report, self.min_severity)
+        context = report_context(notification, self.min_severity)
         subject = render(self.templates, SUBJECT_TEMPLATE, **context)
         message = EmailMessage()
         message["Subject"] = " ".join(subject.split())  # one line, whatever the template's newlines
@@ -75,9 +76,9 @@ class EmailNotifier:
         message.add_alternative(render(self.templates, HTML_TEMPLATE, **context), subtype="html")
         return message
 
-    def notify(self, report: RunReport) -> None:
+    def notify(self, notification: Notification) -> None:
         """Send the message; NotifyError naming the server and what to check when it fails."""
-        message = self.message(report)
+        message = self.message(notification)
         if message is None:
             return
         where = f"SMTP server {self.host}:{self.port}"

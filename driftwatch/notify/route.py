@@ -6,7 +6,7 @@ from dataclasses import replace
 from fnmatch import fnmatchcase
 
 from driftwatch.config import NotifyFilter
-from driftwatch.model import CoverageGap, RunReport
+from driftwatch.model import CoverageGap, Notification
 from driftwatch.notify import Notifier
 
 
@@ -22,19 +22,27 @@ class Routed:
     def __repr__(self) -> str:
         return f"Routed({self.inner!r}, {self.routing!r})"
 
-    def notify(self, report: RunReport) -> None:
-        """Pass on the report cut down to what the filter takes."""
-        self.inner.notify(select(report, self.routing))
+    def notify(self, notification: Notification) -> None:
+        """Pass on the notification cut down to what the filter takes."""
+        self.inner.notify(select(notification, self.routing))
 
 
-def select(report: RunReport, routing: NotifyFilter) -> RunReport:
-    """``report`` with only the findings ``routing`` matches, and the gaps in its accounts and resources.
+def select(notification: Notification, routing: NotifyFilter) -> Notification:
+    """``notification`` with only the findings ``routing`` matches (in the report, the alerts and
+    the quiet ones), and the gaps in its accounts and resources.
 
     Rules and severities do not apply to coverage gaps: a gap has neither.
     """
+    report = notification.report
     findings = tuple(f for f in report.findings if routing.matches(f))
     gaps = tuple(g for g in report.gaps if _gap_matches(g, routing))
-    return replace(report, findings=findings, gaps=gaps)
+    return replace(
+        notification,
+        report=replace(report, findings=findings, gaps=gaps),
+        alerts=tuple(a for a in notification.alerts if routing.matches(a.finding)),
+        quiet=tuple(f for f in notification.quiet if routing.matches(f)),
+        gaps=tuple(g for g in notification.gaps if _gap_matches(g.gap, routing)),
+    )
 
 
 def _gap_matches(gap: CoverageGap, routing: NotifyFilter) -> bool:

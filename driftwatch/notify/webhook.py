@@ -13,7 +13,7 @@ from email.message import Message
 
 from driftwatch import __version__
 from driftwatch.errors import NotifyError
-from driftwatch.model import RunReport, Severity
+from driftwatch.model import Notification, Severity
 from driftwatch.notify import register
 from driftwatch.report_json import report_json
 
@@ -54,18 +54,19 @@ class WebhookNotifier:
     def __repr__(self) -> str:
         return f"WebhookNotifier(url={self.url!r}, min_severity={self.min_severity})"
 
-    def body(self, report: RunReport) -> bytes | None:
-        """The request body for ``report``: its findings at or above the threshold and its gaps;
+    def body(self, notification: Notification) -> bytes | None:
+        """The request body for the run: its findings at or above the threshold and its gaps;
         None when there is nothing to say."""
+        report = notification.report
         shown = report.at_least(self.min_severity)
         if not shown and not report.gaps:
             return None
         document = report_json(replace(report, findings=shown))
         return json.dumps(document, sort_keys=True, ensure_ascii=False).encode("utf-8")
 
-    def notify(self, report: RunReport) -> None:
+    def notify(self, notification: Notification) -> None:
         """POST the document; nothing when nothing is at or above the threshold."""
-        body = self.body(report)
+        body = self.body(notification)
         if body is None:
             return
         headers = {"Content-Type": "application/json", "User-Agent": f"driftwatch/{__version__}"}

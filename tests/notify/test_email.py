@@ -10,7 +10,7 @@ import trustme
 
 from driftwatch.config import load_config
 from driftwatch.errors import ConfigError, NotifyError
-from driftwatch.model import Severity
+from driftwatch.model import Notification, Severity
 from driftwatch.notify.build import build_notifiers
 from driftwatch.notify.email import EmailNotifier
 from tests.notify.test_slack import FULL_REPORT, LOW, make_report
@@ -27,7 +27,7 @@ def notifier(port: int, **options: object) -> EmailNotifier:
 
 def test_one_message_with_a_text_and_an_html_part_at_or_above_the_threshold() -> None:
     with running_smtp_server() as mailbox:
-        notifier(mailbox.port, min_severity=Severity.HIGH).notify(FULL_REPORT)
+        notifier(mailbox.port, min_severity=Severity.HIGH).notify(Notification.from_report(FULL_REPORT))
     [delivery] = mailbox.deliveries
     assert (delivery.mail_from, delivery.rcpt_tos) == (SENDER, list(TEAM))
     message = delivery.message
@@ -50,7 +50,9 @@ def test_one_message_with_a_text_and_an_html_part_at_or_above_the_threshold() ->
 
 def test_nothing_is_sent_when_nothing_is_at_or_above_the_threshold() -> None:
     with running_smtp_server() as mailbox:
-        notifier(mailbox.port, min_severity=Severity.HIGH).notify(make_report((LOW,)))
+        notifier(mailbox.port, min_severity=Severity.HIGH).notify(
+            Notification.from_report(make_report((LOW,)))
+        )
     assert mailbox.deliveries == []
 
 
@@ -79,7 +81,7 @@ def test_starttls_and_login_with_the_password_from_the_environment(
         )
         [built], errors = build_notifiers(load_config(config).notify, print)
         assert errors == []
-        built.notify(FULL_REPORT)
+        built.notify(Notification.from_report(FULL_REPORT))
     [delivery] = mailbox.deliveries
     assert (delivery.tls, delivery.login, delivery.rcpt_tos) == (True, "drift", ["secops@example.com"])
 
@@ -88,7 +90,7 @@ def test_a_wrong_password_is_reported_without_the_password(tls_server_context: s
     with running_smtp_server(users={"drift": "correct horse"}, tls=tls_server_context) as mailbox:
         bad = notifier(mailbox.port, security="starttls", username="drift", password="battery staple")
         with pytest.raises(NotifyError) as error:
-            bad.notify(FULL_REPORT)
+            bad.notify(Notification.from_report(FULL_REPORT))
     server = f"SMTP server 127.0.0.1:{mailbox.port}"
     assert str(error.value).startswith(f"{server} refused the login of 'drift' (535 ")
     assert "battery" not in str(error.value)
@@ -97,7 +99,7 @@ def test_a_wrong_password_is_reported_without_the_password(tls_server_context: s
 
 def test_a_server_that_requires_starttls_refuses_a_plain_session(tls_server_context: ssl.SSLContext) -> None:
     with running_smtp_server(tls=tls_server_context) as mailbox, pytest.raises(NotifyError) as error:
-        notifier(mailbox.port, security="none").notify(FULL_REPORT)
+        notifier(mailbox.port, security="none").notify(Notification.from_report(FULL_REPORT))
     server = f"SMTP server 127.0.0.1:{mailbox.port}"
     assert str(error.value) == f"{server} answered 530 Must issue a STARTTLS command first"
 
@@ -107,7 +109,7 @@ def test_an_untrusted_certificate_is_refused(
 ) -> None:
     monkeypatch.setenv("SSL_CERT_FILE", "/nonexistent/ca.pem")  # the test CA is no longer trusted
     with running_smtp_server(tls=tls_server_context) as mailbox, pytest.raises(NotifyError) as error:
-        notifier(mailbox.port, security="starttls").notify(FULL_REPORT)
+        notifier(mailbox.port, security="starttls").notify(Notification.from_report(FULL_REPORT))
     assert "TLS failed (CERTIFICATE_VERIFY_FAILED)" in str(error.value)
     assert mailbox.deliveries == []
 

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from driftwatch.config import NotifyFilter
-from driftwatch.model import CoverageGap, Finding, ResourceId, RunReport, Scope, Severity
+from driftwatch.model import CoverageGap, Finding, Notification, ResourceId, RunReport, Scope, Severity
 from driftwatch.notify.route import select
 from tests.conftest import Invoke, write_config
 from tests.support.slack_server import running_slack_server
@@ -94,8 +94,11 @@ def test_select_applies_every_part_of_the_filter_to_findings_and_accounts_to_gap
     report = RunReport("r", WHEN, WHEN, "/state", None, 4, 4, findings, gaps)
 
     def names(routing: NotifyFilter) -> tuple[list[str], list[str]]:
-        chosen = select(report, routing)
-        return [f.resource.id for f in chosen.findings], [g.scope.account for g in chosen.gaps]
+        chosen = select(Notification.from_report(report), routing)
+        ids = [f.resource.id for f in chosen.report.findings]
+        assert [a.finding.resource.id for a in chosen.alerts] == ids  # every finding here is new
+        assert [g.gap for g in chosen.gaps] == list(chosen.report.gaps)
+        return ids, [g.scope.account for g in chosen.report.gaps]
 
     everything = ["prod-data", "prod-logs", "prod-other", "dev-scratch"]
     assert names(NotifyFilter()) == (everything, [ACCOUNT, OTHER])

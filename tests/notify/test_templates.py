@@ -9,7 +9,7 @@ import pytest
 
 from driftwatch.config import load_config, shipped_templates
 from driftwatch.errors import ConfigError
-from driftwatch.model import Finding, ResourceId, RunReport, Severity
+from driftwatch.model import Finding, Notification, ResourceId, RunReport, Severity
 from driftwatch.notify.build import build_notifiers
 from driftwatch.notify.slack import SlackNotifier, default_templates
 
@@ -42,7 +42,7 @@ def console_output(config_path: Path) -> tuple[list[str], list[str]]:
     lines: list[str] = []
     notifiers, errors = build_notifiers(config.notify, lines.append, config.templates_dir)
     for notifier in notifiers:
-        notifier.notify(REPORT)
+        notifier.notify(Notification.from_report(REPORT))
     return lines, errors
 
 
@@ -66,7 +66,9 @@ def test_a_template_in_the_folder_replaces_the_shipped_one_and_may_include_helpe
     assert console_output(path) == (["run 20261203T090000Z-ab12: s3-bucket-public"], [])
     # Templates not in the folder stay the shipped ones.
     slack = SlackNotifier("#c", "xoxb-t", templates=default_templates(tmp_path / "my-templates"))
-    assert slack.render(REPORT)[0].text.startswith("driftwatch run 20261203T090000Z-ab12: 1 critical")
+    assert slack.render(Notification.from_report(REPORT))[0].text.startswith(
+        "driftwatch run 20261203T090000Z-ab12: 1 critical"
+    )
 
 
 def test_a_syntax_error_names_the_users_file_and_line(tmp_path: Path) -> None:

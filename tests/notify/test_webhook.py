@@ -12,6 +12,7 @@ import pytest
 
 from driftwatch.config import load_config
 from driftwatch.errors import NotifyError
+from driftwatch.model import Notification
 from driftwatch.notify.build import build_notifiers
 from driftwatch.notify.webhook import SIGNATURE_HEADER, WebhookNotifier
 from tests.notify.test_slack import CRITICAL, FULL_REPORT, GAP, LOW, make_report
@@ -33,7 +34,7 @@ def test_posts_the_documented_schema_signed_with_the_secret_from_the_environment
         )
         [notifier], errors = build_notifiers(load_config(config).notify, print)
         assert errors == []
-        notifier.notify(FULL_REPORT)
+        notifier.notify(Notification.from_report(FULL_REPORT))
 
     [request] = receiver.received
     assert request.path == "/hooks/driftwatch"
@@ -61,15 +62,19 @@ def test_posts_the_documented_schema_signed_with_the_secret_from_the_environment
 
 def test_without_a_secret_there_is_no_signature_and_nothing_to_say_sends_nothing() -> None:
     with running_receiver() as receiver:
-        WebhookNotifier(receiver.url).notify(make_report((LOW,)))
-        WebhookNotifier(receiver.url, min_severity=CRITICAL.severity).notify(make_report((LOW,)))
+        WebhookNotifier(receiver.url).notify(Notification.from_report(make_report((LOW,))))
+        WebhookNotifier(receiver.url, min_severity=CRITICAL.severity).notify(
+            Notification.from_report(make_report((LOW,)))
+        )
     [request] = receiver.received
     assert SIGNATURE_HEADER.lower() not in request.headers
 
 
 def test_a_gap_alone_is_sent() -> None:
     with running_receiver() as receiver:
-        WebhookNotifier(receiver.url, min_severity=CRITICAL.severity).notify(make_report((LOW,), (GAP,)))
+        WebhookNotifier(receiver.url, min_severity=CRITICAL.severity).notify(
+            Notification.from_report(make_report((LOW,), (GAP,)))
+        )
     [request] = receiver.received
     document = json.loads(request.body)
     assert (document["findings"], len(document["coverage_gaps"])) == ([], 1)
@@ -78,7 +83,7 @@ def test_a_gap_alone_is_sent() -> None:
 def test_busy_and_failing_receivers_are_retried_then_the_post_goes_through() -> None:
     with running_receiver() as receiver:
         receiver.statuses[:] = [503, 429]
-        WebhookNotifier(receiver.url, attempts=3, backoff=0).notify(FULL_REPORT)
+        WebhookNotifier(receiver.url, attempts=3, backoff=0).notify(Notification.from_report(FULL_REPORT))
     assert len(receiver.received) == 3
     assert len({r.body for r in receiver.received}) == 1  # the same document each time
 
@@ -87,7 +92,7 @@ def test_a_rejected_post_is_not_retried_and_is_reported() -> None:
     with running_receiver() as receiver:
         receiver.statuses[:] = [401]
         with pytest.raises(NotifyError) as error:
-            WebhookNotifier(receiver.url, attempts=3, backoff=0).notify(FULL_REPORT)
+            WebhookNotifier(receiver.url, attempts=3, backoff=0).notify(Notification.from_report(FULL_REPORT))
     assert len(receiver.received) == 1
     assert str(error.value) == (
         f"webhook POST to {receiver.url} failed: HTTP 401 Unauthorized "
@@ -100,7 +105,7 @@ def test_an_unreachable_receiver_is_retried_then_reported() -> None:
         sock.bind(("127.0.0.1", 0))
         url = f"http://127.0.0.1:{sock.getsockname()[1]}/hook"
     with pytest.raises(NotifyError, match=r"failed after 2 attempts: cannot reach the receiver \(.*refused"):
-        WebhookNotifier(url, attempts=2, backoff=0).notify(FULL_REPORT)
+        WebhookNotifier(url, attempts=2, backoff=0).notify(Notification.from_report(FULL_REPORT))
 
 
 def test_a_missing_secret_variable_makes_the_notifier_unavailable(tmp_path: Path) -> None:
