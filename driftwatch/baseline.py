@@ -9,11 +9,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from driftwatch.errors import BaselineError
+from driftwatch.errors import BaselineError, StoreError
 from driftwatch.layout import BASELINES, GUARDRAILS, baseline_path, identity_from_document, is_resource_file
 from driftwatch.model import ResourceId, Severity
 from driftwatch.rules import RULES, RuleSettings
 from driftwatch.rules.engine import META_RULES, default_settings
+from driftwatch.rules.reverted import BaselineVersion
+from driftwatch.store import StateRepo
 
 BASELINE_KEYS = frozenset({"identity", "config", "partial"})
 """The keys of a baseline file; ``"partial": true`` marks one that pins only some settings."""
@@ -106,8 +108,14 @@ def _rule_settings(where: str, name: str, table: dict[str, Any], default: RuleSe
                 raise BaselineError(f"{where} {key}: must be a list of {type(expected[0]).__name__}")
             if key.endswith("ports") and not all(1 <= port <= 65535 for port in value):
                 raise BaselineError(f"{where} {key}: ports are numbers from 1 to 65535")
+        elif isinstance(expected, float) and type(value) in (int, float):
+            value = float(value)
+            if key.endswith("share") and not 0 < value <= 1:
+                raise BaselineError(f"{where} {key}: a share between 0 and 1 (0.5 = half), not {value}")
         elif type(value) is not type(expected):
             raise BaselineError(f"{where} {key}: must be {type(expected).__name__}, not {value!r}")
+        elif key.startswith("min_") and isinstance(value, int) and value < 1:
+            raise BaselineError(f"{where} {key}: must be at least 1, not {value}")
         params[key] = value
     return RuleSettings(enabled, severity, params)
 
@@ -163,3 +171,18 @@ def parse_baseline(text: str, label: str) -> Baselines:
     if not isinstance(config, Mapping):
         raise BaselineError(f'{label}: "config" must be a JSON object with the approved settings')
     return {identity.key: Approved(identity, dict(config), label, partial)}
+
+
+def approved_history(repo: StateRepo, identity: ResourceId) -> list[BaselineVersion]:
+    """Every committed version of a resource's baseline, oldest first (unreadable ones skipped)."""
+    path = baseline_path(identity)
+    versions = []
+    for commit in repo.file_log([path]):
+        try:
+            document = repo.read_file_at(commit.sha, path)
+        except StoreError:
+            continue  # a malformed version was never in force; it cannot have fixed anything
+        config = document.get("config") if isinstance(document, dict) else None
+        if isinstance(config, dict):
+            versions.append(BaselineVersion(commit.sha, commit.time, commit.author_name, config))
+    return versions

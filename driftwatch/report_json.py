@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from driftwatch.model import RunReport, Severity
+from driftwatch.model import KnownChange, Reversion, RunReport, Severity
 
 SCHEMA = "driftwatch.findings/1"
 
@@ -36,6 +36,9 @@ def report_json(report: RunReport) -> dict[str, Any]:
                     {"path": c.path, "before": c.before, "after": c.after, "against": c.against}
                     for c in f.changes
                 ],
+                "related": [r.key for r in f.related],
+                "known_change": _known_change(f.known_change),
+                "reverted": _reverted(f.reverted),
             }
             for f in report.at_least(Severity.INFO)
         ],
@@ -52,3 +55,21 @@ def report_json(report: RunReport) -> dict[str, Any]:
             for g in report.gaps
         ],
     }
+
+
+def _known_change(known: KnownChange | None) -> dict[str, str] | None:
+    if known is None:
+        return None
+    return {
+        "id": known.id,
+        "date": known.date.isoformat(),
+        "title": known.title,
+        "url": known.url,
+        "effect": known.effect,
+    }
+
+
+def _reverted(reverted: Reversion | None) -> dict[str, str] | None:
+    if reverted is None:
+        return None
+    return {"fixed_at": reverted.fixed_at.isoformat(), "commit": reverted.commit, "author": reverted.author}

@@ -3,23 +3,26 @@
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from driftwatch.baseline import Baselines, parse_baselines, parse_guardrails
+from driftwatch.baseline import Baselines, approved_history, parse_baselines, parse_guardrails
 from driftwatch.collectors import Collection, Collector
 from driftwatch.compare import diff_configs, pinned
 from driftwatch.config import Config
 from driftwatch.errors import NotifyError, StoreError
-from driftwatch.layout import BASELINES, GUARDRAILS, identity_from_document
+from driftwatch.layout import BASELINES, GUARDRAILS, MANIFEST, identity_from_document
 from driftwatch.model import Change, Notification, ResourceId, RunReport, Snapshot
 from driftwatch.normalise import normalise_resource
 from driftwatch.notify import Notifier
+from driftwatch.provider_changes import default_catalogue
 from driftwatch.redaction_key import load_redactor
 from driftwatch.rules import ResourceState
 from driftwatch.rules.engine import evaluate
+from driftwatch.rules.fleet import ToolUpgrade, group_fleet_changes, label_new_defaults
+from driftwatch.rules.reverted import label_reverted
 from driftwatch.run_record import gaps_from_manifest, unreadable_fields
 from driftwatch.store import Documents, Recorded, StateRepo
 
@@ -83,7 +86,12 @@ def check(repo: StateRepo, recorded: Recorded | None = None, snapshot: Snapshot 
         previous = unchanged | repo.read_at(previous_commit, touched)
     manifest = repo.read_manifest()
     states = _states(current, previous, baselines, unreadable_fields(manifest))
-    findings = [replace(f, commit=head) for f in evaluate(states, settings)]
+    upgrade = _tool_upgrade(repo.read_file_at(previous_commit, MANIFEST), manifest)
+    found = evaluate(states, settings)
+    found = group_fleet_changes(states, found, settings, default_catalogue(), upgrade)
+    found = label_new_defaults(states, found, default_catalogue())
+    found = label_reverted(found, states, lambda identity: approved_history(repo, identity))
+    findings = [replace(f, commit=head) for f in found]
     gaps = recorded.gaps if recorded is not None else gaps_from_manifest(manifest, current)
     now = datetime.now(UTC)
     return RunReport(
@@ -97,6 +105,15 @@ def check(repo: StateRepo, recorded: Recorded | None = None, snapshot: Snapshot 
         findings=tuple(findings),
         gaps=tuple(gaps),
     )
+
+
+def _tool_upgrade(before: Mapping[str, Any] | None, after: Mapping[str, Any]) -> ToolUpgrade | None:
+    """The SDK upgrade between two runs' manifests, when there was one."""
+    old = ((before or {}).get("tool_versions") or {}).get("botocore")
+    new = (after.get("tool_versions") or {}).get("botocore")
+    if isinstance(old, str) and isinstance(new, str) and old != new:
+        return ToolUpgrade("botocore", old, new)
+    return None
 
 
 def _last_comparison(repo: StateRepo) -> tuple[str, str | None]:

@@ -127,6 +127,9 @@ def test_the_whole_flow(state_repo: Path, aws: str, invoke: Invoke) -> None:
         "message",
         "commit",
         "changes",
+        "related",
+        "known_change",
+        "reverted",
     }
     assert public["commit"] == git(state_repo, "rev-parse", "HEAD").strip()
     assert {c["path"] for c in public["changes"]} == {"Policy", "PolicyStatus", "PublicAccessBlock"}

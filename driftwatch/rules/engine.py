@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from fnmatch import fnmatch
+from typing import Any
 
 from driftwatch.model import Change, Finding, Severity
 from driftwatch.rules import RULES, Context, ResourceState, RuleSettings
@@ -11,17 +13,32 @@ from driftwatch.rules import RULES, Context, ResourceState, RuleSettings
 # Importing the modules registers the built-in rules.
 from driftwatch.rules import ec2, iam, s3  # noqa: F401  # isort: skip
 
+
+@dataclass(frozen=True)
+class MetaRule:
+    """A rule about what the other rules found (drift left over, changes across a fleet)."""
+
+    severity: Severity
+    description: str
+    params: Mapping[str, Any] = field(default_factory=dict)
+
+
 META_RULES = {
-    "baseline-drift": (Severity.MEDIUM, "Any other change against the approved baseline."),
-    "unapproved-resource": (Severity.LOW, "A resource that has no approved baseline yet."),
+    "baseline-drift": MetaRule(Severity.MEDIUM, "Any other change against the approved baseline."),
+    "unapproved-resource": MetaRule(Severity.LOW, "A resource that has no approved baseline yet."),
+    "provider-default-change": MetaRule(
+        Severity.INFO,
+        "The same change on many resources of one type in one run: one finding for all of them.",
+        {"min_resources": 5, "min_share": 0.5},
+    ),
 }
-"""Rules the engine itself applies after the others, so that they report what the others did not."""
+"""Rules the engine applies after the others, so that they report what the others did not."""
 
 
 def default_settings() -> dict[str, RuleSettings]:
     """Every rule enabled with its built-in severity and parameters."""
     settings = {name: RuleSettings(True, rule.severity, rule.params) for name, rule in RULES.items()}
-    settings.update({name: RuleSettings(True, severity) for name, (severity, _) in META_RULES.items()})
+    settings.update({name: RuleSettings(True, m.severity, m.params) for name, m in META_RULES.items()})
     return settings
 
 
@@ -66,12 +83,7 @@ def _meta_findings(
     rest = tuple(c for c in state.baseline_changes if (c.path, c.against) not in claimed)
     if not rest:
         return []
-    if state.current is None:
-        message = f"{state.identity.type} {state.identity.id} was deleted; its baseline is still approved"
-    else:
-        paths = ", ".join(c.path or "(whole resource)" for c in rest[:6])
-        more = f" and {len(rest) - 6} more" if len(rest) > 6 else ""
-        message = f"{len(rest)} setting(s) differ from the approved baseline: {paths}{more}"
+    message = drift_message(state, rest)
     changed_now = {c.path for c in state.previous_changes}
     new = state.previous is None or any(_overlaps(c, changed_now) for c in rest)
     return [
@@ -85,6 +97,15 @@ def _meta_findings(
             new_since_previous=new,
         )
     ]
+
+
+def drift_message(state: ResourceState, rest: tuple[Change, ...]) -> str:
+    """The message of a ``baseline-drift`` finding about the changes ``rest``."""
+    if state.current is None:
+        return f"{state.identity.type} {state.identity.id} was deleted; its baseline is still approved"
+    paths = ", ".join(c.path or "(whole resource)" for c in rest[:6])
+    more = f" and {len(rest) - 6} more" if len(rest) > 6 else ""
+    return f"{len(rest)} setting(s) differ from the approved baseline: {paths}{more}"
 
 
 def _overlaps(change: Change, paths: set[str]) -> bool:

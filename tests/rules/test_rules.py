@@ -3,18 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from driftwatch.baseline import load_guardrails
 from driftwatch.collectors.aws.ec2 import security_group_config
-from driftwatch.compare import diff_configs
 from driftwatch.defaults import default_text
 from driftwatch.errors import BaselineError
-from driftwatch.model import Finding, ResourceId, Severity
-from driftwatch.rules import ResourceState, RuleSettings
-from driftwatch.rules.engine import default_settings, evaluate
+from driftwatch.model import ResourceId, Severity
+from driftwatch.rules.engine import default_settings
+from tests.support.rule_states import by_rule, findings, state
 
 ACCOUNT = "111122223333"
 GROUP = ResourceId(
@@ -33,36 +31,6 @@ ALL_ON = {
     "BlockPublicPolicy": True,
     "RestrictPublicBuckets": True,
 }
-
-
-def state(
-    identity: ResourceId,
-    current: dict[str, Any] | None,
-    baseline: dict[str, Any] | None = None,
-    previous: dict[str, Any] | None = None,
-    unreadable: dict[str, str] | None = None,
-) -> ResourceState:
-    base_changes = diff_configs(identity, baseline, current, "baseline") if baseline is not None else ()
-    return ResourceState(
-        identity,
-        current,
-        baseline,
-        previous,
-        unreadable or {},
-        base_changes,
-        diff_configs(identity, previous, current, "previous"),
-    )
-
-
-def findings(*states: ResourceState, settings: dict[str, RuleSettings] | None = None) -> list[Finding]:
-    return evaluate({s.identity.key: s for s in states}, settings or default_settings())
-
-
-def by_rule(found: list[Finding]) -> dict[str, list[Finding]]:
-    result: dict[str, list[Finding]] = {}
-    for f in found:
-        result.setdefault(f.rule, []).append(f)
-    return result
 
 
 CASE_8_GROUP = {

@@ -1,0 +1,87 @@
+"""Reverted fixes: a setting back at a value that an earlier approved baseline had replaced.
+
+A bucket made private by an approved fix and public again later is the headline case of
+configuration drift: someone undid a fix. The finding says so, with the fix's date and commit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Any
+
+from driftwatch.model import Finding, ResourceId, Reversion, Severity
+from driftwatch.provider_changes import values_at
+from driftwatch.rules import ResourceState
+
+HEADLINES = {
+    "s3-bucket-public": "reverted to public",
+    "sg-open-to-world": "re-opened to the world",
+    "iam-user-mfa-missing": "MFA removed again",
+    "s3-public-access-block-weakened": "Block Public Access weakened again",
+    "s3-acls-reenabled": "ACLs re-enabled again",
+}
+"""How a reverted fix is named for the rules that guard against exposure; others say "reverted"."""
+
+ALWAYS_CRITICAL = frozenset({"s3-bucket-public"})
+"""Rules whose reverted findings are critical whatever their configured severity."""
+
+
+@dataclass(frozen=True)
+class BaselineVersion:
+    """One approved version of a resource's baseline: the commit, when, who, and the config."""
+
+    commit: str
+    when: datetime
+    author: str
+    config: Mapping[str, Any]
+
+
+History = Callable[[ResourceId], Sequence[BaselineVersion]]
+"""The approved versions of a resource's baseline, oldest first."""
+
+
+def label_reverted(
+    findings: Sequence[Finding], states: Mapping[str, ResourceState], history: History
+) -> list[Finding]:
+    """``findings`` with those that undo an approved fix labelled, most severe first."""
+    result = []
+    for finding in findings:
+        state = states.get(finding.resource.key)
+        if finding.against == "baseline" and finding.changes and state and state.current is not None:
+            fix = _fix_undone(finding, state.current, history(finding.resource))
+            if fix is not None:
+                finding = _labelled(finding, fix)
+        result.append(finding)
+    return sorted(result, key=lambda f: f.sort_key)
+
+
+def _fix_undone(
+    finding: Finding, current: Mapping[str, Any], versions: Sequence[BaselineVersion]
+) -> BaselineVersion | None:
+    """The latest approved version that changed a path away from the value it has again now."""
+    for change in finding.changes:
+        if not change.path:
+            continue
+        try:
+            now = values_at(current, change.path)
+            values = [values_at(v.config, change.path) for v in versions]
+        except ValueError:
+            continue  # a path the reader cannot address (a key with quotes in it)
+        for newer in range(len(values) - 1, 0, -1):
+            if values[newer - 1] == now and values[newer] != now:
+                return versions[newer]
+    return None
+
+
+def _labelled(finding: Finding, fix: BaselineVersion) -> Finding:
+    reversion = Reversion(fix.when, fix.commit, fix.author)
+    headline = HEADLINES.get(finding.rule, "reverted")
+    severity = Severity.CRITICAL if finding.rule in ALWAYS_CRITICAL else finding.severity
+    return replace(
+        finding,
+        severity=severity,
+        reverted=reversion,
+        message=f"{headline} ({reversion.describe()}): {finding.message}",
+    )

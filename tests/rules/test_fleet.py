@@ -1,0 +1,298 @@
+"""Fleet-wide changes, provider default changes (catalogue, section H) and reverted fixes."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from driftwatch.errors import BaselineError
+from driftwatch.model import Finding, ResourceId, Severity
+from driftwatch.provider_changes import default_catalogue, parse_catalogue, values_at
+from driftwatch.rules import ResourceState
+from driftwatch.rules.engine import default_settings, evaluate
+from driftwatch.rules.fleet import ToolUpgrade, group_fleet_changes, label_new_defaults
+from driftwatch.rules.reverted import BaselineVersion, label_reverted
+from tests.support.rule_states import by_rule, state
+
+ACCOUNT = "111122223333"
+ALL_ON = {
+    "BlockPublicAcls": True,
+    "IgnorePublicAcls": True,
+    "BlockPublicPolicy": True,
+    "RestrictPublicBuckets": True,
+}
+SSE_S3 = {
+    "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}, "BucketKeyEnabled": False}]
+}
+ACCOUNT_BLOCK = ResourceId("aws", ACCOUNT, "global", "s3/account-public-access-block", "account")
+
+
+def bucket_id(name: str) -> ResourceId:
+    return ResourceId("aws", ACCOUNT, "global", "s3/bucket", name, f"arn:aws:s3:::{name}")
+
+
+def bucket(name: str, **settings: Any) -> dict[str, Any]:
+    config = {
+        "Name": name,
+        "Acl": {"Grants": []},
+        "Policy": None,
+        "PublicAccessBlock": ALL_ON,
+        "ObjectOwnership": None,
+        "Encryption": None,
+        "Tags": {},
+    }
+    return {**config, **settings}
+
+
+def pipeline(states: list[ResourceState], upgrade: ToolUpgrade | None = None) -> list[Finding]:
+    """What the runner does after building the states: rules, then the fleet-wide view."""
+    block = {"PublicAccessBlock": None}
+    everything = {s.identity.key: s for s in [*states, state(ACCOUNT_BLOCK, block, block, block)]}
+    settings = default_settings()
+    found = evaluate(everything, settings)
+    found = group_fleet_changes(everything, found, settings, default_catalogue(), upgrade)
+    return label_new_defaults(everything, found, default_catalogue())
+
+
+def encrypted_fleet(count: int, of: int) -> list[ResourceState]:
+    """``of`` approved buckets, the first ``count`` of which gained SSE-S3 since the last run."""
+    states = []
+    for i in range(of):
+        old = bucket(f"data-{i:02}")
+        new = bucket(f"data-{i:02}", Encryption=SSE_S3) if i < count else old
+        states.append(state(bucket_id(f"data-{i:02}"), new, baseline=old, previous=old))
+    return states
+
+
+def test_the_same_change_on_every_bucket_is_one_finding_matched_to_the_catalogue() -> None:
+    found = by_rule(pipeline(encrypted_fleet(6, 6)))
+    assert set(found) == {"provider-default-change"}  # no baseline-drift per bucket
+    (group,) = found["provider-default-change"]
+    assert group.severity is Severity.INFO
+    assert group.resource.key == f"aws:{ACCOUNT}:*:s3/bucket/*"
+    assert [r.id for r in group.related] == [f"data-{i:02}" for i in range(6)]
+    assert group.known_change is not None and group.known_change.id == "aws-s3-default-encryption-2023"
+    assert group.known_change.date.isoformat() == "2023-01-05"
+    assert [(c.path, c.before, c.after) for c in group.changes] == [("Encryption", None, SSE_S3)]
+    assert group.message.startswith("the same change on 6 of 6 s3/bucket in one run: Encryption: absent -> ")
+    assert (
+        "Matches a known provider default change: S3 encrypts new objects by default (SSE-S3) "
+        in group.message
+    )
+    assert group.message.endswith("; it tightens security")
+    assert group.new_since_previous
+
+
+def test_the_group_stays_one_finding_in_later_runs_until_approved() -> None:
+    later = [
+        state(s.identity, s.current, baseline=s.baseline, previous=s.current) for s in encrypted_fleet(6, 6)
+    ]
+    (group,) = pipeline(later)
+    first = by_rule(pipeline(encrypted_fleet(6, 6)))["provider-default-change"][0]
+    assert (group.rule, group.id, group.against, group.new_since_previous) == (
+        "provider-default-change",
+        first.id,
+        "baseline",
+        False,
+    )
+
+
+def test_below_the_threshold_each_bucket_is_its_own_finding() -> None:
+    found = by_rule(pipeline(encrypted_fleet(4, 6)))  # 4 < min_resources (5)
+    assert "provider-default-change" not in found
+    assert sorted(f.resource.id for f in found["baseline-drift"]) == [
+        "data-00",
+        "data-01",
+        "data-02",
+        "data-03",
+    ]
+    share = by_rule(pipeline(encrypted_fleet(5, 12)))  # 5 of 12 < min_share (0.5)
+    assert "provider-default-change" not in share and len(share["baseline-drift"]) == 5
+
+
+def test_other_drift_on_a_grouped_bucket_is_still_reported_on_its_own() -> None:
+    states = encrypted_fleet(6, 6)
+    first = states[0]
+    tagged = {**first.current, "Tags": {"owner": "mallory"}} if first.current else {}
+    states[0] = state(first.identity, tagged, baseline=first.baseline, previous=first.previous)
+    found = by_rule(pipeline(states))
+    (drift,) = found["baseline-drift"]
+    assert drift.resource.id == "data-00"
+    assert [c.path for c in drift.changes] == ["Tags.owner"]
+    assert drift.message == "1 setting(s) differ from the approved baseline: Tags.owner"
+    assert len(found["provider-default-change"][0].related) == 6
+
+
+def test_a_fleet_change_that_loosens_security_takes_the_severity_it_folds_in() -> None:
+    states = []
+    for i in range(5):
+        identity = ResourceId("aws", ACCOUNT, "eu-west-1", "ec2/security-group", f"sg-{i}")
+        closed = {"GroupName": f"app-{i}", "Ingress": {"tcp/22": ["10.0.0.0/8"]}}
+        opened = {"GroupName": f"app-{i}", "Ingress": {"tcp/22": ["0.0.0.0/0", "10.0.0.0/8"]}}
+        states.append(state(identity, opened, baseline=closed, previous=closed))
+    (group,) = pipeline(states)
+    assert group.rule == "provider-default-change" and group.severity is Severity.CRITICAL
+    assert group.known_change is None
+    assert group.message.endswith("; it loosens security: sg-open-to-world")
+
+
+def test_a_fleet_change_no_catalogue_entry_knows_says_when_it_tightens() -> None:
+    states = []
+    for i in range(5):
+        opened = {"GroupName": f"app-{i}", "Ingress": {"tcp/22": ["0.0.0.0/0"]}}
+        closed = {"GroupName": f"app-{i}", "Ingress": {"tcp/22": ["10.0.0.0/8"]}}
+        identity = ResourceId("aws", ACCOUNT, "eu-west-1", "ec2/security-group", f"sg-{i}")
+        states.append(state(identity, closed, previous=opened))
+    (group,) = by_rule(pipeline(states))["provider-default-change"]
+    assert group.severity is Severity.INFO
+    assert "rather than separate edits; it tightens security (no longer sg-open-to-world)" in group.message
+
+
+def test_a_field_an_sdk_upgrade_adds_everywhere_is_one_info_finding() -> None:
+    states = []
+    for i in range(6):
+        old = bucket(f"data-{i:02}")
+        new = {**old, "AccessPointAlias": f"alias-{i}"}  # a new field, a different value on each
+        states.append(state(bucket_id(f"data-{i:02}"), new, baseline=old, previous=old))
+    found = pipeline(states, ToolUpgrade("botocore", "1.35.0", "1.36.2"))
+    (group,) = found
+    assert (group.rule, group.severity, len(group.related)) == ("provider-default-change", Severity.INFO, 6)
+    assert group.message.startswith(
+        "botocore 1.35.0 -> 1.36.2 added AccessPointAlias to every s3/bucket (6): "
+        "a new field in the API's answers"
+    )
+    # Without the upgrade, the same field appearing everywhere is still one finding, not six.
+    (plain,) = pipeline(states)
+    assert (
+        plain.rule == "provider-default-change"
+        and "AccessPointAlias: absent -> (a value on each)" in plain.message
+    )
+
+
+def test_a_new_bucket_with_the_april_2023_defaults_is_labelled_new_default() -> None:
+    older = [
+        state(
+            bucket_id(f"old-{i}"),
+            bucket(f"old-{i}", PublicAccessBlock=None),
+            previous=bucket(f"old-{i}", PublicAccessBlock=None),
+        )
+        for i in range(2)
+    ]
+    fresh = bucket("fresh", ObjectOwnership="BucketOwnerEnforced", PublicAccessBlock=ALL_ON)
+    found = pipeline([*older, state(bucket_id("fresh"), fresh)])
+    (unapproved,) = [f for f in found if f.resource.id == "fresh"]
+    assert unapproved.known_change is not None
+    assert unapproved.known_change.id == "aws-s3-new-bucket-defaults-2023"
+    assert (
+        "(created with a provider's new default: New S3 buckets get Block Public Access on"
+        in unapproved.message
+    )
+    # A new bucket that differs in anything else was configured differently: no label.
+    versioned = {**fresh, "Versioning": {"Status": "Enabled"}}
+    other = pipeline([*older, state(bucket_id("fresh"), versioned)])
+    assert all(f.known_change is None for f in other)
+
+
+PUBLIC_POLICY = {
+    "Statement": [
+        {
+            "Effect": "Allow",
+            "Principal": {"AWS": ["*"]},
+            "Action": ["s3:getobject"],
+            "Resource": ["arn:aws:s3:::web/*"],
+        }
+    ]
+}
+
+
+def test_a_bucket_public_again_after_an_approved_fix_is_a_critical_reverted_finding() -> None:
+    public = bucket("web", Policy=PUBLIC_POLICY, PublicAccessBlock=None)
+    private = bucket("web", PublicAccessBlock=None)
+    fixed_at = datetime(2026, 11, 2, 9, 14, tzinfo=UTC)
+    versions = [
+        BaselineVersion("a" * 40, datetime(2026, 10, 1, tzinfo=UTC), "Bob", public),
+        BaselineVersion("b" * 40, fixed_at, "Alice Admin", private),
+    ]
+    block = {"PublicAccessBlock": None}
+    states = {
+        s.identity.key: s
+        for s in (
+            state(bucket_id("web"), public, baseline=private, previous=private),
+            state(ACCOUNT_BLOCK, block, block, block),
+        )
+    }
+    found = label_reverted(evaluate(states, default_settings()), states, lambda identity: versions)
+    first = found[0]
+    assert (first.rule, first.severity) == ("s3-bucket-public", Severity.CRITICAL)
+    assert first.reverted is not None and first.reverted.commit == "b" * 40
+    assert first.message.startswith(
+        "reverted to public (fixed on 2026-11-02 in bbbbbbb by Alice Admin): bucket web is public (read)"
+    )
+    # A public bucket that was never fixed before is public, not reverted.
+    never = label_reverted(evaluate(states, default_settings()), states, lambda identity: versions[1:])
+    assert all(f.reverted is None for f in never)
+
+
+def test_mfa_removed_again_after_an_approved_fix_says_so() -> None:
+    user = ResourceId("aws", ACCOUNT, "global", "iam/user", "carol", f"arn:aws:iam::{ACCOUNT}:user/carol")
+    without = {"UserName": "carol", "LoginProfile": {"PasswordResetRequired": False}, "MFADevices": []}
+    with_mfa = {**without, "MFADevices": ["arn:aws:iam::111122223333:mfa/carol"]}
+    versions = [
+        BaselineVersion("c" * 40, datetime(2026, 9, 1, tzinfo=UTC), "Bob", without),
+        BaselineVersion("d" * 40, datetime(2026, 9, 8, tzinfo=UTC), "Alice Admin", with_mfa),
+    ]
+    states = {user.key: state(user, without, baseline=with_mfa, previous=with_mfa)}
+    (finding,) = by_rule(label_reverted(evaluate(states, default_settings()), states, lambda i: versions))[
+        "iam-user-mfa-missing"
+    ]
+    assert finding.severity is Severity.HIGH
+    assert finding.message.startswith(
+        "MFA removed again (fixed on 2026-09-08 in ddddddd by Alice Admin): user carol"
+    )
+
+
+def test_values_at_reads_paths_the_comparator_writes() -> None:
+    config = {"Ingress": {"tcp/22": ["0.0.0.0/0"]}, "Encryption": SSE_S3}
+    assert values_at(config, 'Ingress["tcp/22"]') == [["0.0.0.0/0"]]
+    assert values_at(config, "Encryption.Rules[*].ApplyServerSideEncryptionByDefault.SSEAlgorithm") == [
+        "AES256"
+    ]
+    assert values_at(config, "Encryption.Rules[3]") == [] and values_at(config, "Missing.Key") == []
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("[[change]]\nid = 1", "[[change]] #1 id: required, a non-empty string"),
+        ("[[other]]", "only [[change]] tables belong here"),
+        (
+            '[[change]]\nid="x"\nprovider="aws"\ntype="s3/bucket"\ndate=2023-01-05\ntitle="t"\nurl="u"\n'
+            'effect="better"\napplies_to="new"\nseverity="info"\n[[change.match]]\npath="A"\n'
+            "before={absent=true}\nafter={equals=1}",
+            "[[change]] #1 effect: one of tightens, loosens, neutral, not 'better'",
+        ),
+        (
+            '[[change]]\nid="x"\nprovider="aws"\ntype="s3/bucket"\ndate=2023-01-05\ntitle="t"\nurl="u"\n'
+            'effect="neutral"\napplies_to="new"\nseverity="info"\n[[change.match]]\npath="A..B"\n'
+            "before={absent=true}\nafter={equals=1}",
+            "[[change]] #1 match #1 path: cannot read path 'A..B' at character 2",
+        ),
+    ],
+)
+def test_a_malformed_catalogue_is_named_precisely(text: str, message: str) -> None:
+    with pytest.raises(BaselineError) as raised:
+        parse_catalogue(text, "changes.toml")
+    assert str(raised.value) == f"changes.toml: {message}"
+
+
+def test_the_shipped_catalogue_has_the_five_dated_aws_changes() -> None:
+    dates = {entry.known.id: entry.known.date.isoformat() for entry in default_catalogue()}
+    assert dates == {
+        "aws-s3-default-encryption-2023": "2023-01-05",
+        "aws-s3-new-bucket-defaults-2023": "2023-04-25",
+        "aws-rds-ca-rsa2048-2024": "2024-01-25",
+        "aws-ec2-imds-account-defaults-2024": "2024-03-25",
+        "aws-s3-sse-c-blocked-2026": "2026-04-06",
+    }
