@@ -76,6 +76,21 @@ def resolve(specs: Sequence[str], documents: dict[str, dict[str, Any]]) -> dict[
     return chosen
 
 
+def resources_of_findings(ids: Sequence[str], findings: Sequence[Finding]) -> tuple[str, ...]:
+    """The keys of the resources the current findings ``ids`` are about (all of a fleet-wide one)."""
+    by_id = {f.id: f for f in findings}
+    keys: list[str] = []
+    for wanted in ids:
+        finding = by_id.get(wanted.strip())
+        if finding is None:
+            raise ApproveError(
+                f"--finding {wanted}: no current finding has this id "
+                "(`driftwatch check --format json` lists the findings and their ids)"
+            )
+        keys += [r.key for r in finding.related] if finding.related else [finding.resource.key]
+    return tuple(dict.fromkeys(keys))
+
+
 def approve(
     repo: StateRepo,
     specs: Sequence[str],

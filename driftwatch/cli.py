@@ -229,24 +229,36 @@ def _cycle(config: Config, output: str, threshold: Severity, daemon: bool = Fals
 @cli.command()
 @click.argument("resources", nargs=-1)
 @click.option("--all", "everything", is_flag=True, help="Approve the whole current snapshot.")
+@click.option(
+    "--finding",
+    "finding_ids",
+    multiple=True,
+    metavar="ID",
+    help="Approve the resources of the current finding ID (every resource of a provider-default-change).",
+)
 @click.option("--reason", required=True, help="Why this state is approved (kept in the commit).")
 @click.option(
     "--author", metavar="'NAME <EMAIL>'", help="The approver [default: git's user.name and user.email]."
 )
 @click.pass_context
 def approve(
-    ctx: click.Context, resources: tuple[str, ...], everything: bool, reason: str, author: str | None
+    ctx: click.Context,
+    resources: tuple[str, ...],
+    everything: bool,
+    finding_ids: tuple[str, ...],
+    reason: str,
+    author: str | None,
 ) -> None:
     """Approve the current state of RESOURCES (ARN, id or path) as their baseline, in one commit."""
     from driftwatch.approve import approve as do_approve
-    from driftwatch.approve import parse_author
+    from driftwatch.approve import parse_author, resources_of_findings
     from driftwatch.runner import check as run_check
     from driftwatch.store import StateRepo
 
-    if not resources and not everything:
-        raise click.UsageError("name the resources to approve, or pass --all")
-    if resources and everything:
-        raise click.UsageError("pass either resources or --all, not both")
+    if not resources and not everything and not finding_ids:
+        raise click.UsageError("name the resources to approve, or pass --finding ID or --all")
+    if (resources or finding_ids) and everything:
+        raise click.UsageError("pass either resources and findings or --all, not both")
     config = _load(ctx)
     repo = StateRepo(config.state.repo, warn=_err)
     identity = parse_author(author) if author else repo.identity()
@@ -256,6 +268,7 @@ def approve(
         )
     with repo.lock():
         findings = run_check(repo).findings if repo.snapshot_commits(1) else ()
+    resources += resources_of_findings(finding_ids, findings)
     result = do_approve(
         repo, resources, everything=everything, reason=reason, author=identity, findings=findings
     )

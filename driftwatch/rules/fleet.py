@@ -153,7 +153,6 @@ class _Group:
         identity = ResourceId(
             self.provider, accounts[0] if len(accounts) == 1 else _ANY, _ANY, self.type, _ANY
         )
-        sample = self.changes[self.keys[0]]
         against: Against = "previous" if any(self._changed_now(k) for k in self.keys) else "baseline"
         changes = tuple(
             Change(identity, path, self._before(path), None if self.any_value else self._after(path), against)
@@ -169,7 +168,8 @@ class _Group:
         count = f"{len(self.keys)} of {self.total} {self.type}"
         known: KnownChange | None = None
         severity = rule.severity
-        if upgrade is not None and self.any_value and sample.before is None:
+        added_everywhere = len(self.keys) == self.total and all(s[3] == "null" for s in self.signatures)
+        if upgrade is not None and added_everywhere:
             message = (
                 f"{upgrade.tool} {upgrade.before} -> {upgrade.after} added {', '.join(sorted(self.paths))} "
                 f"to every {self.type} ({len(self.keys)}): a new field in the API's answers, not a change "

@@ -1,0 +1,173 @@
+"""Provider default changes and reverted fixes, end to end: moto's server, real git, the CLI."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from driftwatch.approve import approve
+from driftwatch.collectors import Collection
+from driftwatch.config import load_config
+from driftwatch.defaults import initial_files
+from driftwatch.model import Resource, ResourceId, Scope, Severity
+from driftwatch.runner import run_once
+from driftwatch.store import StateRepo, init_repo
+from tests.conftest import Invoke, write_config
+from tests.test_cli import APPROVER, git, make_public, s3
+
+ALL_ON = {
+    "BlockPublicAcls": True,
+    "IgnorePublicAcls": True,
+    "BlockPublicPolicy": True,
+    "RestrictPublicBuckets": True,
+}
+
+
+def buckets(endpoint: str, count: int) -> list[str]:
+    client = s3(endpoint)
+    names = [f"data-{i:02}" for i in range(count)]
+    for name in names:
+        client.create_bucket(Bucket=name)
+        client.put_public_access_block(Bucket=name, PublicAccessBlockConfiguration=ALL_ON)
+    return names
+
+
+def encrypt(endpoint: str, names: list[str]) -> None:
+    rule = {"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}, "BucketKeyEnabled": False}
+    for name in names:
+        s3(endpoint).put_bucket_encryption(Bucket=name, ServerSideEncryptionConfiguration={"Rules": [rule]})
+
+
+def findings_of(invoke: Invoke, config: str, *args: str) -> list[dict[str, Any]]:
+    result = invoke("-c", config, *args, "--format", "json")
+    assert result.exit_code in (0, 2), result.stderr
+    return list(json.loads(result.stdout)["findings"])
+
+
+def test_every_bucket_encrypted_in_one_run_is_one_finding_approved_in_one_commit(
+    state_repo: Path, aws: str, invoke: Invoke
+) -> None:
+    names = buckets(aws, 6)
+    config = str(state_repo / "driftwatch.toml")
+    assert invoke("-c", config, "run").exit_code == 0
+    assert (
+        invoke("-c", config, "approve", "--all", "--reason", "reviewed", "--author", APPROVER).exit_code == 0
+    )
+    encrypt(aws, names)
+    (group,) = findings_of(invoke, config, "run")
+    assert (group["rule"], group["severity"], group["new"]) == ("provider-default-change", "info", True)
+    assert group["related"] == [f"arn:aws:s3:::{name}" for name in names]
+    assert group["known_change"]["id"] == "aws-s3-default-encryption-2023"
+    assert group["known_change"]["date"] == "2023-01-05"
+    assert [c["path"] for c in group["changes"]] == ["Encryption"]
+    # Still one finding while it is not approved; then one commit approves the whole group.
+    (again,) = findings_of(invoke, config, "check")
+    assert again["id"] == group["id"]
+    approved = invoke(
+        "-c", config, "approve", "--finding", group["id"], "--reason", "AWS default", "--author", APPROVER
+    )
+    assert approved.stdout.startswith("Approved 6 resource(s)"), approved.stderr
+    assert git(state_repo, "log", "-1", "--format=%s").strip() == "approve: 6 resource(s)"
+    assert findings_of(invoke, config, "run") == []
+    unknown = invoke(
+        "-c", config, "approve", "--finding", "0123456789ab", "--reason", "x", "--author", APPROVER
+    )
+    assert (
+        unknown.exit_code == 1 and "--finding 0123456789ab: no current finding has this id" in unknown.stderr
+    )
+
+
+def test_a_few_buckets_encrypted_are_ordinary_drift(state_repo: Path, aws: str, invoke: Invoke) -> None:
+    names = buckets(aws, 6)
+    config = str(state_repo / "driftwatch.toml")
+    invoke("-c", config, "run")
+    invoke("-c", config, "approve", "--all", "--reason", "reviewed", "--author", APPROVER)
+    encrypt(aws, names[:2])
+    found = findings_of(invoke, config, "run")
+    assert sorted((f["rule"], f["resource"]) for f in found) == [
+        ("baseline-drift", "arn:aws:s3:::data-00"),
+        ("baseline-drift", "arn:aws:s3:::data-01"),
+    ]
+
+
+def test_a_bucket_made_public_again_after_an_approved_fix_names_the_fix(
+    state_repo: Path, aws: str, invoke: Invoke
+) -> None:
+    (name,) = buckets(aws, 1)
+    config = str(state_repo / "driftwatch.toml")
+    make_public(aws, name)
+    invoke("-c", config, "run")
+    invoke(
+        "-c",
+        config,
+        "approve",
+        "--all",
+        "--reason",
+        "launch page",
+        "--author",
+        "Bob Builder <bob@example.com>",
+    )
+    client = s3(aws)
+    client.delete_bucket_policy(Bucket=name)
+    client.put_public_access_block(Bucket=name, PublicAccessBlockConfiguration=ALL_ON)
+    invoke("-c", config, "run")
+    fixed = invoke("-c", config, "approve", name, "--reason", "close the leak", "--author", APPROVER)
+    assert fixed.exit_code == 0, fixed.stderr
+    fix_commit = git(state_repo, "rev-parse", "HEAD").strip()
+    fix_day = datetime.now(UTC).date().isoformat()
+    make_public(aws, name)  # the very policy the fix removed
+    found = findings_of(invoke, config, "run")
+    first = found[0]
+    assert (first["rule"], first["severity"]) == ("s3-bucket-public", "critical")
+    assert first["reverted"]["commit"] == fix_commit and first["reverted"]["author"] == "Alice Admin"
+    assert first["message"].startswith(
+        f"reverted to public (fixed on {fix_day} in {fix_commit[:7]} by Alice Admin): bucket {name} is public"
+    )
+    weakened = next(f for f in found if f["rule"] == "s3-public-access-block-weakened")
+    assert weakened["message"].startswith("Block Public Access weakened again (fixed on")
+    text = invoke("-c", config, "check").stdout
+    assert text.index("reverted to public") < text.index("Block Public Access weakened again")
+
+
+class FixedCollector:
+    """A collector that returns the resources it is given, as a newer botocore would shape them."""
+
+    def __init__(self, resources: list[Resource], botocore: str) -> None:
+        self.resources, self.botocore = resources, botocore
+
+    def collect(self) -> Collection:
+        scope = Scope("aws", "123456789012", "global", "s3/bucket")
+        return Collection(tuple(self.resources), frozenset({scope}), (), {"botocore": self.botocore})
+
+
+def test_a_field_added_by_an_sdk_upgrade_is_one_info_finding_not_drift(tmp_path: Path) -> None:
+    repo = tmp_path / "state"
+    init_repo(repo, initial_files(), "driftwatch", "driftwatch@localhost")
+    config = load_config(write_config(repo, None))
+
+    def fleet(extra: bool) -> list[Resource]:
+        resources = []
+        for i in range(5):
+            identity = ResourceId("aws", "123456789012", "global", "s3/bucket", f"b{i}", f"arn:aws:s3:::b{i}")
+            settings: dict[str, Any] = {"Name": f"b{i}", "Versioning": {}}
+            resources.append(
+                Resource(identity, {**settings, "BucketNamespace": "global"} if extra else settings)
+            )
+        return resources
+
+    run_once(config, FixedCollector(fleet(False), "1.35.0"), [])
+    approve(StateRepo(repo), (), everything=True, reason="reviewed", author=("Alice", "alice@example.com"))
+    report = run_once(config, FixedCollector(fleet(True), "1.36.2"), []).report
+    (finding,) = report.findings  # no baseline-drift on the five buckets
+    assert (finding.rule, finding.severity, len(finding.related)) == (
+        "provider-default-change",
+        Severity.INFO,
+        5,
+    )
+    assert finding.message.startswith(
+        "botocore 1.35.0 -> 1.36.2 added BucketNamespace to every s3/bucket (5)"
+    )
+    manifest = json.loads((repo / "snapshots/manifest.json").read_text())
+    assert manifest["tool_versions"]["botocore"] == "1.36.2"
