@@ -187,7 +187,10 @@ def test_approve_by_name_and_its_errors(state_repo: Path, aws: str, invoke: Invo
     nobody = invoke("-c", config, "approve", "team-web", "--reason", "ok")
     assert nobody.exit_code == 1 and "no approver identity" in nobody.stderr
     neither = invoke("-c", config, "approve", "--reason", "ok")
-    assert neither.exit_code == 1 and "name the resources to approve, or pass --finding ID or --all" in neither.stderr
+    assert (
+        neither.exit_code == 1
+        and "name the resources to approve, or pass --finding ID or --all" in neither.stderr
+    )
     bad_author = invoke("-c", config, "approve", "team-web", "--reason", "ok", "--author", "alice")
     assert (
         bad_author.exit_code == 1 and "expected the form 'Jane Doe <jane@example.com>'" in bad_author.stderr
