@@ -12,9 +12,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
+from driftwatch.compare import diff_configs
 from driftwatch.model import Against, Change, Finding, KnownChange, ResourceId
 from driftwatch.normalise import canonical_text
-from driftwatch.provider_changes import CatalogueEntry
+from driftwatch.provider_changes import CatalogueEntry, values_at
 from driftwatch.rules import ResourceState, RuleSettings
 from driftwatch.rules.engine import META_RULES, drift_message, evaluate
 
@@ -42,44 +43,78 @@ def group_fleet_changes(
     catalogue: Sequence[CatalogueEntry],
     upgrade: ToolUpgrade | None = None,
 ) -> list[Finding]:
-    """``findings`` with every fleet-wide change folded into one finding per change."""
+    """``findings`` with every fleet-wide change folded into one finding per change.
+
+    A change is fleet-wide when it touches at least ``min_resources`` resources of one type and
+    at least ``min_share`` of those that had the same value before (the ones the provider's
+    change could reach); a field that appeared counts when it appeared on every resource.
+    """
     rule = settings.get(FLEET_RULE)
     if rule is None or not rule.enabled:
         return list(findings)
-    population: dict[tuple[str, str], int] = {}
+    population: dict[tuple[str, str], list[ResourceState]] = {}
     members: dict[Signature, dict[str, Change]] = {}
     for key, state in states.items():
         if state.current is None:
             continue
-        kind = (state.identity.provider, state.identity.type)
-        population[kind] = population.get(kind, 0) + 1
+        population.setdefault((state.identity.provider, state.identity.type), []).append(state)
         for change in (*state.previous_changes, *state.baseline_changes):
-            for signature in _signatures(state.identity, change):
-                members.setdefault(signature, {}).setdefault(key, change)
+            for part in refined(change):
+                for signature in _signatures(state.identity, part):
+                    members.setdefault(signature, {}).setdefault(key, part)
     least, share = int(rule.params["min_resources"]), float(rule.params["min_share"])
     groups: dict[tuple[str, str, frozenset[str]], list[Signature]] = {}
     for signature, found in members.items():
-        total = population[signature[:2]]
+        kind = population[signature[:2]]
+        if len(found) < least:
+            continue
         if signature[4] == _ANY:  # a field that appeared: only when it appeared everywhere
-            qualifies = len(found) == total >= least
+            qualifies = len(found) == len(kind)
         else:
-            qualifies = len(found) >= least and len(found) / total >= share
+            unchanged = sum(1 for s in kind if s.identity.key not in found and _holds(s, signature))
+            qualifies = len(found) / (len(found) + unchanged) >= share
         if qualifies:
             groups.setdefault((*signature[:2], frozenset(found)), []).append(signature)
     result = list(findings)
-    for (_, _, keys), signatures in sorted(groups.items(), key=lambda g: sorted(g[1])):
+    for (provider, type_, _), signatures in sorted(groups.items(), key=lambda g: sorted(g[1])):
         exact = [s for s in signatures if s[4] != _ANY]
         chosen = exact or signatures
-        group = _Group(
-            chosen, {k: members[chosen[0]][k] for k in keys}, states, population[signature_kind(chosen)]
-        )
+        group = _Group({s: members[s] for s in chosen}, states, len(population[(provider, type_)]))
         result = group.fold(result, rule, catalogue, settings, upgrade)
     return sorted(result, key=lambda f: f.sort_key)
 
 
-def signature_kind(signatures: list[Signature]) -> tuple[str, str]:
-    """The provider and type of a group's signatures."""
-    return signatures[0][0], signatures[0][1]
+def refined(change: Change) -> list[Change]:
+    """``change`` split into changes inside the elements of a list when that is what it is.
+
+    The comparator reports a change inside a list as the whole list before and after; two
+    buckets whose encryption rules differ (KMS keys) but gained the same key inside them show
+    the same refined change: ``Encryption.Rules[*].BlockedEncryptionTypes: null -> {...}``.
+    """
+    before, after = change.before, change.after
+    if not (isinstance(before, list) and isinstance(after, list) and len(before) == len(after)):
+        return [change]
+    if not all(isinstance(v, dict) for v in (*before, *after)):
+        return [change]
+    parts = []
+    for old, new in zip(before, after, strict=True):
+        for inner in diff_configs(change.resource, old, new, change.against):
+            joiner = "" if inner.path.startswith("[") else "."
+            path = f"{change.path}[*]{joiner}{inner.path}"
+            parts.append(Change(change.resource, path, inner.before, inner.after, change.against))
+    return parts or [change]
+
+
+def _holds(state: ResourceState, signature: Signature) -> bool:
+    """True when a resource's setting at the signature's path still has the value before."""
+    try:
+        values = values_at(state.current, signature[2])
+    except ValueError:
+        return False
+    now = values[0] if len(values) == 1 and "[*]" not in signature[2] else (values or None)
+    if isinstance(now, list) and all(canonical_text(v) == signature[3] for v in now):
+        return True
+    return canonical_text(now) == signature[3]
 
 
 def _signatures(identity: ResourceId, change: Change) -> list[Signature]:
@@ -95,23 +130,25 @@ class _Group:
 
     def __init__(
         self,
-        signatures: list[Signature],
-        changes: dict[str, Change],
+        by_signature: dict[Signature, dict[str, Change]],
         states: Mapping[str, ResourceState],
         total: int,
     ) -> None:
-        self.signatures = signatures
-        self.keys = sorted(changes)
+        self.signatures = sorted(by_signature)
+        self.by_signature = by_signature
+        self.keys = sorted(next(iter(by_signature.values())))
         self.all_states = states
         self.states = {k: states[k] for k in self.keys}
-        self.changes = changes
-        self.provider, self.type = signatures[0][:2]
+        self.provider, self.type = self.signatures[0][:2]
         self.total = total
-        self.paths = {s[2] for s in signatures}
-        self.any_value = all(s[4] == _ANY for s in signatures)
+        self.paths = {s[2] for s in self.signatures}
+        self.any_value = all(s[4] == _ANY for s in self.signatures)
 
     def covers(self, change: Change) -> bool:
-        """True when ``change`` is this group's change (on one of its resources)."""
+        """True when ``change`` is this group's change (on one of its resources), or made of it."""
+        return all(self._covers_part(part) for part in refined(change))
+
+    def _covers_part(self, change: Change) -> bool:
         if change.path not in self.paths:
             return False
         before, after = canonical_text(change.before), canonical_text(change.after)
@@ -154,10 +191,7 @@ class _Group:
             self.provider, accounts[0] if len(accounts) == 1 else _ANY, _ANY, self.type, _ANY
         )
         against: Against = "previous" if any(self._changed_now(k) for k in self.keys) else "baseline"
-        changes = tuple(
-            Change(identity, path, self._before(path), None if self.any_value else self._after(path), against)
-            for path in sorted(self.paths)
-        )
+        changes = tuple(Change(identity, s[2], *self._values(s), against) for s in self.signatures)
         entry = self._catalogued(catalogue)
         loosened = sorted({f.rule for f in folded if f.rule not in META_RULES})
         tightened = [] if loosened or entry else self._tightened(settings)
@@ -206,11 +240,10 @@ class _Group:
     def _changed_now(self, key: str) -> bool:
         return any(self.covers(c) for c in self.states[key].previous_changes)
 
-    def _before(self, path: str) -> Any:
-        return next(self.changes[k].before for k in self.keys if self.changes[k].path == path)
-
-    def _after(self, path: str) -> Any:
-        return next(self.changes[k].after for k in self.keys if self.changes[k].path == path)
+    def _values(self, signature: Signature) -> tuple[Any, Any]:
+        """The value before and after of a signature (no single value after for "appeared")."""
+        sample = next(iter(self.by_signature[signature].values()))
+        return sample.before, None if signature[4] == _ANY else sample.after
 
     def _reference(self, key: str) -> Mapping[str, Any] | None:
         state = self.states[key]

@@ -296,3 +296,38 @@ def test_the_shipped_catalogue_has_the_five_dated_aws_changes() -> None:
         "aws-ec2-imds-account-defaults-2024": "2024-03-25",
         "aws-s3-sse-c-blocked-2026": "2026-04-06",
     }
+
+
+def test_the_change_counts_among_the_resources_that_had_the_old_value() -> None:
+    """Six unencrypted buckets of twenty get SSE-S3: all that could change did (section H1)."""
+    kms = {"Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms"}}]}
+    states = encrypted_fleet(6, 6)
+    for i in range(14):
+        already = bucket(f"kms-{i:02}", Encryption=kms)
+        states.append(state(bucket_id(f"kms-{i:02}"), already, baseline=already, previous=already))
+    (group,) = pipeline(states)
+    assert group.rule == "provider-default-change" and len(group.related) == 6
+    assert group.message.startswith("the same change on 6 of 20 s3/bucket in one run")
+
+
+def test_a_key_added_inside_differing_encryption_rules_is_one_change_section_h5() -> None:
+    states = []
+    for i in range(6):
+        algorithm = (
+            {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": f"key-{i}"} if i % 2 else {"SSEAlgorithm": "AES256"}
+        )
+        old = bucket(
+            f"data-{i:02}", Encryption={"Rules": [{"ApplyServerSideEncryptionByDefault": algorithm}]}
+        )
+        rule = {
+            "ApplyServerSideEncryptionByDefault": algorithm,
+            "BlockedEncryptionTypes": {"EncryptionType": ["SSE-C"]},
+        }
+        new = {**old, "Encryption": {"Rules": [rule]}}
+        states.append(state(bucket_id(f"data-{i:02}"), new, baseline=old, previous=old))
+    (group,) = pipeline(states)
+    assert [(c.path, c.before, c.after) for c in group.changes] == [
+        ("Encryption.Rules[*].BlockedEncryptionTypes", None, {"EncryptionType": ["SSE-C"]})
+    ]
+    assert group.known_change is not None and group.known_change.id == "aws-s3-sse-c-blocked-2026"
+    assert group.severity is Severity.INFO and len(group.related) == 6
