@@ -16,6 +16,7 @@ from driftwatch.demo.account_data import ACCOUNT_ID as ACCOUNT_ID
 from driftwatch.demo.account_data import BUCKETS, BucketSpec, GroupSpec
 from driftwatch.demo.account_data import DEMO_REGIONS as DEMO_REGIONS
 from driftwatch.demo.account_data import DRIFTED_BUCKET as DRIFTED_BUCKET
+from driftwatch.demo.account_data import LEFTOVER_BUCKET as LEFTOVER_BUCKET
 from driftwatch.demo.account_data import MFA_REMOVED_USER as MFA_REMOVED_USER
 from driftwatch.demo.account_data import NEW_BUCKET as NEW_BUCKET
 from driftwatch.demo.account_data import OPENED_GROUP_NAME as OPENED_GROUP_NAME
@@ -299,3 +300,34 @@ def apply_drift(endpoint_url: str) -> None:
         raise RuntimeError(f"{TAGGED_BUCKET} is not in its seeded state; seed the account first")
     tags[TAGGED_BUCKET_TAG] = TAGGED_BUCKET_NEW_VALUE
     s3.put_bucket_tagging(Bucket=TAGGED_BUCKET, Tagging={"TagSet": _tag_set(tags)})
+
+
+def fix_leftover_bucket(endpoint_url: str) -> None:
+    """The security team's fix: the leftover public bucket's ACL made private."""
+    demo_clients(endpoint_url).s3.put_bucket_acl(Bucket=LEFTOVER_BUCKET, ACL="private")
+
+
+def reopen_leftover_bucket(endpoint_url: str) -> None:
+    """Someone restores the leftover bucket's old public-read ACL: the fix is undone."""
+    demo_clients(endpoint_url).s3.put_bucket_acl(Bucket=LEFTOVER_BUCKET, ACL="public-read")
+
+
+def provider_encrypts_by_default(endpoint_url: str) -> list[str]:
+    """Simulate AWS's change of 5 January 2023: every bucket without default encryption gets SSE-S3."""
+    s3 = demo_clients(endpoint_url).s3
+    changed = []
+    for bucket in s3.list_buckets()["Buckets"]:
+        try:
+            s3.get_bucket_encryption(Bucket=bucket["Name"])
+        except s3.exceptions.ClientError as error:
+            if error.response["Error"]["Code"] != "ServerSideEncryptionConfigurationNotFoundError":
+                raise
+            rule = {
+                "ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"},
+                "BucketKeyEnabled": False,
+            }
+            s3.put_bucket_encryption(
+                Bucket=bucket["Name"], ServerSideEncryptionConfiguration={"Rules": [rule]}
+            )
+            changed.append(bucket["Name"])
+    return changed

@@ -18,6 +18,7 @@ TAGGED_BUCKET_OLD_VALUE = "CC-2040"
 TAGGED_BUCKET_NEW_VALUE = "CC-2045"
 OPENED_GROUP_NAME = "acme-bastion"  # SSH opened to 0.0.0.0/0 and ::/0
 OPENED_GROUP_REGION = "eu-west-1"
+LEFTOVER_BUCKET = "acme-legacy-ftp-mirror"  # public-read ACL; closed by an approved fix, later re-opened
 MFA_REMOVED_USER = "carol.diaz"  # has a console password; loses her MFA device
 
 OFFICE_CIDRS = ("203.0.113.0/24", "198.51.100.0/24")  # documentation ranges (RFC 5737)
@@ -121,12 +122,12 @@ _BUCKET_ROWS: tuple[tuple[str, str, str, str], ...] = (
      f"team=data env=prod cost-center={TAGGED_BUCKET_OLD_VALUE} {_CONFIDENTIAL}"),
     ("acme-data-lake-curated", _E, "pab sse:aws:kms versioning:Enabled logging",
      "team=data env=prod cost-center=CC-2040"),
-    ("acme-ml-training-data", _E, "pab sse:AES256", ""),
+    ("acme-ml-training-data", _E, "pab", ""),
     ("acme-legacy-ftp-mirror", _E, "acl:public-read", ""),
     ("acme-hr-documents", _E,
      "pab policy:tls-only sse:aws:kms versioning:Enabled logging owner-enforced",
      "team=hr env=prod cost-center=CC-6000 data-classification=restricted"),
-    ("acme-ci-cache", _E, "sse:AES256",
+    ("acme-ci-cache", _E, "",
      "team=platform env=ci cost-center=CC-1000"),
     (LOG_BUCKETS[_W], _W, "pab acl:log-delivery sse:AES256",
      "team=platform env=prod cost-center=CC-1000 data-classification=internal"),
@@ -140,7 +141,7 @@ _BUCKET_ROWS: tuple[tuple[str, str, str, str], ...] = (
      "team=platform env=prod cost-center=CC-1000 backup=daily"),
     ("acme-eu-app-artifacts", _W, "policy:source-vpc sse:AES256 versioning:Enabled",
      "team=platform env=prod cost-center=CC-1000"),
-    ("acme-eu-staging-uploads", _W, "sse:AES256",
+    ("acme-eu-staging-uploads", _W, "",
      "team=core env=staging cost-center=CC-1100"),
 )
 # fmt: on

@@ -23,6 +23,7 @@ from driftwatch.store import StateRepo, init_repo
 
 MARKER = ".driftwatch/made-by-demo"  # untracked: .driftwatch/ is ignored
 APPROVER = ("Alex Admin", "alex.admin@example.com")
+SECURITY = ("Sam Security", "sam.security@example.com")
 DEMO_ENVIRONMENT = {
     "AWS_ACCESS_KEY_ID": "testing",
     "AWS_SECRET_ACCESS_KEY": "testing",
@@ -111,8 +112,25 @@ def run_demo(directory: Path, out: Callable[[str], None]) -> RunResult:
         )
         out(f"Approved {len(approval.approved)} resources in commit {(approval.commit or '')[:10]}.\n")
 
-        out("== Someone changes things in the account ==")
+        out(f"== The security team closes a leftover public bucket and approves the fix ({SECURITY[0]}) ==")
+        account.fix_leftover_bucket(endpoint)
+        run_once(config, collector, [])
+        fix = approve(
+            StateRepo(directory),
+            [account.LEFTOVER_BUCKET],
+            everything=False,
+            author=SECURITY,
+            reason="Close the leftover public FTP mirror (SEC-142)",
+        )
+        out(
+            f"{account.LEFTOVER_BUCKET}: ACL made private; the fix is approved in commit "
+            f"{(fix.commit or '')[:10]}.\n"
+        )
+
+        out("== Someone changes things in the account, and AWS changes a default ==")
         account.apply_drift(endpoint)
+        account.reopen_leftover_bucket(endpoint)
+        encrypted = account.provider_encrypts_by_default(endpoint)
         out(
             f"- bucket {account.DRIFTED_BUCKET}: public access block removed, public-read policy added\n"
             f"- security group {account.OPENED_GROUP_NAME} ({account.OPENED_GROUP_REGION}): "
@@ -120,10 +138,13 @@ def run_demo(directory: Path, out: Callable[[str], None]) -> RunResult:
             f"- user {account.MFA_REMOVED_USER}: MFA device removed\n"
             f"- new bucket {account.NEW_BUCKET}\n"
             f"- bucket {account.TAGGED_BUCKET}: tag {account.TAGGED_BUCKET_TAG} changed (harmless)\n"
+            f"- bucket {account.LEFTOVER_BUCKET}: the old public-read ACL restored (the fix undone)\n"
+            f"- AWS (simulated) turns on default encryption (SSE-S3) on the {len(encrypted)} buckets "
+            "that had none, as it did on 5 January 2023\n"
         )
 
         out("== Run 2: driftwatch reads the account again and reports ==")
-        second = run_once(config, collector, [ConsoleNotifier(out, Severity.LOW)])
+        second = run_once(config, collector, [ConsoleNotifier(out, Severity.INFO)])
     log = StateRepo(directory).repo.git.log("--format=%h %s  (%an)")
     out(f"\nThe state repository's history (the audit trail):\n{log}\n")
     out(

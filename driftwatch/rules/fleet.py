@@ -195,10 +195,7 @@ class _Group:
         entry = self._catalogued(catalogue)
         loosened = sorted({f.rule for f in folded if f.rule not in META_RULES})
         tightened = [] if loosened or entry else self._tightened(settings)
-        what = "; ".join(
-            f"{c.path}: {_show(c.before)} -> {'(a value on each)' if self.any_value else _show(c.after)}"
-            for c in changes
-        )
+        what = ", ".join(c.path for c in changes) + (" appeared, a value on each" if self.any_value else "")
         count = f"{len(self.keys)} of {self.total} {self.type}"
         known: KnownChange | None = None
         severity = rule.severity
@@ -210,7 +207,7 @@ class _Group:
                 "of settings; approve it to take it into the baselines"
             )
         else:
-            message = f"the same change on {count} in one run: {what}. "
+            message = f"the same change on {count} in one run ({what}). "
             if entry is not None:
                 known = entry.known
                 severity = entry.severity
@@ -327,8 +324,3 @@ def _differs_only_by(entry: CatalogueEntry, old: Mapping[str, Any], new: Mapping
         if canonical_text(old.get(k)) != canonical_text(new.get(k))
     }
     return differing <= entry.top_level_keys and bool(differing)
-
-
-def _show(value: Any) -> str:
-    text = "absent" if value is None else canonical_text(value)
-    return text if len(text) <= 120 else text[:117] + "..."

@@ -76,7 +76,7 @@ def test_the_same_change_on_every_bucket_is_one_finding_matched_to_the_catalogue
     assert group.known_change is not None and group.known_change.id == "aws-s3-default-encryption-2023"
     assert group.known_change.date.isoformat() == "2023-01-05"
     assert [(c.path, c.before, c.after) for c in group.changes] == [("Encryption", None, SSE_S3)]
-    assert group.message.startswith("the same change on 6 of 6 s3/bucket in one run: Encryption: absent -> ")
+    assert group.message.startswith("the same change on 6 of 6 s3/bucket in one run (Encryption). ")
     assert (
         "Matches a known provider default change: S3 encrypts new objects by default (SSE-S3) "
         in group.message
@@ -167,7 +167,7 @@ def test_a_field_an_sdk_upgrade_adds_everywhere_is_one_info_finding() -> None:
     (plain,) = pipeline(states)
     assert (
         plain.rule == "provider-default-change"
-        and "AccessPointAlias: absent -> (a value on each)" in plain.message
+        and "(AccessPointAlias appeared, a value on each)" in plain.message
     )
 
 
