@@ -45,6 +45,17 @@ class AwsSettings:
     max_workers: int = 8
     connect_timeout: float = 10.0
     read_timeout: float = 30.0
+    profiles: tuple[str, ...] = ()
+    accounts: tuple[str, ...] = ()
+    organization: bool = False
+    role_arn: str | None = None
+    external_id: str | None = None
+    role_session_name: str = "driftwatch"
+
+    @property
+    def several_accounts(self) -> bool:
+        """True when the config names accounts beyond the one the credentials belong to."""
+        return bool(self.profiles or self.accounts or self.organization or self.role_arn)
 
     @property
     def all_regions(self) -> bool:
@@ -155,10 +166,11 @@ class _Table:
         key: str,
         default: tuple[str, ...],
         check: Callable[[str], str | None],
-        empty: str = "must not be empty",
+        empty: str | None = "must not be empty",
     ) -> tuple[str, ...]:
+        """Distinct strings that each pass ``check``; ``empty`` is the error for [] (None allows it)."""
         value = self.take(key, list, list(default))
-        if not value:
+        if not value and empty is not None:
             raise self.error(key, empty)
         for i, item in enumerate(value):
             if not isinstance(item, str):
@@ -409,6 +421,7 @@ def parse_config(raw: Mapping[str, Any], path: Path) -> Config:
         ),
         connect_timeout=float(aws.take("connect_timeout", float, 10.0, _seconds)),
         read_timeout=float(aws.take("read_timeout", float, 30.0, _seconds)),
+        **_accounts(aws),
     )
     aws.finish()
 
@@ -499,6 +512,59 @@ def _load_remote(path: Path, data: Any) -> RemoteSettings:
         raise table.error("name", f"{remote.name!r} is not a git remote name")
     table.finish()
     return remote
+
+
+_ACCOUNT_ID = re.compile(r"\d{12}")
+_ROLE_ARN = re.compile(r"arn:aws[a-z-]*:iam::(\d{12}|\{account\}):role/[\w+=,.@/-]+")
+
+
+def _account_id(text: str) -> str | None:
+    return None if _ACCOUNT_ID.fullmatch(text) else "is not a 12-digit account id"
+
+
+def _role_arn(text: str) -> str | None:
+    if not text or _ROLE_ARN.fullmatch(text):
+        return None
+    return f"{text!r} is not an IAM role ARN such as arn:aws:iam::{{account}}:role/driftwatch-read-only"
+
+
+def _external_id(text: str) -> str | None:
+    ok = not text or re.fullmatch(r"[\w+=,.@:/-]{2,1224}", text)
+    return None if ok else f"{text!r} is not an sts:ExternalId (2-1224 of letters, digits and +=,.@:/-)"
+
+
+def _session_name(text: str) -> str | None:
+    ok = re.fullmatch(r"[\w+=,.@-]{2,64}", text)
+    return None if ok else f"{text!r} is not a role session name (2-64 of letters, digits and +=,.@-)"
+
+
+def _accounts(aws: _Table) -> dict[str, Any]:
+    """The ``[aws]`` keys that name several accounts: profiles, account ids with a role, an organization."""
+    profiles = aws.take_strings("profiles", (), _non_empty, empty=None)
+    accounts = aws.take_strings("accounts", (), _account_id, empty=None)
+    organization = aws.take("organization", bool, False)
+    role_arn = aws.take("role_arn", str, "", _role_arn)
+    templated = "{account}" in role_arn
+    if (accounts or organization) and not templated:
+        which = "accounts" if accounts else "organization = true"
+        raise aws.error(
+            "role_arn",
+            f"{which} needs a role to assume in each account: set role_arn to an ARN with "
+            '"{account}" in it, such as "arn:aws:iam::{account}:role/driftwatch-read-only"',
+        )
+    if templated and not (accounts or organization):
+        raise aws.error(
+            "role_arn",
+            '"{account}" is filled in from [aws] accounts or organization = true, and neither is set',
+        )
+    return {
+        "profiles": profiles,
+        "accounts": accounts,
+        "organization": organization,
+        "role_arn": role_arn or None,
+        "external_id": aws.take("external_id", str, "", _external_id) or None,
+        "role_session_name": aws.take("role_session_name", str, "driftwatch", _session_name),
+    }
 
 
 def _non_empty(text: str) -> str | None:

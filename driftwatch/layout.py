@@ -23,6 +23,11 @@ def relative_path(identity: ResourceId) -> str:
     return "/".join([*safe, quote(identity.id, safe="-_.") + ".json"])
 
 
+def account_manifest_path(provider: str, account: str) -> str:
+    """The repository path of one account's manifest: what the last run that reached it read."""
+    return f"{SNAPSHOTS}/{quote(provider, safe='-_.')}/{quote(account, safe='-_.')}/manifest.json"
+
+
 def snapshot_path(identity: ResourceId) -> str:
     """The repository path of a resource's snapshot file."""
     return f"{SNAPSHOTS}/{relative_path(identity)}"

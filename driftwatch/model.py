@@ -80,7 +80,23 @@ class Scope:
     type: str
 
     def __str__(self) -> str:
-        return f"{self.provider}/{self.account}/{self.region}/{self.type}"
+        return "/".join(p for p in (self.provider, self.account, self.region, self.type) if p)
+
+    @classmethod
+    def account_wide(cls, provider: str, account: str) -> Scope:
+        """The scope of everything in one account (no region, no type): an account not reached."""
+        return cls(provider, account, "", "")
+
+    @property
+    def is_account_wide(self) -> bool:
+        """True for :meth:`account_wide` scopes."""
+        return not self.region and not self.type
+
+    def covers(self, other: Scope) -> bool:
+        """True when ``other`` is this scope or, for an account-wide scope, lies in its account."""
+        if self.is_account_wide:
+            return (self.provider, self.account) == (other.provider, other.account)
+        return self == other
 
     @classmethod
     def parse(cls, text: str) -> Scope:
@@ -153,6 +169,8 @@ class Snapshot:
     scopes_read: frozenset[Scope]
     gaps: tuple[CoverageGap, ...] = ()
     tool_versions: Mapping[str, str] = field(default_factory=dict)
+    accounts: Mapping[str, str] = field(default_factory=dict)
+    """The accounts reached, each with how (``credentials``, ``profile NAME``, ``role ARN``)."""
 
 
 Against = Literal["baseline", "previous", "guardrail"]

@@ -11,10 +11,19 @@ from driftwatch.layout import MANIFEST, SNAPSHOTS, identity_from_document
 from driftwatch.model import CoverageGap, Scope, Snapshot
 
 
-def manifest(snapshot: Snapshot) -> dict[str, Any]:
-    """The manifest stored with a snapshot: scopes read or not and why, gaps, tool versions."""
-    scopes: dict[str, str] = {str(s): "read" for s in snapshot.scopes_read}
-    for gap in snapshot.gaps:
+def manifest(snapshot: Snapshot, account: str | None = None) -> dict[str, Any]:
+    """The manifest stored with a snapshot: scopes read or not and why, gaps, tool versions.
+
+    With ``account``, that account's own manifest: only its scopes and gaps. Without, the
+    whole run's, which also says how each account was reached, or why it was not.
+    """
+
+    def mine(scope: Scope) -> bool:
+        return account is None or scope.account == account
+
+    scopes: dict[str, str] = {str(s): "read" for s in snapshot.scopes_read if mine(s)}
+    chosen = [g for g in snapshot.gaps if mine(g.scope)]
+    for gap in chosen:
         if gap.resource is None and gap.kind == "region-disabled":
             scopes[str(gap.scope)] = "skipped: region not enabled"
         elif gap.resource is None:
@@ -31,13 +40,20 @@ def manifest(snapshot: Snapshot) -> dict[str, Any]:
             "resource": g.resource.key if g.resource else None,
             "field": g.field,
         }
-        for g in snapshot.gaps
+        for g in chosen
     ]
-    return {
-        "scopes": scopes,
-        "gaps": sorted(gaps, key=json.dumps),
-        "tool_versions": {"driftwatch": __version__, **snapshot.tool_versions},
+    document: dict[str, Any] = {"scopes": scopes, "gaps": sorted(gaps, key=json.dumps)}
+    if account is not None:
+        return {"account": account, "reached": snapshot.accounts.get(account), **document}
+    accounts = {a: f"read: {how}" for a, how in snapshot.accounts.items()}
+    accounts |= {
+        g.scope.account: f"not read: {g.kind} ({g.code})"
+        for g in snapshot.gaps
+        if g.scope.is_account_wide and g.scope.account not in snapshot.accounts
     }
+    if accounts:
+        document["accounts"] = dict(sorted(accounts.items()))
+    return {**document, "tool_versions": {"driftwatch": __version__, **snapshot.tool_versions}}
 
 
 def is_complete(snapshot: Snapshot) -> bool:

@@ -55,6 +55,7 @@ def collect_and_record(config: Config, repo: StateRepo, collector: Collector) ->
         collection.scopes_read,
         collection.gaps,
         collection.tool_versions,
+        collection.accounts,
     )
     recorded = repo.record(snapshot, config.state.author_name, config.state.author_email)
     return snapshot, recorded

@@ -22,6 +22,7 @@ from driftwatch.layout import (
     MANIFEST,
     PRIVATE_DIR,
     SNAPSHOTS,
+    account_manifest_path,
     identity_document,
     is_resource_file,
     snapshot_path,
@@ -297,15 +298,17 @@ class StateRepo:
             else:
                 documents[path] = old  # not read this run: the last known state stays
                 kept[_scope_of(old)] = kept.get(_scope_of(old), 0) + 1
-        explained = {str(g.scope) for g in snapshot.gaps}
+        scope_gaps = [g for g in snapshot.gaps if g.resource is None]
+        kept_by_gap = {
+            g: sum(n for scope, n in kept.items() if g.scope.covers(Scope.parse(scope))) for g in scope_gaps
+        }
         gaps = tuple(  # a scope not read keeps its files: say how many, once, instead of N deletions
-            replace(
-                g, message=f"{g.message}; {kept[str(g.scope)]} resource(s) kept as last read, not deleted"
-            )
-            if g.resource is None and kept.get(str(g.scope))
+            replace(g, message=f"{g.message}; {kept_by_gap[g]} resource(s) kept as last read, not deleted")
+            if kept_by_gap.get(g)
             else g
             for g in snapshot.gaps
         )
+        explained = [g.scope for g in snapshot.gaps]
         gaps += tuple(
             CoverageGap(
                 Scope.parse(scope),
@@ -316,7 +319,7 @@ class StateRepo:
                 "(delete their files under snapshots/ in a commit if they are gone for good)",
             )
             for scope, count in sorted(kept.items())
-            if scope not in explained
+            if not any(e.covers(Scope.parse(scope)) for e in explained)
         )
         snapshot = replace(snapshot, gaps=gaps)
         for path in added + changed:
@@ -324,6 +327,8 @@ class StateRepo:
         for path in removed:
             (self.path / path).unlink()
         self._write(MANIFEST, file_text(manifest(snapshot)))
+        for account in snapshot.accounts:  # an account not reached keeps the manifest of its last read
+            self._write(account_manifest_path("aws", account), file_text(manifest(snapshot, account)))
         if is_complete(snapshot):  # evidence of a check only when every configured scope was read
             today = snapshot.finished_at.astimezone(UTC).date().isoformat()
             self._write(

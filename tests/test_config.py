@@ -260,3 +260,58 @@ def test_intervals_longer_than_a_year_are_refused() -> None:
     assert parse_interval("366d") == 366 * 86400
     with pytest.raises(ValueError, match="'3000000d' is longer than a year"):
         parse_interval("3000000d")
+
+
+def test_several_accounts_are_read(tmp_path: Path) -> None:
+    config = load_config(
+        write(
+            tmp_path,
+            '[aws]\nprofiles = ["prod", "staging"]\naccounts = ["111122223333", "444455556666"]\n'
+            'role_arn = "arn:aws:iam::{account}:role/driftwatch-read-only"\nexternal_id = "dw-7f3a"\n',
+        )
+    )
+    assert (config.aws.profiles, config.aws.accounts) == (
+        ("prod", "staging"),
+        ("111122223333", "444455556666"),
+    )
+    assert config.aws.role_arn == "arn:aws:iam::{account}:role/driftwatch-read-only"
+    assert (config.aws.external_id, config.aws.role_session_name) == ("dw-7f3a", "driftwatch")
+    assert config.aws.several_accounts
+    assert not load_config(write(tmp_path, "")).aws.several_accounts
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (
+            '[aws]\naccounts = ["11112222333"]\nrole_arn = "arn:aws:iam::{account}:role/r"\n',
+            'config.toml: [aws] accounts[0]: "11112222333" is not a 12-digit account id',
+        ),
+        (
+            '[aws]\naccounts = ["111122223333"]\n',
+            "config.toml: [aws] role_arn: accounts needs a role to assume in each account",
+        ),
+        (
+            '[aws]\norganization = true\nrole_arn = "arn:aws:iam::111122223333:role/r"\n',
+            "config.toml: [aws] role_arn: organization = true needs a role to assume in each account",
+        ),
+        (
+            '[aws]\nrole_arn = "arn:aws:iam::{account}:role/r"\n',
+            'config.toml: [aws] role_arn: "{account}" is filled in from [aws] accounts or organization',
+        ),
+        (
+            '[aws]\nrole_arn = "arn:aws:iam::{account}:user/r"\norganization = true\n',
+            "config.toml: [aws] role_arn: 'arn:aws:iam::{account}:user/r' is not an IAM role ARN",
+        ),
+        ('[aws]\norganization = "yes"\n', "config.toml: [aws] organization: must be true or false"),
+        ('[aws]\nprofiles = ["a", "a"]\n', 'config.toml: [aws] profiles[1]: "a" is listed twice'),
+        (
+            '[aws]\nrole_session_name = "x"\n',
+            "config.toml: [aws] role_session_name: 'x' is not a role session",
+        ),
+    ],
+)
+def test_account_mistakes_are_named(tmp_path: Path, text: str, message: str) -> None:
+    with pytest.raises(ConfigError) as error:
+        load_config(write(tmp_path, text))
+    assert str(error.value).startswith(message)

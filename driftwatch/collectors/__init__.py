@@ -17,6 +17,8 @@ class Collection:
     scopes_read: frozenset[Scope] = frozenset()
     gaps: tuple[CoverageGap, ...] = ()
     tool_versions: dict[str, str] = field(default_factory=dict)
+    accounts: dict[str, str] = field(default_factory=dict)
+    """The accounts reached, each with how (``credentials``, ``profile NAME``, ``role ARN``)."""
 
     def merge(self, other: Collection) -> Collection:
         """Both collections as one."""
@@ -25,7 +27,21 @@ class Collection:
             self.scopes_read | other.scopes_read,
             self.gaps + other.gaps,
             {**self.tool_versions, **other.tool_versions},
+            {**self.accounts, **other.accounts},
         )
+
+
+@dataclass(frozen=True)
+class Progress:
+    """How far a collection is: steps done out of those known so far, and the step just done.
+
+    The total grows as the collection finds out what there is to read (the accounts of an
+    organization, the regions enabled in each).
+    """
+
+    done: int
+    total: int
+    step: str
 
 
 class Collector(Protocol):

@@ -25,6 +25,7 @@ from tests.support.aws_faults import Fault, FaultProxy, running_fault_proxy
 ACCOUNT = "123456789012"  # moto's account
 SNAP = f"snapshots/aws/{ACCOUNT}"
 MANIFEST = "snapshots/manifest.json"
+OWN_MANIFEST = f"{SNAP}/manifest.json"  # the account's own, beside the run's
 BUCKET_SCOPE = f"aws/{ACCOUNT}/global/s3/bucket"
 USER_SCOPE = f"aws/{ACCOUNT}/global/iam/user"
 ACCOUNT_BLOCK_KEY = f"aws:{ACCOUNT}:global:s3/account-public-access-block/account"
@@ -268,7 +269,7 @@ def test_case_18a_denied_public_access_block_keeps_the_last_known_value(
     assert report["coverage_gaps"] == [expected_gap]
     assert report["findings"] == []  # no "block removed", no "became public", no drift
     assert report["resources_changed"] == 0
-    assert git(state_repo, "diff", "--name-status", head, "HEAD") == f"M\t{MANIFEST}\n"
+    assert git(state_repo, "diff", "--name-status", head, "HEAD") == f"M\t{OWN_MANIFEST}\nM\t{MANIFEST}\n"
     message = git(state_repo, "log", "-1", "--format=%B")
     assert (
         "! arn:aws:s3:::example-logs field PublicAccessBlock: s3.get_public_access_block failed "
@@ -286,7 +287,7 @@ def test_case_18a_denied_public_access_block_keeps_the_last_known_value(
     assert report["findings"] == [] and report["coverage_gaps"] == [] and report["resources_changed"] == 0
     assert (state_repo / logs).read_text(encoding="utf-8") == before
     assert read(state_repo, MANIFEST)["gaps"] == []
-    assert git(state_repo, "diff", "--name-status", "HEAD~1", "HEAD") == f"M\t{MANIFEST}\n"
+    assert git(state_repo, "diff", "--name-status", "HEAD~1", "HEAD") == f"M\t{OWN_MANIFEST}\nM\t{MANIFEST}\n"
 
 
 def test_case_18b_removed_public_access_block_is_stored_as_null_and_reported(
@@ -414,7 +415,7 @@ def test_denied_listings_keep_every_file_of_their_scope_while_other_scopes_updat
     assert all(c["path"] != "" for f in report["findings"] for c in f["changes"])  # nothing "deleted"
     assert (
         git(state_repo, "diff", "--name-status", head, "HEAD")
-        == f"M\t{account.sg_path('us-east-1')}\nM\t{MANIFEST}\n"
+        == f"M\t{OWN_MANIFEST}\nM\t{account.sg_path('us-east-1')}\nM\t{MANIFEST}\n"
     )
     assert (
         git(state_repo, "log", "-1", "--format=%s") == "driftwatch: 1 changed, 0 added, 0 removed (ec2 1)\n"
@@ -558,7 +559,8 @@ def test_case_19_a_region_not_enabled_is_skipped_and_rejected_credentials_elsewh
     # Its exact wording is test_case_19_manifest_says_skipped_for_a_region_not_enabled's subject.
     assert manifest["scopes"][sg_scope("ap-east-1")].startswith(("skipped", "not read"))
     assert (
-        git(state_repo, "diff", "--name-status", head, "HEAD") == f"A\tlast-verified.json\nM\t{MANIFEST}\n"
+        git(state_repo, "diff", "--name-status", head, "HEAD")
+        == f"A\tlast-verified.json\nM\t{OWN_MANIFEST}\nM\t{MANIFEST}\n"
     )  # now a complete read
 
     # The same error in an enabled region is a real credential problem: the run fails, nothing is written.
@@ -771,7 +773,7 @@ def test_endpoint_down_or_dropping_connections_never_deletes_or_rewrites_history
     assert result.exit_code == 0, result.stderr
     assert snapshot_files(state_repo) == before  # example-logs is gone, but was not seen to go
     assert git(state_repo, "rev-parse", "HEAD~1").strip() == head  # history only grows
-    assert git(state_repo, "diff", "--name-status", head, "HEAD") == f"M\t{MANIFEST}\n"
+    assert git(state_repo, "diff", "--name-status", head, "HEAD") == f"M\t{OWN_MANIFEST}\nM\t{MANIFEST}\n"
     scopes = read(state_repo, MANIFEST)["scopes"]
     assert "read" not in scopes.values()
     assert all(

@@ -51,13 +51,30 @@ def seed(endpoint: str) -> None:
 
 def test_the_shipped_policy_allows_every_call_and_nothing_more(tmp_path: Path, aws: str) -> None:
     seed(aws)
+    organizations: Any = boto3.client("organizations", endpoint_url=aws, region_name="us-east-1")
+    organizations.create_organization(FeatureSet="ALL")
+    organizations.create_account(AccountName="member", Email="member@example.com")
     policy = json.loads((files("driftwatch") / "defaults" / "iam-policy.json").read_text(encoding="utf-8"))
-    (statement,) = policy["Statement"]
+    read_only, accounts = policy["Statement"]
+    calls: dict[str, set[tuple[str, str]]] = {}
     with running_fault_proxy(aws) as proxy:
-        config = load_config(write_config(tmp_path, proxy.url, ("us-east-1", "eu-west-1")))
-        collection = AwsCollector(config.aws).collect()
-        calls = {(c.service, c.operation) for c in proxy.calls()}
-    assert collection.gaps == ()
-    needed = {a for a in (action(*call) for call in calls) if a is not None}
-    assert needed == set(statement["Action"])
-    assert (statement["Effect"], statement["Resource"]) == ("Allow", "*")
+        for name, extra in (
+            ("one", ""),  # the account of the credentials
+            ("organization", 'organization = true\nrole_arn = "arn:aws:iam::{account}:role/read"\n'),
+        ):
+            (tmp_path / name).mkdir()
+            path = write_config(tmp_path / name, proxy.url, ("us-east-1", "eu-west-1"))
+            text = path.read_text(encoding="utf-8").replace("organization = false\n", "")
+            path.write_text(text.replace('role_arn = ""\n', extra), encoding="utf-8")
+            collection = AwsCollector(load_config(path).aws).collect()
+            assert collection.gaps == ()
+            calls[name] = {(c.service, c.operation) for c in proxy.calls()}
+            proxy.clear()
+    needed = {
+        name: {a for a in (action(*call) for call in seen) if a is not None} for name, seen in calls.items()
+    }
+    # What driftwatch needs in every account it reads...
+    assert needed["one"] == set(read_only["Action"])
+    # ...and, to reach the others, in the account of the credentials it runs with.
+    assert needed["organization"] - needed["one"] == set(accounts["Action"])
+    assert all((s["Effect"], s["Resource"]) == ("Allow", "*") for s in policy["Statement"])

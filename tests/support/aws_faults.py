@@ -51,6 +51,8 @@ class Call:
     region: str | None
     bucket: str | None
     status: int
+    params: dict[str, str] = field(default_factory=dict, compare=False)
+    """The query-protocol form fields (ec2, iam, sts), such as ``RoleArn``; empty for other protocols."""
 
 
 @dataclass
@@ -60,7 +62,9 @@ class Fault:
     ``service`` is ``ec2``, ``iam``, ``sts``, ``s3``, ``s3control`` or a JSON service's signing
     name; ``operation`` is AWS's operation name (``DescribeSecurityGroups``,
     ``GetPublicAccessBlock``) or ``*`` for all of them. ``region`` (SigV4 scope) and ``bucket``
-    narrow the match when given. ``disconnect`` closes the connection without an answer instead.
+    narrow the match when given, and so do ``params``: form fields that must all have these values
+    (``{"RoleArn": ...}`` for one role of ``sts``'s ``AssumeRole``). ``disconnect`` closes the
+    connection without an answer instead.
     ``hits`` counts the calls answered so far.
     """
 
@@ -71,6 +75,7 @@ class Fault:
     message: str = "Access Denied"
     region: str | None = None
     bucket: str | None = None
+    params: dict[str, str] = field(default_factory=dict)
     times: int | None = None
     disconnect: bool = False
     hits: int = field(default=0, init=False)
@@ -82,6 +87,9 @@ class Fault:
             and self.operation in ("*", call.operation)
             and self.region in (None, call.region)
             and self.bucket in (None, call.bucket)
+            and all(
+                k in call.params if v is None else call.params.get(k) == v for k, v in self.params.items()
+            )
             and (self.times is None or self.hits < self.times)
         )
 
@@ -91,6 +99,7 @@ def identify(method: str, path: str, query: str, headers: Message, body: bytes) 
     scope = _SCOPE.search(headers.get("Authorization", ""))
     region, service = (scope.group(1), scope.group(2)) if scope else (None, "")
     bucket = None
+    params: dict[str, str] = {}
     if path.startswith(_S3CONTROL_PREFIX):
         service = "s3control"
         resource = path.removeprefix(_S3CONTROL_PREFIX).split("/")[-1]
@@ -109,9 +118,9 @@ def identify(method: str, path: str, query: str, headers: Message, body: bytes) 
         else:
             operation = {"GET": "ListObjects", "HEAD": "HeadBucket"}.get(method, verb + "Bucket")
     else:  # query protocol (ec2, iam, sts): Action= in the form body or the query string
-        fields = dict(parse_qsl(body.decode("utf-8", "replace"))) | dict(parse_qsl(query))
-        operation = fields.get("Action", "")
-    return Call(service, operation, region, bucket, 0)
+        params = dict(parse_qsl(body.decode("utf-8", "replace"))) | dict(parse_qsl(query))
+        operation = params.get("Action", "")
+    return Call(service, operation, region, bucket, 0, params)
 
 
 def error_body(service: str, code: str, message: str) -> tuple[bytes, str]:
@@ -203,7 +212,7 @@ class _Handler(BaseHTTPRequestHandler):
             status, headers = fault.status, [("Content-Type", content_type), ("x-amzn-RequestId", "x")]
         else:
             status, headers, payload = self._forward(body)
-        proxy._record(Call(call.service, call.operation, call.region, call.bucket, status))
+        proxy._record(Call(call.service, call.operation, call.region, call.bucket, status, call.params))
         self.send_response(status)
         for name, value in headers:
             self.send_header(name, value)
