@@ -18,6 +18,7 @@ demo: $(STAMP)
 	$(BIN)/driftwatch demo --dir demo-state
 
 test: $(STAMP)
+	bash .ci/test-deps
 	$(BIN)/python -m pytest -n 2 --dist loadfile $(PYTEST_ARGS)
 
 lint: $(STAMP)

@@ -6,9 +6,13 @@ import json
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
+from driftwatch import __version__
+from driftwatch.approval import approved_view, approver_for
 from driftwatch.compare import pinned
+from driftwatch.config import NO_APPROVERS, ApprovalSettings
 from driftwatch.errors import DriftwatchError
 from driftwatch.layout import BASELINES, SNAPSHOTS, baseline_path, identity_from_document, is_resource_file
 from driftwatch.model import Finding, ResourceId
@@ -33,11 +37,11 @@ class Approval:
     accepted: tuple[str, ...] = ()
 
 
-def parse_author(text: str) -> tuple[str, str]:
+def parse_author(text: str, option: str = "--author") -> tuple[str, str]:
     """``Name <email>`` as (name, email); ApproveError otherwise."""
     match = _AUTHOR.match(text)
     if not match:
-        raise ApproveError(f"--author {text!r}: expected the form 'Jane Doe <jane@example.com>'")
+        raise ApproveError(f"{option} {text!r}: expected the form 'Jane Doe <jane@example.com>'")
     return match.group("name"), match.group("email")
 
 
@@ -99,23 +103,31 @@ def approve(
     reason: str,
     author: tuple[str, str],
     findings: Sequence[Finding] = (),
+    ticket: str | None = None,
+    reviewed_by: Sequence[str] = (),
+    approval: ApprovalSettings = NO_APPROVERS,
 ) -> Approval:
     """Copy the current state of the named resources (or of all) into ``baselines/`` and commit.
 
     A resource that no longer exists has its baseline removed (the deletion is approved). With
     ``everything``, the approved set becomes exactly the current snapshot. A baseline marked
     ``"partial": true`` keeps pinning only its own keys. Guardrail ``findings`` on the approved
-    resources become approved exceptions; the commit lists them.
+    resources become approved exceptions; the commit lists them. A baseline file changed without
+    approval is replaced by the approved state, so that this commit is what counts.
     """
     if not reason.strip():
         raise ApproveError("--reason is required: say why this state is approved")
+    name, email = author
+    _check_approver(approval, name, email, reviewed_by)
     with repo.lock():
         documents = repo.read_documents()
         if not documents:
             raise ApproveError("no snapshot yet: run `driftwatch run` or `driftwatch collect` first")
-        old = {  # what is approved now: the committed baselines
+        view = approved_view(repo, approval)
+        committed = repo.committed_files(BASELINES)
+        old = {  # what is approved now
             _as_snapshot_path(path): json.loads(data)
-            for path, data in repo.committed_files(BASELINES).items()
+            for path, data in view.files.items()
             if is_resource_file(path, BASELINES)
         }
         if everything:
@@ -126,41 +138,103 @@ def approve(
             chosen = {p: documents[p] for p in named if p in documents}
             gone = sorted(p for p in named if p not in documents)
         approved: list[str] = []
-        written: list[str] = []
+        texts: dict[str, str] = {}
         for path, document in sorted(chosen.items()):
             identity = identity_from_document(document, path)
             target = baseline_path(identity)
             new = _baseline_document(document, old.get(path))
-            if old.get(path) != new:
-                repo.write(target, file_text(new))
+            text = file_text(new)
+            if old.get(path) != new or committed.get(target) != text.encode():
+                texts[target] = text
                 approved.append(identity.key)
-                written.append(target)
         removed = [baseline_path(identity_from_document(old[p], p)) for p in gone]
-        for path in removed:
-            (repo.path / path).unlink()
         if not approved and not removed:
             return Approval(None, (), (), ())
+        # A file an unapproved commit already set to this very content would not change in this
+        # commit, so it would not count as approved: first restore the approved version.
+        stuck = [t for t, text in texts.items() if t in view.tampered and committed.get(t) == text.encode()]
+        if stuck:
+            for target in stuck:
+                if target in view.files:
+                    repo.write(target, view.files[target].decode("utf-8"))
+                else:
+                    (repo.path / target).unlink()
+            restore = "restore approved baselines before approving\n\n" + "\n".join(f"~ {t}" for t in stuck)
+            repo.commit(restore + "\n", stuck, name, email, sign=approval.require_signed)
+        for target, text in texts.items():
+            repo.write(target, text)
+        for path in removed:
+            (repo.path / path).unlink(missing_ok=True)
         keys = set(approved)
         accepted = tuple(
             f"[{f.severity}] {f.rule} {f.resource.key}: {f.message}"
             for f in findings
             if f.resource.key in keys and f.rule not in META_RULES  # guardrail findings only
         )
-        name, email = author
-        if len(approved) == 1 and not removed:
-            subject = f"approve: {approved[0]}"
-        else:
-            subject = f"approve: {len(approved)} resource(s)" + (
-                f", {len(removed)} deletion(s)" if removed else ""
-            )
-        lines = [subject, "", reason.strip(), ""]
-        lines += [f"+ {key}" for key in approved] + [f"- {path}" for path in removed]
-        if accepted:
-            lines += ["", "Accepted as exceptions (these findings stop being reported):"]
-            lines += [f"! {line}" for line in accepted]
-        lines += ["", f"Approved-by: {name} <{email}>", f"Reason: {' '.join(reason.split())}"]
-        repo.commit("\n".join(lines) + "\n", written + removed, name, email)
+        removed_keys = [identity_from_document(old[p], p).key for p in gone]
+        message = approval_message(
+            approved, removed_keys, reason, (name, email), accepted, ticket, reviewed_by
+        )
+        repo.commit(message, list(texts) + removed, name, email, sign=approval.require_signed)
         return Approval(repo.head(), tuple(approved), tuple(removed), accepted)
+
+
+def approval_message(
+    approved: Sequence[str],
+    removed: Sequence[str],
+    reason: str,
+    author: tuple[str, str],
+    accepted: Sequence[str] = (),
+    ticket: str | None = None,
+    reviewed_by: Sequence[str] = (),
+) -> str:
+    """The approval commit's message: a subject, the reason, the resources, and a trailer block.
+
+    The trailers (``Approved-by``, ``Reviewed-by``, ``Reason``, ``Ticket``, one
+    ``Driftwatch-Approved``/``Driftwatch-Removed`` per resource, ``Driftwatch-Version``) answer
+    ``git log --format=%(trailers)`` without driftwatch.
+    """
+    if len(approved) == 1 and not removed:
+        subject = f"approve: {approved[0]}"
+    else:
+        subject = f"approve: {len(approved)} resource(s)" + (
+            f", {len(removed)} deletion(s)" if removed else ""
+        )
+    lines = [subject, "", reason.strip(), ""]
+    lines += [f"+ {key}" for key in approved] + [f"- {key}" for key in removed]
+    if accepted:
+        lines += ["", "Accepted as exceptions (these findings stop being reported):"]
+        lines += [f"! {line}" for line in accepted]
+    lines += ["", f"Approved-by: {author[0]} <{author[1]}>"]
+    lines += [f"Reviewed-by: {r}" for r in reviewed_by]
+    lines.append(f"Reason: {' '.join(reason.split())}")
+    if ticket:
+        lines.append(f"Ticket: {' '.join(ticket.split())}")
+    lines += [f"Driftwatch-Approved: {key}" for key in approved]
+    lines += [f"Driftwatch-Removed: {key}" for key in removed]
+    lines.append(f"Driftwatch-Version: {__version__}")
+    return "\n".join(lines) + "\n"
+
+
+def _check_approver(approval: ApprovalSettings, name: str, email: str, reviewed_by: Sequence[str]) -> None:
+    """Refuse, before anything is written, a commit that would not count as an approval."""
+    for reviewer in reviewed_by:
+        _, reviewer_email = parse_author(reviewer, "--reviewed-by")
+        if approval.enforced and approver_for(approval, reviewer_email, datetime.now(UTC)) is None:
+            raise ApproveError(f"--reviewed-by {reviewer!r}: not an approver in [approval] approvers")
+        if reviewer_email.lower() == email.lower():
+            raise ApproveError(
+                f"--reviewed-by {reviewer!r}: the reviewer must be someone else than the approver"
+            )
+    if not approval.enforced:
+        return
+    if approver_for(approval, email, datetime.now(UTC)) is None:
+        raise ApproveError(
+            f"{name} <{email}> is not an approver ([approval] approvers in the config); "
+            "this commit would not count as an approval"
+        )
+    if approval.two_person and not reviewed_by:
+        raise ApproveError("[approval] two_person = true: name a second approver with --reviewed-by")
 
 
 def _as_snapshot_path(baseline: str) -> str:

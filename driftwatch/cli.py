@@ -170,7 +170,7 @@ def check(ctx: click.Context, output: str, fail_on: str | None) -> None:
     config = _load(ctx)
     repo = StateRepo(config.state.repo, warn=_err)
     with repo.lock():
-        report = run_check(repo)
+        report = run_check(repo, approval=config.approval)
     threshold = Severity.parse(fail_on) if fail_on else config.fail_on
     ctx.exit(_emit(report, output, threshold, Severity.INFO))
 
@@ -237,6 +237,14 @@ def _cycle(config: Config, output: str, threshold: Severity, daemon: bool = Fals
     help="Approve the resources of the current finding ID (every resource of a provider-default-change).",
 )
 @click.option("--reason", required=True, help="Why this state is approved (kept in the commit).")
+@click.option("--ticket", metavar="REF", help="A change ticket to record in the commit (Ticket: trailer).")
+@click.option(
+    "--reviewed-by",
+    "reviewed_by",
+    multiple=True,
+    metavar="'NAME <EMAIL>'",
+    help="The second approver who reviewed this (Reviewed-by: trailer; required by [approval] two_person).",
+)
 @click.option(
     "--author", metavar="'NAME <EMAIL>'", help="The approver [default: git's user.name and user.email]."
 )
@@ -247,6 +255,8 @@ def approve(
     everything: bool,
     finding_ids: tuple[str, ...],
     reason: str,
+    ticket: str | None,
+    reviewed_by: tuple[str, ...],
     author: str | None,
 ) -> None:
     """Approve the current state of RESOURCES (ARN, id or path) as their baseline, in one commit."""
@@ -267,10 +277,18 @@ def approve(
             "no approver identity: pass --author 'Name <email>' or set git user.name and user.email"
         )
     with repo.lock():
-        findings = run_check(repo).findings if repo.snapshot_commits(1) else ()
-    resources += resources_of_findings(finding_ids, findings)
+        findings = run_check(repo, approval=config.approval).findings if repo.snapshot_commits(1) else ()
+    specs = [*resources, *resources_of_findings(finding_ids, findings)]
     result = do_approve(
-        repo, resources, everything=everything, reason=reason, author=identity, findings=findings
+        repo,
+        specs,
+        everything=everything,
+        reason=reason,
+        author=identity,
+        findings=findings,
+        ticket=ticket,
+        reviewed_by=reviewed_by,
+        approval=config.approval,
     )
     if result.commit is None:
         _out("Nothing to approve: the baseline already matches the current state.")

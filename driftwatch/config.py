@@ -119,6 +119,40 @@ class RemoteSettings:
 
 
 @dataclass(frozen=True)
+class Approver:
+    """A person whose commits to ``baselines/`` count as approvals, and the keys they sign with.
+
+    ``signing_keys`` holds SSH public keys (``ssh-ed25519 AAAA...``) and GPG key fingerprints.
+    """
+
+    name: str
+    email: str
+    signing_keys: tuple[str, ...] = ()
+    until: str | None = None
+
+
+@dataclass(frozen=True)
+class ApprovalSettings:
+    """Who may approve baselines, and what an approval commit must carry.
+
+    With no approvers every commit to ``baselines/`` counts as an approval (no protection).
+    """
+
+    approvers: tuple[Approver, ...] = ()
+    require_signed: bool = False
+    two_person: bool = False
+
+    @property
+    def enforced(self) -> bool:
+        """True when approvals are checked against the approvers."""
+        return bool(self.approvers)
+
+
+NO_APPROVERS = ApprovalSettings()
+"""No approvers configured: every commit to ``baselines/`` counts as an approval."""
+
+
+@dataclass(frozen=True)
 class Config:
     """The whole validated configuration."""
 
@@ -131,6 +165,7 @@ class Config:
     every_seconds: int = 900
     templates_dir: Path | None = None
     remote: RemoteSettings = RemoteSettings()
+    approval: ApprovalSettings = NO_APPROVERS
 
 
 T = TypeVar("T")
@@ -450,6 +485,8 @@ def parse_config(raw: Mapping[str, Any], path: Path) -> Config:
     every = schedule.take("every", str, "15m", _interval_check)
     schedule.finish()
 
+    approval = _load_approval(path, root.take("approval", dict, {}))
+
     notify_raw = root.take("notify", list, [{"type": "console"}])
     notify = tuple(_load_notify(path, i, entry) for i, entry in enumerate(notify_raw))
     templates_dir = _load_templates(path, here, root.take("templates", dict, {}))
@@ -464,6 +501,7 @@ def parse_config(raw: Mapping[str, Any], path: Path) -> Config:
         fail_on=fail_on,
         every_seconds=parse_interval(every),
         templates_dir=templates_dir,
+        approval=approval,
     )
 
 
@@ -565,6 +603,57 @@ def _accounts(aws: _Table) -> dict[str, Any]:
         "external_id": aws.take("external_id", str, "", _external_id) or None,
         "role_session_name": aws.take("role_session_name", str, "driftwatch", _session_name),
     }
+
+
+_SSH_KEY = re.compile(r"^(ssh-(ed25519|rsa|dss)|ecdsa-sha2-nistp\d+|sk-[a-z0-9@.-]+) [A-Za-z0-9+/=]+( .*)?$")
+_GPG_FINGERPRINT = re.compile(r"^[0-9A-Fa-f]{40}$|^[0-9A-Fa-f]{64}$")
+
+
+def _signing_key_check(key: str) -> str | None:
+    text = key.strip()
+    if _SSH_KEY.match(text) or _GPG_FINGERPRINT.match(text.replace(" ", "")):
+        return None
+    return "is neither an SSH public key (ssh-ed25519 AAAA...) nor a GPG fingerprint (40 hex digits)"
+
+
+def _date_check(text: str) -> str | None:
+    return None if re.fullmatch(r"\d{4}-\d{2}-\d{2}", text) else f"{text!r} is not a date (YYYY-MM-DD)"
+
+
+def _load_approval(path: Path, data: Any) -> ApprovalSettings:
+    table = _Table(path, "approval", data)
+    require_signed = table.take("require_signed", bool, False)
+    two_person = table.take("two_person", bool, False)
+    approvers: list[Approver] = []
+    for index, raw in enumerate(table.take("approvers", list, [])):
+        entry = _Table(path, "approval", raw, label=f"[[approval.approvers]] #{index + 1}")
+        name = entry.take("name", str, "", _non_empty)
+        email = entry.take("email", str, "", _email_check)
+        if not email:
+            raise entry.error("email", "is required: the git author email of the approver's commits")
+        if any(a.email.lower() == email.lower() for a in approvers):
+            raise entry.error("email", f"{email!r} is listed twice")
+        keys = entry.take("signing_keys", list, [])
+        for i, key in enumerate(keys):
+            if not isinstance(key, str):
+                raise entry.error(f"signing_keys[{i}]", f"must be a string, not {_type_name(key)}")
+            problem = _signing_key_check(key)
+            if problem:
+                raise entry.error(f"signing_keys[{i}]", problem)
+        until = entry.take("until", str, "", _date_check)
+        entry.finish()
+        if require_signed and not keys:
+            raise entry.error("signing_keys", "is required when [approval] require_signed = true")
+        approvers.append(Approver(name or email, email, tuple(k.strip() for k in keys), until or None))
+    table.finish()
+    if (require_signed or two_person) and not approvers:
+        key = "require_signed" if require_signed else "two_person"
+        raise table.error(key, "needs at least one [[approval.approvers]] entry")
+    if two_person and len(approvers) < 2:
+        raise table.error(
+            "two_person", "needs at least two approvers: a second one must review each approval"
+        )
+    return ApprovalSettings(tuple(approvers), require_signed, two_person)
 
 
 def _non_empty(text: str) -> str | None:

@@ -8,12 +8,13 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
+from driftwatch.approval import approved_view, tamper_findings
 from driftwatch.baseline import Baselines, approved_history, parse_baselines, parse_guardrails
 from driftwatch.collectors import Collection, Collector
 from driftwatch.compare import diff_configs, pinned
-from driftwatch.config import Config
+from driftwatch.config import NO_APPROVERS, ApprovalSettings, Config
 from driftwatch.errors import NotifyError, StoreError
-from driftwatch.layout import BASELINES, GUARDRAILS, MANIFEST, identity_from_document
+from driftwatch.layout import GUARDRAILS, MANIFEST, identity_from_document
 from driftwatch.model import Change, Notification, ResourceId, RunReport, Snapshot
 from driftwatch.normalise import normalise_resource
 from driftwatch.notify import Notifier
@@ -61,14 +62,21 @@ def collect_and_record(config: Config, repo: StateRepo, collector: Collector) ->
     return snapshot, recorded
 
 
-def check(repo: StateRepo, recorded: Recorded | None = None, snapshot: Snapshot | None = None) -> RunReport:
+def check(
+    repo: StateRepo,
+    recorded: Recorded | None = None,
+    snapshot: Snapshot | None = None,
+    approval: ApprovalSettings = NO_APPROVERS,
+) -> RunReport:
     """Compare the stored snapshot with the previous one and the approved baseline; evaluate rules.
 
     After a run, ``recorded`` says what changed; on its own, check compares what the last run
-    on this checkout compared. A malformed baseline or guardrail file raises BaselineError:
+    on this checkout compared. Only approved commits to ``baselines/`` count (see approval.py);
+    other changes are findings. A malformed baseline or guardrail file raises BaselineError:
     the snapshot is already committed by then.
     """
-    approved_files = repo.committed_files(BASELINES)  # approval is by commit: the working tree is a draft
+    view = approved_view(repo, approval)  # approval is by commit: the working tree is a draft
+    approved_files = view.files
     settings = parse_guardrails(approved_files.get(GUARDRAILS))
     baselines = parse_baselines(approved_files)
     if recorded is not None:
@@ -91,7 +99,13 @@ def check(repo: StateRepo, recorded: Recorded | None = None, snapshot: Snapshot 
     found = evaluate(states, settings)
     found = group_fleet_changes(states, found, settings, default_catalogue(), upgrade)
     found = label_new_defaults(states, found, default_catalogue())
-    found = label_reverted(found, states, lambda identity: approved_history(repo, identity))
+    found = label_reverted(
+        found,
+        states,
+        lambda identity: [v for v in approved_history(repo, identity) if view.is_approval(v.commit)],
+    )
+    tampered = tamper_findings(repo, view, current, settings.get("baseline-tampered"), previous_commit)
+    found = sorted([*found, *tampered], key=lambda f: f.sort_key)
     findings = [replace(f, commit=head) for f in found]
     gaps = recorded.gaps if recorded is not None else gaps_from_manifest(manifest, current)
     now = datetime.now(UTC)
@@ -186,6 +200,6 @@ def run_once(
     repo = StateRepo(config.state.repo, warn=warn)
     with repo.lock():
         snapshot, recorded = collect_and_record(config, repo, collector)
-        report = check(repo, recorded, snapshot)
+        report = check(repo, recorded, snapshot, config.approval)
     errors = notify_all(Notification.from_report(report), notifiers)
     return RunResult(report, errors, recorded)

@@ -232,6 +232,68 @@ class StateRepo:
             )
         return commits
 
+    def baseline_log(self, root: str, verify_with: Path | None = None) -> list[PathCommit]:
+        """Every commit that changed a file under ``root``, oldest first (parents before children).
+
+        A merge lists only what it changed itself (files that differ from every parent). With
+        ``verify_with`` (an SSH allowed-signers file), git checks each commit's signature.
+        """
+        if self.head() is None:
+            return []
+        sig = "%x1f%G?%x1f%GF%x1f%GP" if verify_with is not None else ""
+        fields = (
+            "%x1e%H%x1f%P%x1f%aI%x1f%an%x1f%ae%x1f%s"
+            "%x1f%(trailers:key=Reviewed-by,valueonly,separator=%x1d)" + sig + "%x1f"
+        )
+        env = (
+            {"GIT_CONFIG_COUNT": "1", "GIT_CONFIG_KEY_0": "gpg.ssh.allowedSignersFile"}
+            | {"GIT_CONFIG_VALUE_0": str(verify_with)}
+            if verify_with is not None
+            else None
+        )
+        out = self.repo.git.log(
+            "--topo-order", "--reverse", "--cc", "--name-only", "--no-renames", f"--format={fields}",
+            "--", root, env=env,
+        )  # fmt: skip
+        commits = []
+        for record in out.split("\x1e")[1:]:
+            head, _, names = record.rpartition("\x1f")
+            parts = head.split("\x1f")
+            sha, parents, when, name, email, subject, reviewed = parts[:7]
+            status, key, primary = parts[7:10] if verify_with is not None else ["", "", ""]
+            commits.append(
+                PathCommit(
+                    sha,
+                    tuple(parents.split()),
+                    datetime.fromisoformat(when),
+                    name,
+                    email,
+                    subject,
+                    tuple(r.strip() for r in reviewed.split("\x1d") if r.strip()),
+                    tuple(n for n in names.split("\n") if n.strip()),
+                    status or None,
+                    tuple(k for k in (key, primary) if k),
+                )
+            )
+        return commits
+
+    def blob_at(self, commit: str, path: str) -> bytes | None:
+        """The content of ``path`` at ``commit``, or None if it did not exist then."""
+        try:
+            return bytes(self.repo.commit(commit).tree[path].data_stream.read())
+        except KeyError:
+            return None
+
+    def is_ancestor(self, old: str, new: str) -> bool:
+        """True when ``old`` is ``new`` or one of its ancestors."""
+        if old == new:
+            return True
+        try:
+            self.repo.git.merge_base("--is-ancestor", old, new)
+        except git.GitCommandError:
+            return False
+        return True
+
     def deleted_documents(self, root: str = SNAPSHOTS) -> Documents:
         """Resource files once under ``root`` and deleted since, as they were just before deletion."""
         if self.head() is None:
@@ -390,8 +452,13 @@ class StateRepo:
         self.commit(message, paths, author_name, author_email)
         return self.head()
 
-    def commit(self, message: str, paths: list[str], author_name: str, author_email: str) -> None:
-        """Commit ``paths`` only (never what else is staged) as the given author and committer."""
+    def commit(
+        self, message: str, paths: list[str], author_name: str, author_email: str, sign: bool = False
+    ) -> None:
+        """Commit ``paths`` only (never what else is staged) as the given author and committer.
+
+        ``sign`` signs the commit with git's own signing set-up (``user.signingkey``, ``gpg.format``).
+        """
         env = {
             "GIT_AUTHOR_NAME": author_name,
             "GIT_AUTHOR_EMAIL": author_email,
@@ -400,7 +467,8 @@ class StateRepo:
         }
         try:
             self.repo.git.add("-A", "--", *paths)
-            self.repo.git.commit("-q", "--no-verify", "-m", message, "--", *paths, env=env)
+            sign_flag = ["-S"] if sign else []
+            self.repo.git.commit("-q", "--no-verify", *sign_flag, "-m", message, "--", *paths, env=env)
         except git.GitCommandError as exc:
             raise StoreError(f"{self.path}: git commit failed: {exc.stderr.strip() or exc}") from None
 
@@ -416,6 +484,27 @@ class CommitInfo:
     subject: str
     parent: str | None
     reason: str | None = None
+
+
+@dataclass(frozen=True)
+class PathCommit:
+    """One commit that changed files under a folder: who, when, what, and its signature as git saw it.
+
+    ``signature`` is git's ``%G?`` letter (G good, U good but of unknown validity, B bad, N none,
+    E cannot be checked, ...) and ``signing_keys`` the fingerprints of the key and its primary key;
+    both are empty when signatures were not checked.
+    """
+
+    sha: str
+    parents: tuple[str, ...]
+    time: datetime
+    author_name: str
+    author_email: str
+    subject: str
+    reviewed_by: tuple[str, ...]
+    paths: tuple[str, ...]
+    signature: str | None = None
+    signing_keys: tuple[str, ...] = ()
 
 
 def _holder(lock: Path) -> str | None:

@@ -31,6 +31,7 @@ META_RULES = {
         "The same change on many resources of one type in one run: one finding for all of them.",
         {"min_resources": 5, "min_share": 0.5},
     ),
+    "baseline-tampered": MetaRule(Severity.CRITICAL, "A change to baselines/ that is not an approval."),
 }
 """Rules the engine applies after the others, so that they report what the others did not."""
 

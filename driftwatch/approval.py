@@ -1,0 +1,229 @@
+"""What counts as approved: the files of ``baselines/`` as of each file's latest approval commit.
+
+An approval is a commit by a configured approver; when ``require_signed`` is set, signed with one
+of that approver's keys (git checks the signature); with ``two_person``, carrying a
+``Reviewed-by:`` trailer that names another approver. Any other change to ``baselines/`` leaves
+the last approved version in force and is reported as tampering.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import hashlib
+import json
+import re
+import tempfile
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from driftwatch.compare import diff_configs
+from driftwatch.config import ApprovalSettings, Approver
+from driftwatch.layout import BASELINES, SNAPSHOTS, identity_from_document, is_resource_file
+from driftwatch.model import Change, Finding, ResourceId
+from driftwatch.rules import RuleSettings
+from driftwatch.store import PathCommit, StateRepo
+
+_EMAIL = re.compile(r"<([^<>\s]+@[^<>\s]+)>")
+
+
+@dataclass(frozen=True)
+class Unapproved:
+    """A commit that changed a baseline file without being an approval, and why it is not one."""
+
+    path: str
+    commit: str
+    time: datetime
+    author: str
+    subject: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class ApprovedView:
+    """The approved content of every file under ``baselines/``, and the unapproved changes since.
+
+    ``approved_at`` maps each approved file to its approval commit; ``tampered`` holds, for each
+    file whose committed content differs from its approved content, the unapproved commits that
+    changed it after its last approval (oldest first).
+    """
+
+    files: dict[str, bytes]
+    approved_at: dict[str, str]
+    tampered: dict[str, tuple[Unapproved, ...]]
+    rejected: frozenset[str] = frozenset()
+
+    def is_approval(self, commit: str) -> bool:
+        """True when ``commit`` (one that changed ``baselines/``) counts as an approval."""
+        return commit not in self.rejected
+
+
+def ssh_fingerprint(public_key: str) -> str | None:
+    """``SHA256:...`` as git and ssh-keygen print it for an SSH public key line; None if not SSH."""
+    parts = public_key.split()
+    if len(parts) < 2 or not (parts[0].startswith(("ssh-", "ecdsa-", "sk-"))):
+        return None
+    try:
+        blob = base64.b64decode(parts[1], validate=True)
+    except ValueError:
+        return None
+    return "SHA256:" + base64.b64encode(hashlib.sha256(blob).digest()).decode().rstrip("=")
+
+
+def key_fingerprints(approver: Approver) -> set[str]:
+    """The fingerprints git reports for the approver's keys (SSH ``SHA256:...``, GPG hex, upper case)."""
+    prints = set()
+    for key in approver.signing_keys:
+        prints.add(ssh_fingerprint(key) or key.replace(" ", "").upper())
+    return prints
+
+
+def allowed_signers(settings: ApprovalSettings) -> str:
+    """The text of an SSH allowed-signers file naming each approver's SSH keys (for git to verify)."""
+    lines = []
+    for approver in settings.approvers:
+        for key in approver.signing_keys:
+            if ssh_fingerprint(key):
+                lines.append(f'{approver.email} namespaces="git" {" ".join(key.split()[:2])}')
+    return "\n".join(lines) + "\n"
+
+
+def approver_for(settings: ApprovalSettings, email: str, when: datetime) -> Approver | None:
+    """The approver with this email who could approve at ``when`` (before their ``until`` date)."""
+    for approver in settings.approvers:
+        if approver.email.lower() != email.strip().lower():
+            continue
+        if approver.until is not None:
+            end = datetime.fromisoformat(approver.until).replace(tzinfo=UTC) + timedelta(days=1)
+            if when >= end:
+                return None
+        return approver
+    return None
+
+
+def why_not_approval(commit: PathCommit, settings: ApprovalSettings) -> str | None:
+    """None when ``commit`` is an approval under ``settings``; otherwise the reason it is not."""
+    if not settings.enforced or not commit.parents:
+        return None  # no approvers configured; or the repository's first commit (driftwatch init)
+    approver = approver_for(settings, commit.author_email, commit.time)
+    if approver is None:
+        return f"{commit.author_email} is not an approver"
+    if settings.require_signed:
+        if commit.signature in (None, "N"):
+            return "not signed (require_signed = true)"
+        if commit.signature not in ("G", "U"):
+            return f"signature not valid (git %G? = {commit.signature})"
+        if not key_fingerprints(approver) & {k.upper() if ":" not in k else k for k in commit.signing_keys}:
+            return f"signed with a key that is not {approver.email}'s ({', '.join(commit.signing_keys)})"
+    if settings.two_person:
+        reviewers = {
+            m.group(1).lower()
+            for line in commit.reviewed_by
+            if (m := _EMAIL.search(line)) and approver_for(settings, m.group(1), commit.time)
+        } - {approver.email.lower()}
+        if not reviewers:
+            return "no Reviewed-by: trailer naming a second approver (two_person = true)"
+    return None
+
+
+def approved_view(repo: StateRepo, settings: ApprovalSettings, root: str = BASELINES) -> ApprovedView:
+    """The approved files under ``root`` as of each file's latest approval, and what changed since."""
+    committed = repo.committed_files(root)
+    if not settings.enforced:
+        return ApprovedView(committed, {}, {})
+    with tempfile.TemporaryDirectory(prefix="driftwatch-signers-") as tmp:
+        signers = None
+        if settings.require_signed:
+            signers = Path(tmp) / "allowed_signers"
+            signers.write_text(allowed_signers(settings), encoding="utf-8")
+        log = repo.baseline_log(root, signers)
+    last_approval: dict[str, str] = {}
+    since: dict[str, list[Unapproved]] = {}
+    rejected: set[str] = set()
+    for commit in log:
+        reason = why_not_approval(commit, settings)
+        if reason is not None:
+            rejected.add(commit.sha)
+        for path in commit.paths:
+            if reason is None:
+                last_approval[path] = commit.sha
+                since.pop(path, None)
+            else:
+                author = f"{commit.author_name} <{commit.author_email}>"
+                since.setdefault(path, []).append(
+                    Unapproved(path, commit.sha, commit.time, author, commit.subject, reason)
+                )
+    files: dict[str, bytes] = {}
+    for path, sha in last_approval.items():
+        data = repo.blob_at(sha, path)
+        if data is not None:  # else the approval deleted it
+            files[path] = data
+    tampered = {
+        path: tuple(changes)
+        for path, changes in sorted(since.items())
+        if committed.get(path) != files.get(path)  # changed and changed back: nothing is in force
+    }
+    approved_at = {p: s for p, s in last_approval.items() if p in files}
+    return ApprovedView(files, approved_at, tampered, frozenset(rejected))
+
+
+def _identity(path: str, documents: Mapping[str, Any], *candidates: bytes | None) -> ResourceId:
+    """Who a tampered file is about: the snapshot's identity, else the file's, else the path itself."""
+    if is_resource_file(path, BASELINES):
+        snapshot = SNAPSHOTS + path.removeprefix(BASELINES)
+        if snapshot in documents:
+            return identity_from_document(documents[snapshot], snapshot)
+        for data in candidates:
+            with contextlib.suppress(ValueError):
+                return identity_from_document(json.loads(data or b"null"), path)
+    return ResourceId("git", "state", "global", "baseline/file", path)
+
+
+def _config(data: bytes | None) -> dict[str, Any] | None:
+    try:
+        document = json.loads(data) if data is not None else None
+    except ValueError:
+        return None
+    config = document.get("config") if isinstance(document, dict) else None
+    return dict(config) if isinstance(config, dict) else None
+
+
+def tamper_findings(
+    repo: StateRepo,
+    view: ApprovedView,
+    documents: Mapping[str, Any],
+    settings: RuleSettings | None,
+    previous_commit: str | None,
+) -> list[Finding]:
+    """One ``baseline-tampered`` finding per baseline file changed without approval."""
+    if settings is None or not settings.enabled:
+        return []
+    committed = repo.committed_files(BASELINES) if view.tampered else {}
+    findings = []
+    for path, changes in view.tampered.items():
+        approved, now = view.files.get(path), committed.get(path)
+        identity = _identity(path, documents, approved, now)
+        diff: tuple[Change, ...] = ()
+        if is_resource_file(path, BASELINES):
+            before, after = _config(approved), _config(now)
+            if approved is None or before is not None:
+                diff = diff_configs(identity, before, after if now is not None else None, "baseline")
+        named = "; ".join(
+            f"commit {c.commit[:10]} by {c.author} on {c.time.astimezone(UTC).date()} ({c.reason})"
+            for c in changes[-3:]
+        )
+        more = f" and {len(changes) - 3} earlier unapproved commit(s)" if len(changes) > 3 else ""
+        kept = (
+            f"the version approved in commit {view.approved_at[path][:10]} stays in force"
+            if path in view.approved_at
+            else "it was never approved, so it has no effect"
+        )
+        message = f"{path} was changed without approval: {named}{more}; {kept}"
+        new = previous_commit is None or not all(repo.is_ancestor(c.commit, previous_commit) for c in changes)
+        findings.append(
+            Finding("baseline-tampered", settings.severity, identity, message, "baseline", diff, new)
+        )
+    return findings
