@@ -17,7 +17,6 @@ from tests.conftest import Invoke, write_config
 from tests.test_cli import APPROVER, git, make_public, seed
 
 APPROVERS = """
-[approval]
 [[approval.approvers]]
 name = "Alice Admin"
 email = "alice@example.com"

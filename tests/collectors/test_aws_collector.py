@@ -19,6 +19,7 @@ import boto3
 import pytest
 from botocore.config import Config
 
+from driftwatch import __version__
 from driftwatch.collectors.aws import AwsCollector
 from driftwatch.collectors.aws.context import keep_requests_on_endpoint
 from driftwatch.collectors.aws.ec2 import security_group_config
@@ -949,7 +950,12 @@ def test_approved_public_website_is_not_reported(clients: Clients, state_repo: P
     assert findings_for(json.loads(check.stdout), arn) == []
     assert git(state_repo, "log", "-1", "--format=%an <%ae>") == "Web Team <web@example.com>\n"
     trailers = git(state_repo, "log", "-1", "--format=%(trailers:only,unfold)")
-    assert trailers.strip().splitlines() == ["Approved-by: Web Team <web@example.com>", "Reason: website"]
+    assert trailers.strip().splitlines() == [
+        "Approved-by: Web Team <web@example.com>",
+        "Reason: website",
+        f"Driftwatch-Approved: {arn}",
+        f"Driftwatch-Version: {__version__}",
+    ]
     assert git(state_repo, "show", "--name-only", "--format=", "HEAD").split() == [
         f"baselines/aws/{ACCOUNT}/global/s3/bucket/example-site.json"
     ]
