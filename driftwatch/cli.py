@@ -113,14 +113,14 @@ def check_config(ctx: click.Context) -> None:
 @click.pass_context
 def collect(ctx: click.Context) -> None:
     """Read the cloud settings and commit them to the state repository (no compare, no notify)."""
-    from driftwatch.collectors.aws import AwsCollector
+    from driftwatch.collectors.build import build_collector
     from driftwatch.runner import collect_and_record
     from driftwatch.store import StateRepo
 
     config = _load(ctx)
     repo = StateRepo(config.state.repo, warn=_err)
     with repo.lock():
-        snapshot, recorded = collect_and_record(config, repo, AwsCollector(config.aws))
+        snapshot, recorded = collect_and_record(config, repo, build_collector(config))
     changed = len(recorded.added) + len(recorded.changed) + len(recorded.removed)
     where = f"commit {recorded.commit[:10]}" if recorded.commit else "no commit (nothing changed)"
     _out(
@@ -207,7 +207,7 @@ def run(ctx: click.Context, output: str, fail_on: str | None, every: str | None)
 
 
 def _cycle(config: Config, output: str, threshold: Severity, daemon: bool = False) -> int:
-    from driftwatch.collectors.aws import AwsCollector
+    from driftwatch.collectors.build import build_collector
     from driftwatch.notify.build import build_notifiers
     from driftwatch.runner import run_once
 
@@ -216,7 +216,7 @@ def _cycle(config: Config, output: str, threshold: Severity, daemon: bool = Fals
         notifiers = [n for n in notifiers if n.name != "console"]
     for error in build_errors:
         _err(f"notifier not available: {error}")
-    result = run_once(config, AwsCollector(config.aws), notifiers, warn=_err)
+    result = run_once(config, build_collector(config), notifiers, warn=_err)
     if output == "json":  # one document per line when --every prints one per cycle (JSON Lines)
         _out(json.dumps(report_json(result.report), sort_keys=True, indent=None if daemon else 2))
     for error in result.notify_errors:

@@ -10,10 +10,13 @@ from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 from importlib.resources import files
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from driftwatch.errors import ConfigError
 from driftwatch.model import Finding, Severity
+
+if TYPE_CHECKING:
+    from driftwatch.collectors.saas.settings import SaasSettings
 
 CONFIG_FILE_NAME = "driftwatch.toml"
 SERVICES = ("s3", "ec2", "iam")
@@ -51,6 +54,7 @@ class AwsSettings:
     role_arn: str | None = None
     external_id: str | None = None
     role_session_name: str = "driftwatch"
+    enabled: bool = True
 
     @property
     def several_accounts(self) -> bool:
@@ -166,6 +170,7 @@ class Config:
     templates_dir: Path | None = None
     remote: RemoteSettings = RemoteSettings()
     approval: ApprovalSettings = NO_APPROVERS
+    saas: tuple[SaasSettings, ...] = ()
 
 
 T = TypeVar("T")
@@ -434,6 +439,7 @@ def parse_config(raw: Mapping[str, Any], path: Path) -> Config:
         )
     endpoint = aws.take("endpoint_url", str, "", _url_check)
     aws_settings = AwsSettings(
+        enabled=aws.take("enabled", bool, True),
         profile=profile or None,
         regions=regions,
         endpoint_url=endpoint or None,
@@ -487,6 +493,10 @@ def parse_config(raw: Mapping[str, Any], path: Path) -> Config:
 
     approval = _load_approval(path, root.take("approval", dict, {}))
 
+    from driftwatch.collectors.saas.settings import parse_saas  # the SaaS side knows its own tables
+
+    saas = parse_saas(path, root.take("saas", dict, {}))
+
     notify_raw = root.take("notify", list, [{"type": "console"}])
     notify = tuple(_load_notify(path, i, entry) for i, entry in enumerate(notify_raw))
     templates_dir = _load_templates(path, here, root.take("templates", dict, {}))
@@ -502,6 +512,7 @@ def parse_config(raw: Mapping[str, Any], path: Path) -> Config:
         every_seconds=parse_interval(every),
         templates_dir=templates_dir,
         approval=approval,
+        saas=saas,
     )
 
 

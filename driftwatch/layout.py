@@ -14,11 +14,20 @@ MANIFEST = f"{SNAPSHOTS}/manifest.json"
 GUARDRAILS = f"{BASELINES}/guardrails.toml"
 LAST_VERIFIED = "last-verified.json"
 PRIVATE_DIR = ".driftwatch"
+SAAS = "saas"
+"""The provider name of resources read by the generic (http, command, file) collectors."""
 
 
 def relative_path(identity: ResourceId) -> str:
-    """``aws/<account>/<region>/<service>/<kind>/<id>.json`` with the id made safe for a file name."""
-    parts = [identity.provider, identity.account, identity.region, *identity.type.split("/")]
+    """``aws/<account>/<region>/<service>/<kind>/<id>.json`` with the id made safe for a file name.
+
+    A SaaS resource has no region and its collector's name is its account:
+    ``saas/<collector>/<kind>/<id>.json`` (its type is ``<service>/<kind>``).
+    """
+    if identity.provider == SAAS:
+        parts = [identity.provider, identity.account, *identity.type.split("/")[1:]]
+    else:
+        parts = [identity.provider, identity.account, identity.region, *identity.type.split("/")]
     safe = [quote(p, safe="-_.") for p in parts]
     return "/".join([*safe, quote(identity.id, safe="-_.") + ".json"])
 
@@ -70,7 +79,11 @@ def identity_document(identity: ResourceId) -> dict[str, Any]:
 def is_resource_file(path: str, root: str) -> bool:
     """True for ``<root>/<provider>/.../<id>.json`` files (not the manifest or other files)."""
     parts = PurePosixPath(path).parts
-    return len(parts) >= 6 and parts[0] == root and path.endswith(".json")
+    return (
+        len(parts) >= (5 if len(parts) > 1 and parts[1] == SAAS else 6)
+        and parts[0] == root
+        and path.endswith(".json")
+    )
 
 
 def unquote_id(name: str) -> str:

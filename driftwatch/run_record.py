@@ -62,7 +62,10 @@ def is_complete(snapshot: Snapshot) -> bool:
 
 
 def _service(path: str) -> str:
-    return path.split("/")[4] if path.count("/") >= 5 else "?"
+    parts = path.split("/")
+    if len(parts) >= 5 and parts[1] == "saas":  # snapshots/saas/<collector>/<kind>/<id>.json
+        return parts[2]
+    return parts[4] if len(parts) >= 6 else "?"
 
 
 def commit_message(snapshot: Snapshot, added: list[str], changed: list[str], removed: list[str]) -> str:

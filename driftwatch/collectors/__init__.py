@@ -64,3 +64,20 @@ def register(name: str) -> Callable[[CollectorFactory], CollectorFactory]:
         return factory
 
     return add
+
+
+@dataclass(frozen=True)
+class Collectors:
+    """Several collectors as one (AWS and each configured SaaS collector): their collections merged.
+
+    Each collector reads its own scopes, so one that fails leaves the others' files untouched.
+    """
+
+    parts: tuple[Collector, ...]
+
+    def collect(self) -> Collection:
+        """Every part's collection, merged in order."""
+        result = Collection()
+        for part in self.parts:
+            result = result.merge(part.collect())
+        return result

@@ -1,0 +1,70 @@
+"""The ``command`` collector: a program's JSON output (gcloud, az, kubectl, gh api ...), as resources.
+
+The command is an argument list run without a shell. A non-zero exit, a time-out or output that
+is not JSON is a coverage gap for that resource type: its last known state is kept.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+
+from driftwatch.collectors import Collection, register
+from driftwatch.collectors.saas.items import Items, ReadFailure
+from driftwatch.collectors.saas.settings import SaasSettings
+from driftwatch.model import CoverageGap
+from driftwatch.normalise import Redactor
+
+
+@register("command")
+class CommandCollector:
+    """Runs each configured command of one ``[saas.NAME]`` table and reads its standard output."""
+
+    def __init__(self, settings: SaasSettings, redactor: Redactor) -> None:
+        self.settings = settings
+        self.redactor = redactor
+
+    def collect(self) -> Collection:
+        """Every resource type read whole, or a gap for it."""
+        result = Collection()
+        for spec in self.settings.resources:
+            items = Items(self.settings, spec, self.redactor)
+            try:
+                document = self._run(list(spec.command))
+                resources = items.resources(items.select(document))
+            except ReadFailure as failure:
+                gap = CoverageGap(
+                    items.scope, " ".join(spec.command), failure.kind, failure.code, failure.message
+                )
+                result = result.merge(Collection(gaps=(gap,)))
+                continue
+            result = result.merge(Collection(tuple(resources), frozenset({items.scope})))
+        return result
+
+    def _run(self, argv: list[str]) -> object:
+        try:
+            done = subprocess.run(
+                argv,
+                capture_output=True,
+                timeout=self.settings.timeout,
+                cwd=self.settings.folder,
+                stdin=subprocess.DEVNULL,
+                check=False,
+            )
+        except subprocess.TimeoutExpired:
+            raise ReadFailure(
+                "error", "Timeout", f"{argv[0]} did not finish within timeout = {self.settings.timeout:g} s"
+            ) from None
+        except OSError as exc:
+            raise ReadFailure("error", "CannotRun", f"{argv[0]}: {exc.strerror}") from None
+        if done.returncode != 0:
+            last = done.stderr.decode("utf-8", errors="replace").strip().splitlines()[-1:] or [""]
+            raise ReadFailure(
+                "error", f"Exit{done.returncode}", f"{argv[0]} exited with {done.returncode}: {last[0][:200]}"
+            )
+        try:
+            return json.loads(done.stdout)
+        except ValueError as exc:
+            raise ReadFailure(
+                "error", "NotJson", f"{argv[0]} printed something that is not JSON ({exc})"
+            ) from None

@@ -1,0 +1,115 @@
+"""The command and file collectors: a real script and real files; failures are gaps, never deletions."""
+
+from __future__ import annotations
+
+import sys
+import tomllib
+from pathlib import Path
+
+from driftwatch.collectors.saas.command import CommandCollector
+from driftwatch.collectors.saas.file import FileCollector
+from driftwatch.collectors.saas.settings import SaasSettings, parse_saas
+from driftwatch.normalise import Redactor
+
+REDACTOR = Redactor(b"test-redaction-key")
+SCRIPT = """
+import json, sys, time
+mode = sys.argv[1]
+if mode == "ok":
+    print(json.dumps({"items": [{"name": "prod", "public": False}, {"name": "web", "public": True}]}))
+elif mode == "slow":
+    time.sleep(30)
+elif mode == "fail":
+    print("ERROR: (gcloud) You do not currently have an active account selected.", file=sys.stderr)
+    sys.exit(1)
+else:
+    print("Listed 0 items.")
+"""
+
+
+def command_settings(tmp_path: Path, mode: str) -> SaasSettings:
+    script = tmp_path / "lister.py"
+    script.write_text(SCRIPT)
+    text = f"""
+[saas.cloud]
+collector = "command"
+timeout = 2
+[[saas.cloud.resources]]
+type = "bucket"
+command = ["{sys.executable}", "lister.py", "{mode}"]
+items = "$.items[*]"
+id = "name"
+"""
+    (parsed,) = parse_saas(tmp_path / "driftwatch.toml", tomllib.loads(text)["saas"])
+    return parsed
+
+
+def test_a_command_s_json_output_becomes_one_resource_per_item(tmp_path: Path) -> None:
+    collection = CommandCollector(command_settings(tmp_path, "ok"), REDACTOR).collect()
+    assert {r.identity.id: dict(r.config) for r in collection.resources} == {
+        "prod": {"name": "prod", "public": False},
+        "web": {"name": "web", "public": True},
+    }
+    assert [str(s) for s in collection.scopes_read] == ["saas/cloud/global/cloud/bucket"]
+    assert collection.gaps == ()
+
+
+def test_a_command_past_its_time_limit_is_a_gap(tmp_path: Path) -> None:
+    collection = CommandCollector(command_settings(tmp_path, "slow"), REDACTOR).collect()
+    (gap,) = collection.gaps
+    assert (gap.code, str(gap.scope)) == ("Timeout", "saas/cloud/global/cloud/bucket")
+    assert collection.resources == () and collection.scopes_read == frozenset()
+
+
+def test_a_non_zero_exit_is_a_gap_with_the_last_error_line(tmp_path: Path) -> None:
+    collection = CommandCollector(command_settings(tmp_path, "fail"), REDACTOR).collect()
+    (gap,) = collection.gaps
+    assert gap.code == "Exit1"
+    assert "You do not currently have an active account selected" in gap.message
+    assert collection.scopes_read == frozenset()
+
+
+def test_output_that_is_not_json_is_a_gap(tmp_path: Path) -> None:
+    collection = CommandCollector(command_settings(tmp_path, "garbage"), REDACTOR).collect()
+    (gap,) = collection.gaps
+    assert gap.code == "NotJson"
+    assert collection.resources == () and collection.scopes_read == frozenset()
+
+
+def file_settings(tmp_path: Path, pattern: str) -> SaasSettings:
+    text = f"""
+[saas.workspace]
+collector = "file"
+service = "google"
+[[saas.workspace.resources]]
+type = "sharing"
+file = "{pattern}"
+items = "$.policies[*]"
+id = "orgUnit"
+redact = ["$.shared_secret"]
+"""
+    (parsed,) = parse_saas(tmp_path / "driftwatch.toml", tomllib.loads(text)["saas"])
+    return parsed
+
+
+def test_yaml_and_json_exports_are_read_from_a_folder(tmp_path: Path) -> None:
+    (tmp_path / "exports").mkdir()
+    (tmp_path / "exports" / "a.yaml").write_text(
+        "policies:\n  - orgUnit: /sales\n    externalSharing: ALLOWED\n    shared_secret: hunter2hunter2\n"
+        "    reviewed: 2026-11-02\n"
+    )
+    (tmp_path / "exports" / "b.json").write_text(
+        '{"policies": [{"orgUnit": "/eng", "externalSharing": "DISALLOWED"}]}'
+    )
+    collection = FileCollector(file_settings(tmp_path, "exports/*"), REDACTOR).collect()
+    configs = {r.identity.id: dict(r.config) for r in collection.resources}
+    assert configs["/eng"] == {"orgUnit": "/eng", "externalSharing": "DISALLOWED"}
+    assert configs["/sales"]["reviewed"] == "2026-11-02"
+    assert configs["/sales"]["shared_secret"] == REDACTOR.redact("hunter2hunter2")
+    assert {r.identity.type for r in collection.resources} == {"google/sharing"}
+
+
+def test_a_malformed_yaml_export_is_a_gap(tmp_path: Path) -> None:
+    (tmp_path / "bad.yaml").write_text("policies: [unclosed\n")
+    (gap,) = FileCollector(file_settings(tmp_path, "bad.yaml"), REDACTOR).collect().gaps
+    assert gap.code == "NotParsable" and "bad.yaml" in gap.message

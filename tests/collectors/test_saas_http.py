@@ -1,0 +1,375 @@
+"""The http collector against loopback APIs: pagination, rate limits, failures as gaps, redaction."""
+
+from __future__ import annotations
+
+import json
+import tomllib
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from driftwatch.collectors.build import build_collector
+from driftwatch.collectors.saas.http import HttpCollector, next_link
+from driftwatch.collectors.saas.settings import SaasSettings, parse_saas
+from driftwatch.config import load_config
+from driftwatch.defaults import initial_files
+from driftwatch.demo.json_api import JsonApi, Reply, Request, running_json_api
+from driftwatch.normalise import Redactor
+from driftwatch.runner import run_once
+from driftwatch.store import init_repo
+from tests.conftest import write_config
+
+REDACTOR = Redactor(b"test-redaction-key")
+
+
+@pytest.fixture
+def api() -> Iterator[JsonApi]:
+    with running_json_api() as running:
+        yield running
+
+
+def settings(text: str, tmp_path: Path | None = None) -> SaasSettings:
+    """The one [saas.NAME] table in ``text``, validated as the config loader does."""
+    file = (tmp_path or Path("/nonexistent")) / "driftwatch.toml"
+    (parsed,) = parse_saas(file, tomllib.loads(text)["saas"])
+    return parsed
+
+
+class Sleeps:
+    """Records the waits the collector asks for, instead of waiting."""
+
+    def __init__(self) -> None:
+        self.waits: list[float] = []
+
+    def __call__(self, seconds: float) -> None:
+        self.waits.append(seconds)
+
+
+def users_page(request: Request) -> Reply:
+    """Three pages of two users each, chained by Link headers (the GitHub style)."""
+    page = int(request.query.get("page", "1"))
+    users = [{"login": f"user{2 * (page - 1) + i}", "role": "member"} for i in (1, 2)]
+    headers = {}
+    if page < 3:
+        headers["Link"] = (
+            f'</api/users?page={page + 1}&per_page=2>; rel="next", </api/users?page=3>; rel="last"'
+        )
+    return Reply(users, headers=headers)
+
+
+def test_link_header_pagination_reads_every_page_with_the_token(
+    api: JsonApi, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    api.route("GET /api/users")(users_page)
+    monkeypatch.setenv("SVC_TOKEN", "s3cr3t-token")
+    collector = HttpCollector(
+        settings(f"""
+[saas.svc]
+collector = "http"
+base_url = "{api.base_url}/api"
+token_env = "SVC_TOKEN"
+[[saas.svc.resources]]
+type = "user"
+path = "/users"
+params = {{ per_page = 2 }}
+items = "$[*]"
+id = "login"
+paginate = "link"
+"""),
+        REDACTOR,
+    )
+    collection = collector.collect()
+    assert sorted(r.identity.id for r in collection.resources) == [f"user{i}" for i in range(1, 7)]
+    assert [str(s) for s in collection.scopes_read] == ["saas/svc/global/svc/user"]
+    assert collection.gaps == ()
+    assert [r.query.get("page") for r in api.requests] == [None, "2", "3"]
+    assert {r.headers["authorization"] for r in api.requests} == {"Bearer s3cr3t-token"}
+
+
+def test_next_link_is_found_among_other_relations() -> None:
+    header = '<https://x.test/a?page=1>; rel="prev", <https://x.test/a?page=3,4>; rel="next last"'
+    assert next_link(header) == "https://x.test/a?page=3,4"
+    assert next_link('<https://x.test/a?page=1>; rel="prev"') is None
+
+
+def test_cursor_pagination_in_a_field_and_as_a_next_url(api: JsonApi) -> None:
+    @api.route("GET /api/conversations.list")
+    def slack_style(request: Request) -> Reply:
+        cursor = request.query.get("cursor", "")
+        channels = {"": ["C1", "C2"], "dXNlcjpVMDYx": ["C3"]}[cursor]
+        following = "dXNlcjpVMDYx" if cursor == "" else ""
+        return Reply(
+            {
+                "ok": True,
+                "channels": [{"id": c, "is_private": False} for c in channels],
+                "response_metadata": {"next_cursor": following},
+            }
+        )
+
+    @api.route("GET /v1.0/groups")
+    def graph_style(request: Request) -> Reply:
+        if request.query.get("$skiptoken") == "X2":
+            return Reply({"value": [{"id": "g3", "visibility": "Public"}]})
+        return Reply(
+            {
+                "value": [{"id": "g1", "visibility": "Private"}, {"id": "g2", "visibility": "Public"}],
+                "@odata.nextLink": f"{api.base_url}/v1.0/groups?$skiptoken=X2",
+            }
+        )
+
+    collection = HttpCollector(
+        settings(f"""
+[saas.svc]
+collector = "http"
+base_url = "{api.base_url}"
+[[saas.svc.resources]]
+type = "channel"
+path = "/api/conversations.list"
+items = "$.channels"
+id = "id"
+paginate = "cursor"
+cursor_field = "$.response_metadata.next_cursor"
+cursor_param = "cursor"
+[[saas.svc.resources]]
+type = "group"
+path = "/v1.0/groups"
+items = "$.value"
+id = "id"
+paginate = "cursor"
+cursor_field = "$['@odata.nextLink']"
+"""),
+        REDACTOR,
+    ).collect()
+    ids = sorted((r.identity.type, r.identity.id) for r in collection.resources)
+    assert ids == [
+        ("svc/channel", "C1"),
+        ("svc/channel", "C2"),
+        ("svc/channel", "C3"),
+        ("svc/group", "g1"),
+        ("svc/group", "g2"),
+        ("svc/group", "g3"),
+    ]
+    assert collection.gaps == ()
+
+
+def test_page_number_pagination_stops_at_an_empty_page(api: JsonApi) -> None:
+    @api.route("GET /drives")
+    def drives(request: Request) -> Reply:
+        page = int(request.query["p"])
+        return Reply({"drives": [{"name": f"d{page}"}] if page <= 2 else []})
+
+    collection = HttpCollector(
+        settings(f"""
+[saas.svc]
+collector = "http"
+base_url = "{api.base_url}"
+[[saas.svc.resources]]
+type = "drive"
+path = "/drives"
+items = "$.drives"
+id = "name"
+paginate = "page"
+page_param = "p"
+first_page = 1
+"""),
+        REDACTOR,
+    ).collect()
+    assert sorted(r.identity.id for r in collection.resources) == ["d1", "d2"]
+    assert [r.query["p"] for r in api.requests] == ["1", "2", "3"]
+
+
+SINGLE = """
+[saas.svc]
+collector = "http"
+base_url = "{base}"
+max_attempts = 3
+[[saas.svc.resources]]
+type = "settings"
+path = "/settings"
+fixed_id = "workspace"
+"""
+
+
+def test_429_waits_as_long_as_retry_after_says(api: JsonApi) -> None:
+    answers = iter([Reply({"error": "rate"}, 429, {"Retry-After": "7"}), Reply({"sharing": "private"})])
+    api.route("GET /settings")(lambda _request: next(answers))
+    sleeps = Sleeps()
+    collection = HttpCollector(settings(SINGLE.format(base=api.base_url)), REDACTOR, sleep=sleeps).collect()
+    assert sleeps.waits == [7.0]
+    assert [dict(r.config) for r in collection.resources] == [{"sharing": "private"}]
+
+
+def test_a_rate_limit_at_zero_waits_for_the_reset_before_the_next_page(api: JsonApi) -> None:
+    @api.route("GET /items")
+    def items(request: Request) -> Reply:
+        if request.query.get("page") == "2":
+            return Reply([{"id": "b"}])
+        headers = {"RateLimit-Remaining": "0", "RateLimit-Reset": "12", "Link": '</items?page=2>; rel="next"'}
+        return Reply([{"id": "a"}], headers=headers)
+
+    sleeps = Sleeps()
+    text = f"""
+[saas.svc]
+collector = "http"
+base_url = "{api.base_url}"
+[[saas.svc.resources]]
+type = "item"
+path = "/items"
+items = "$[*]"
+id = "id"
+paginate = "link"
+"""
+    collection = HttpCollector(settings(text), REDACTOR, sleep=sleeps, clock=lambda: 1000.0).collect()
+    assert sleeps.waits == [12.0]
+    assert sorted(r.identity.id for r in collection.resources) == ["a", "b"]
+
+
+def test_a_wait_longer_than_max_wait_is_a_throttled_gap(api: JsonApi) -> None:
+    api.route("GET /settings")(lambda _request: Reply({}, 429, {"Retry-After": "3600"}))
+    sleeps = Sleeps()
+    collection = HttpCollector(settings(SINGLE.format(base=api.base_url)), REDACTOR, sleep=sleeps).collect()
+    assert sleeps.waits == []
+    (gap,) = collection.gaps
+    assert (gap.kind, gap.code, str(gap.scope)) == (
+        "throttled",
+        "RateLimited",
+        "saas/svc/global/svc/settings",
+    )
+    assert collection.resources == () and collection.scopes_read == frozenset()
+
+
+def test_401_is_a_denied_gap_not_an_empty_listing(api: JsonApi, monkeypatch: pytest.MonkeyPatch) -> None:
+    api.route("GET /settings")(lambda _request: Reply({"message": "Bad credentials"}, 401))
+    monkeypatch.setenv("SVC_TOKEN", "expired")
+    text = SINGLE.format(base=api.base_url).replace(
+        "max_attempts = 3", 'max_attempts = 3\ntoken_env = "SVC_TOKEN"'
+    )
+    collection = HttpCollector(settings(text), REDACTOR).collect()
+    (gap,) = collection.gaps
+    assert (gap.kind, gap.code) == ("denied", "HTTP401")
+    assert "Bad credentials" in gap.message
+    assert len(api.requests) == 1  # a refusal is not retried
+    assert collection.scopes_read == frozenset()
+
+
+def test_a_token_variable_that_is_not_set_is_a_gap_and_nothing_is_sent(
+    api: JsonApi, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("SVC_TOKEN", raising=False)
+    text = SINGLE.format(base=api.base_url).replace("max_attempts = 3", 'token_env = "SVC_TOKEN"')
+    (gap,) = HttpCollector(settings(text), REDACTOR).collect().gaps
+    assert (gap.kind, gap.code) == ("denied", "NoToken")
+    assert "SVC_TOKEN" in gap.message
+    assert api.requests == []
+
+
+def test_a_next_page_on_another_host_is_not_followed(api: JsonApi, monkeypatch: pytest.MonkeyPatch) -> None:
+    api.route("GET /items")(
+        lambda _request: Reply([{"id": "a"}], headers={"Link": '<https://evil.example/steal>; rel="next"'})
+    )
+    monkeypatch.setenv("SVC_TOKEN", "tok")
+    text = f"""
+[saas.svc]
+collector = "http"
+base_url = "{api.base_url}"
+token_env = "SVC_TOKEN"
+[[saas.svc.resources]]
+type = "item"
+path = "/items"
+items = "$[*]"
+id = "id"
+paginate = "link"
+"""
+    (gap,) = HttpCollector(settings(text), REDACTOR).collect().gaps
+    assert (gap.kind, gap.code) == ("error", "ForeignNextPage")
+
+
+def test_an_answer_that_is_not_json_is_a_gap(api: JsonApi) -> None:
+    api.route("GET /settings")(lambda _request: Reply(b"<html>maintenance</html>"))
+    (gap,) = HttpCollector(settings(SINGLE.format(base=api.base_url)), REDACTOR).collect().gaps
+    assert (gap.code, gap.kind) == ("NotJson", "error")
+
+
+def _with_aws_off(repo: Path) -> Path:
+    path = repo / "driftwatch.toml"
+    path.write_text(path.read_text().replace("[aws]\n", "[aws]\nenabled = false\n", 1))
+    return path
+
+
+@pytest.fixture
+def docs_repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    repo = tmp_path / "state"
+    init_repo(repo, initial_files(), "driftwatch", "driftwatch@localhost")
+    monkeypatch.setenv("DOCS_TOKEN", "docs-token")
+    return repo
+
+
+def test_500_in_the_middle_of_the_pages_keeps_every_stored_drive(api: JsonApi, docs_repo: Path) -> None:
+    broken = {"page": 0}
+
+    @api.route("GET /drives")
+    def drives(request: Request) -> Reply:
+        page = int(request.query["page"])
+        if page == broken["page"]:
+            return Reply({"error": "internal"}, 500)
+        rows = {1: ["finance", "hr"], 2: ["legal"]}.get(page, [])
+        return Reply({"drives": [{"id": d, "sharing": "domain", "last_viewed_at": "now"} for d in rows]})
+
+    write_config(docs_repo, None, extra=DOCS.format(base=api.base_url))
+    config = load_config(_with_aws_off(docs_repo))
+    first = run_once(config, build_collector(config), [])
+    stored = sorted(p.name for p in (docs_repo / "snapshots/saas/docs/drive").iterdir())
+    assert stored == ["finance.json", "hr.json", "legal.json"]
+    assert first.report.gaps == ()
+    document = json.loads((docs_repo / "snapshots/saas/docs/drive/hr.json").read_text())
+    assert document["config"] == {"id": "hr", "sharing": "domain"}  # last_viewed_at is volatile
+
+    broken["page"] = 2
+    second = run_once(config, build_collector(config), [])
+    assert sorted(p.name for p in (docs_repo / "snapshots/saas/docs/drive").iterdir()) == stored
+    assert second.recorded is not None and second.recorded.removed == ()
+    (gap,) = second.report.gaps
+    assert (str(gap.scope), gap.kind, gap.code) == ("saas/docs/global/docs/drive", "error", "HTTP500")
+    assert "3 resource(s) kept as last read" in gap.message
+    assert not [f for f in second.report.findings if f.changes and f.changes[0].after is None]
+
+
+DOCS = """
+[saas.docs]
+collector = "http"
+base_url = "{base}"
+token_env = "DOCS_TOKEN"
+max_attempts = 1
+volatile = ["$.last_viewed_at"]
+[[saas.docs.resources]]
+type = "drive"
+path = "/drives"
+items = "$.drives"
+id = "id"
+paginate = "page"
+redact = ["$.webhook.secret"]
+"""
+
+
+def test_a_secret_field_is_stored_as_a_keyed_hash_that_changes_with_it(api: JsonApi, docs_repo: Path) -> None:
+    secret = {"value": "whsec_first_value"}
+
+    @api.route("GET /drives")
+    def drives(request: Request) -> Reply:
+        rows = [{"id": "hr", "webhook": {"url": "https://hooks.example/x", "secret": secret["value"]}}]
+        return Reply({"drives": rows if request.query["page"] == "1" else []})
+
+    write_config(docs_repo, None, extra=DOCS.format(base=api.base_url))
+    config = load_config(_with_aws_off(docs_repo))
+    run_once(config, build_collector(config), [])
+    path = docs_repo / "snapshots/saas/docs/drive/hr.json"
+    first = json.loads(path.read_text())["config"]["webhook"]
+    assert first["url"] == "https://hooks.example/x"
+    assert first["secret"].startswith("[redacted hmac-sha256:")
+    assert "whsec_first_value" not in path.read_text()
+
+    secret["value"] = "whsec_second_value"
+    run_once(config, build_collector(config), [])
+    second = json.loads(path.read_text())["config"]["webhook"]
+    assert second["secret"].startswith("[redacted hmac-sha256:") and second["secret"] != first["secret"]
