@@ -67,7 +67,8 @@ fixed_id = "tenant"
             "driftwatch.toml: [saas.x] base_url: uses ${tenant}: set it in [saas.x.vars]",
         ),
         (
-            '[saas.x]\ncollector = "http"\nbase_url = "https://a.example"\nheaders = { Authorization = "t" }\n',
+            '[saas.x]\ncollector = "http"\nbase_url = "https://a.example"\n'
+            'headers = { Authorization = "t" }\n',
             "driftwatch.toml: [saas.x] headers.Authorization: put secrets in the environment",
         ),
     ],
