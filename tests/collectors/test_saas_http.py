@@ -293,7 +293,7 @@ def test_an_answer_that_is_not_json_is_a_gap(api: JsonApi) -> None:
 
 def _with_aws_off(repo: Path) -> Path:
     path = repo / "driftwatch.toml"
-    path.write_text(path.read_text().replace("[aws]\n", "[aws]\nenabled = false\n", 1))
+    path.write_text(path.read_text().replace("\nenabled = true\n", "\nenabled = false\n", 1))
     return path
 
 
