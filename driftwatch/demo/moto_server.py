@@ -14,7 +14,8 @@ _MANAGED_POLICIES_ENV = "MOTO_IAM_LOAD_MANAGED_POLICIES"
 def reset_moto(endpoint_url: str) -> None:
     """Empty every moto backend behind ``endpoint_url`` (moto's own ``/moto-api/reset``)."""
     request = urllib.request.Request(f"{endpoint_url}/moto-api/reset", method="POST")
-    with urllib.request.urlopen(request, timeout=10) as response:
+    # Loading AWS's managed policies takes moto well over 10 s on a busy machine.
+    with urllib.request.urlopen(request, timeout=120) as response:
         response.read()
 
 
