@@ -12,7 +12,8 @@ from typing import Any
 from driftwatch.errors import BaselineError, StoreError
 from driftwatch.layout import BASELINES, GUARDRAILS, baseline_path, identity_from_document, is_resource_file
 from driftwatch.model import ResourceId, Severity
-from driftwatch.rules import RULES, RuleSettings
+from driftwatch.rules import RULES, Rule, RuleSettings
+from driftwatch.rules.declarative import parse_rules
 from driftwatch.rules.engine import META_RULES, default_settings
 from driftwatch.rules.reverted import BaselineVersion
 from driftwatch.store import StateRepo
@@ -61,8 +62,21 @@ def _text(data: bytes, label: str) -> str:
         raise BaselineError(f"{label}: not UTF-8 text (byte {exc.start}: {exc.reason})") from None
 
 
+@dataclass(frozen=True)
+class Guardrails:
+    """A guardrail file: every rule's settings, and the file's own ``[[guardrail]]`` rules."""
+
+    settings: dict[str, RuleSettings]
+    rules: tuple[Rule, ...] = ()
+
+
 def parse_guardrails(data: bytes | None, label: str = GUARDRAILS) -> dict[str, RuleSettings]:
     """The rule settings in a guardrail file; BaselineError naming the file, rule and key otherwise."""
+    return parse_guardrail_file(data, label).settings
+
+
+def parse_guardrail_file(data: bytes | None, label: str = GUARDRAILS) -> Guardrails:
+    """The rule settings and the ``[[guardrail]]`` rules of a guardrail file, validated."""
     if data is None:
         raise BaselineError(
             f"{label}: missing; restore it from git or copy the default from "
@@ -72,9 +86,11 @@ def parse_guardrails(data: bytes | None, label: str = GUARDRAILS) -> dict[str, R
         raw = tomllib.loads(_text(data, label))
     except tomllib.TOMLDecodeError as exc:
         raise BaselineError(f"{label}: not valid TOML: {exc}") from None
-    unknown_top = set(raw) - {"rules"}
+    unknown_top = set(raw) - {"rules", "guardrail"}
     if unknown_top:
-        raise BaselineError(f"{label}: unknown table or key {sorted(unknown_top)[0]!r} (only [rules.NAME])")
+        raise BaselineError(
+            f"{label}: unknown table or key {sorted(unknown_top)[0]!r} (only [rules.NAME] and [[guardrail]])"
+        )
     rules = raw.get("rules", {})
     if not isinstance(rules, dict):
         raise BaselineError(f"{label}: rules must be tables [rules.NAME]")
@@ -87,7 +103,10 @@ def parse_guardrails(data: bytes | None, label: str = GUARDRAILS) -> dict[str, R
         if not isinstance(table, dict):
             raise BaselineError(f"{where}: must be a table")
         settings[name] = _rule_settings(where, name, dict(table), settings[name])
-    return settings
+    own = parse_rules(raw.get("guardrail", []), label, taken=lambda name: name in known)
+    for rule in own:
+        settings[rule.name] = RuleSettings(rule.enabled, rule.severity)
+    return Guardrails(settings, tuple(rule.as_rule() for rule in own))
 
 
 def _rule_settings(where: str, name: str, table: dict[str, Any], default: RuleSettings) -> RuleSettings:

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from driftwatch.approval import approved_view, tamper_findings
-from driftwatch.baseline import Baselines, approved_history, parse_baselines, parse_guardrails
+from driftwatch.baseline import Baselines, approved_history, parse_baselines, parse_guardrail_file
 from driftwatch.collectors import Collection, Collector
 from driftwatch.compare import diff_configs, pinned
 from driftwatch.config import NO_APPROVERS, ApprovalSettings, Config
@@ -77,7 +77,8 @@ def check(
     """
     view = approved_view(repo, approval)  # approval is by commit: the working tree is a draft
     approved_files = view.files
-    settings = parse_guardrails(approved_files.get(GUARDRAILS))
+    guardrails = parse_guardrail_file(approved_files.get(GUARDRAILS))
+    settings = guardrails.settings
     baselines = parse_baselines(approved_files)
     if recorded is not None:
         current = recorded.documents
@@ -96,8 +97,8 @@ def check(
     manifest = repo.read_manifest()
     states = _states(current, previous, baselines, unreadable_fields(manifest))
     upgrade = _tool_upgrade(repo.read_file_at(previous_commit, MANIFEST), manifest)
-    found = evaluate(states, settings)
-    found = group_fleet_changes(states, found, settings, default_catalogue(), upgrade)
+    found = evaluate(states, guardrails.settings, guardrails.rules)
+    found = group_fleet_changes(states, found, guardrails.settings, default_catalogue(), upgrade)
     found = label_new_defaults(states, found, default_catalogue())
     found = label_reverted(
         found,

@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from fnmatch import fnmatch
 from typing import Any
 
 from driftwatch.model import Change, Finding, Severity
-from driftwatch.rules import RULES, Context, ResourceState, RuleSettings
+from driftwatch.rules import RULES, Context, ResourceState, Rule, RuleSettings
 
 # Importing the modules registers the built-in rules.
-from driftwatch.rules import ec2, iam, s3  # noqa: F401  # isort: skip
+from driftwatch.rules import declarative, ec2, iam, s3  # noqa: F401  # isort: skip
 
 
 @dataclass(frozen=True)
@@ -43,14 +43,16 @@ def default_settings() -> dict[str, RuleSettings]:
     return settings
 
 
-def evaluate(states: Mapping[str, ResourceState], settings: Mapping[str, RuleSettings]) -> list[Finding]:
+def evaluate(
+    states: Mapping[str, ResourceState], settings: Mapping[str, RuleSettings], extra: Sequence[Rule] = ()
+) -> list[Finding]:
     """Every finding for every resource, most severe first."""
     ctx = Context(states)
     findings: list[Finding] = []
     for state in states.values():
         found: list[Finding] = []
-        for name, rule in RULES.items():
-            rule_settings = settings.get(name)
+        for rule in [*RULES.values(), *extra]:  # extra: the guardrail file's own [[guardrail]] rules
+            rule_settings = settings.get(rule.name)
             if rule_settings is None or not rule_settings.enabled:
                 continue
             if any(fnmatch(state.identity.type, pattern) for pattern in rule.types):

@@ -39,6 +39,8 @@ class Items:
         if self.spec.items is None:
             return [document]
         found = self.spec.items.find(document)
+        if not found and self.spec.items_optional:
+            return []
         if not found:
             raise ReadFailure(
                 "error",

@@ -34,6 +34,7 @@ class ResourceSpec:
     items: JsonPath | None  # None: the whole document is one item
     id: JsonPath | None  # None: the item's id is ``fixed_id``
     fixed_id: str = ""
+    items_optional: bool = False  # an answer without the items means none (Google omits empty lists)
     volatile: tuple[JsonPath, ...] = ()
     redact: tuple[JsonPath, ...] = ()
     # http
@@ -218,6 +219,7 @@ def _parse_resource(file: Path, label: str, collector: str, raw: Any) -> Resourc
         raise table.error("fixed_id", "only for a single item; with items, give id (a JSON path)")
     volatile, redact = _paths(table, "volatile"), _paths(table, "redact")
     common: dict[str, Any] = {"kind": kind, "items": items, "id": id_path, "fixed_id": fixed_id}
+    common["items_optional"] = table.take("items_optional", bool, False)
     common |= {"volatile": volatile, "redact": redact}
     if collector == "http":
         path = table.take("path", str, "")
