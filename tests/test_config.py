@@ -89,7 +89,7 @@ min_severity = "medium"
         ),
         (
             '[[notify]]\ntype = "console"\nrules = ["s3-bucket-public", "s3-public"]\n',
-            'config.toml: [[notify]] #1 rules[1]: "s3-public" is not a rule (one of: baseline-drift, ',
+            'config.toml: [[notify]] #1 rules[1]: "s3-public" is not a rule (one of: ',
         ),
         (
             '[[notify]]\ntype = "console"\naccounts = ["1111-2222-3333"]\n',
