@@ -373,10 +373,12 @@ def test_demo_tells_the_story(tmp_path: Path) -> None:
         "[baseline-drift] arn:aws:s3:::acme-data-lake-raw",
         "[unapproved-resource] arn:aws:s3:::acme-tmp-data-export",
         'Tags.cost-center: "CC-2040" -> "CC-2045"',
+        "[docs-anyone-with-the-link] saas:docs:global:docs/workspace/acme",
+        'sharing.default_link_access: "organization" -> "anyone_with_link"',
     ):
         assert expected in out
     assert re.search(r"\[sg-open-to-world\] arn:aws:ec2:eu-west-1:123456789012:security-group/sg-\w+", out)
-    assert "8 finding(s) at or above info: 3 critical 2 high 1 medium 1 low 1 info" in out
+    assert "9 finding(s) at or above info: 4 critical 2 high 1 medium 1 low 1 info" in out
     # The undone fix comes first, named with the approval that had fixed it.
     assert re.search(
         r"CRITICAL\n  \[s3-bucket-public\] arn:aws:s3:::acme-legacy-ftp-mirror .*\n"
@@ -399,7 +401,7 @@ def test_demo_tells_the_story(tmp_path: Path) -> None:
         "driftwatch",
         "driftwatch",
     ]
-    assert log[0].split("|")[1] == "driftwatch: 10 changed, 1 added, 0 removed (ec2 1, iam 1, s3 9)"
+    assert log[0].split("|")[1] == "driftwatch: 11 changed, 1 added, 0 removed (docs 1, ec2 1, iam 1, s3 9)"
     assert git(tmp_path / "demo", "status", "--porcelain") == ""  # the demo leaves a clean repository
     prepare(tmp_path / "demo")  # a second demo replaces the first (running it twice costs a minute)
     assert not (tmp_path / "demo").exists()

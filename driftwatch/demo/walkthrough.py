@@ -10,12 +10,14 @@ from collections.abc import Callable
 from pathlib import Path
 
 from driftwatch.approve import approve
-from driftwatch.collectors.aws import AwsCollector
+from driftwatch.collectors.build import build_collector
 from driftwatch.config import CONFIG_FILE_NAME, load_config
 from driftwatch.defaults import default_text, initial_files
-from driftwatch.demo import account
+from driftwatch.demo import account, docs_service
+from driftwatch.demo.docs_service import running_docs_service
 from driftwatch.demo.moto_server import running_moto_server
 from driftwatch.errors import DriftwatchError
+from driftwatch.layout import GUARDRAILS
 from driftwatch.model import Severity
 from driftwatch.notify.console import ConsoleNotifier
 from driftwatch.runner import RunResult, run_once
@@ -32,6 +34,7 @@ DEMO_ENVIRONMENT = {
     "AWS_CONFIG_FILE": os.devnull,
     "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
     "DRIFTWATCH_REDACTION_KEY": "demo-redaction-key",
+    docs_service.TOKEN_ENV: docs_service.TOKEN,
 }
 
 
@@ -79,17 +82,21 @@ def run_demo(directory: Path, out: Callable[[str], None]) -> RunResult:
         raise DriftwatchError(
             "the demo needs moto's server: pip install 'driftwatch[demo]' (`make demo` does this)"
         ) from None
-    with running_moto_server() as endpoint:
+    with running_moto_server() as endpoint, running_docs_service() as (docs, docs_url):
         account.seed_account(endpoint)
         out(
             f"Seeded a realistic account at {endpoint}: S3 buckets, security groups in "
             f"{' and '.join(account.DEMO_REGIONS)}, IAM users and a password policy.\n"
+            f"Started Acme Docs, a SaaS file-sharing service, at {docs_url}; driftwatch reads it "
+            "through a [saas.docs] table in driftwatch.toml and a rule written as data.\n"
         )
-        init_repo(directory, initial_files(demo_config(endpoint)), "driftwatch", "driftwatch@localhost")
+        files = initial_files(demo_config(endpoint) + docs_service.docs_config(docs_url))
+        files[GUARDRAILS] += docs_service.DOCS_GUARDRAIL
+        init_repo(directory, files, "driftwatch", "driftwatch@localhost")
         (directory / MARKER).parent.mkdir(exist_ok=True)
         (directory / MARKER).write_text("made by `driftwatch demo`; safe to delete\n")
         config = load_config(directory / CONFIG_FILE_NAME)
-        collector = AwsCollector(config.aws)
+        collector = build_collector(config)
 
         out("== Run 1: read the account and store it in git ==")
         first = run_once(config, collector, [])
@@ -129,6 +136,7 @@ def run_demo(directory: Path, out: Callable[[str], None]) -> RunResult:
 
         out("== Someone changes things in the account, and AWS changes a default ==")
         account.apply_drift(endpoint)
+        docs.share_with_anyone()
         account.reopen_leftover_bucket(endpoint)
         encrypted = account.provider_encrypts_by_default(endpoint)
         out(
@@ -141,6 +149,8 @@ def run_demo(directory: Path, out: Callable[[str], None]) -> RunResult:
             f"- bucket {account.LEFTOVER_BUCKET}: the old public-read ACL restored (the fix undone)\n"
             f"- AWS (simulated) turns on default encryption (SSE-S3) on the {len(encrypted)} buckets "
             "that had none, as it did on 5 January 2023\n"
+            f"- Acme Docs: {docs_service.DRIFTED_SETTING} set to anyone_with_link (files open to anyone "
+            "with the link)\n"
         )
 
         out("== Run 2: driftwatch reads the account again and reports ==")
@@ -151,6 +161,7 @@ def run_demo(directory: Path, out: Callable[[str], None]) -> RunResult:
         f"Demo finished in {time.monotonic() - started:.1f} s. The state repository is {directory}\n"
         f"  git -C {directory} log -p                 # what changed, when, approved by whom\n"
         f"  {_command()} -c {directory / CONFIG_FILE_NAME} history {account.DRIFTED_BUCKET}\n"
-        "(the emulator has stopped, so further runs on this repository report the endpoint as unreachable)"
+        "(the emulator and Acme Docs have stopped, so further runs on this repository report them as "
+        "unreachable)"
     )
     return second
