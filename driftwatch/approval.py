@@ -129,9 +129,14 @@ def why_not_approval(commit: PathCommit, settings: ApprovalSettings) -> str | No
     return None
 
 
-def approved_view(repo: StateRepo, settings: ApprovalSettings, root: str = BASELINES) -> ApprovedView:
-    """The approved files under ``root`` as of each file's latest approval, and what changed since."""
-    committed = repo.committed_files(root)
+def approved_view(
+    repo: StateRepo, settings: ApprovalSettings, root: str = BASELINES, at: str | None = None
+) -> ApprovedView:
+    """The approved files under ``root`` as of each file's latest approval, and what changed since.
+
+    ``at`` names a commit to look from instead of HEAD (what was approved then).
+    """
+    committed = repo.committed_files(root, at)
     if not settings.enforced:
         return ApprovedView(committed, {}, {})
     with tempfile.TemporaryDirectory(prefix="driftwatch-signers-") as tmp:
@@ -139,7 +144,7 @@ def approved_view(repo: StateRepo, settings: ApprovalSettings, root: str = BASEL
         if settings.require_signed:
             signers = Path(tmp) / "allowed_signers"
             signers.write_text(allowed_signers(settings), encoding="utf-8")
-        log = repo.baseline_log(root, signers)
+        log = repo.baseline_log(root, signers, at)
     last_approval: dict[str, str] = {}
     since: dict[str, list[Unapproved]] = {}
     rejected: set[str] = set()

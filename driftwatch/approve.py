@@ -118,7 +118,7 @@ def approve(
     if not reason.strip():
         raise ApproveError("--reason is required: say why this state is approved")
     name, email = author
-    _check_approver(approval, name, email, reviewed_by)
+    check_approver(approval, name, email, reviewed_by)
     with repo.lock():
         documents = repo.read_documents()
         if not documents:
@@ -216,7 +216,7 @@ def approval_message(
     return "\n".join(lines) + "\n"
 
 
-def _check_approver(approval: ApprovalSettings, name: str, email: str, reviewed_by: Sequence[str]) -> None:
+def check_approver(approval: ApprovalSettings, name: str, email: str, reviewed_by: Sequence[str]) -> None:
     """Refuse, before anything is written, a commit that would not count as an approval."""
     for reviewer in reviewed_by:
         _, reviewer_email = parse_author(reviewer, "--reviewed-by")

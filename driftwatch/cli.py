@@ -10,6 +10,7 @@ import json
 import os
 import sys
 from collections.abc import Callable, Sequence
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -305,17 +306,83 @@ def approve(
 
 
 @cli.command()
+@click.argument("finding")
+@click.option("--reason", required=True, help="Why the finding is accepted for now (kept in the commit).")
+@click.option(
+    "--until", "until", required=True, metavar="DATE", help="The last day (YYYY-MM-DD, UTC) it is accepted."
+)
+@click.option(
+    "--author", metavar="'NAME <EMAIL>'", help="Who accepts it [default: git's user.name and user.email]."
+)
+@click.pass_context
+def ack(ctx: click.Context, finding: str, reason: str, until: str, author: str | None) -> None:
+    """Accept FINDING (its id) until a date: reported with who and why, not alerted, in one commit."""
+    from datetime import UTC, datetime
+
+    from driftwatch.ack import acknowledge, parse_until
+    from driftwatch.approve import ApproveError, parse_author
+    from driftwatch.runner import check as run_check
+    from driftwatch.store import StateRepo
+
+    config = _load(ctx)
+    repo = StateRepo(config.state.repo, warn=_err)
+    identity = parse_author(author) if author else repo.identity()
+    if identity is None:
+        raise DriftwatchError("no identity: pass --author 'Name <email>' or set git user.name and user.email")
+    last_day = parse_until(until, datetime.now(UTC).date())
+    with repo.lock():
+        findings = run_check(repo, approval=config.approval).findings
+    chosen = next((f for f in findings if f.id == finding.strip()), None)
+    if chosen is None:
+        raise ApproveError(
+            f"{finding}: no current finding has this id (`driftwatch check --format json` lists them)"
+        )
+    commit = acknowledge(
+        repo, chosen, reason=reason, until=last_day, author=identity, approval=config.approval
+    )
+    _out(
+        f"Acknowledged {chosen.rule} on {chosen.resource.key} until {last_day.isoformat()} "
+        f"as {identity[0]} <{identity[1]}> in commit {commit[:10]}; it is not alerted until then."
+    )
+
+
+def _moment(value: str | None, option: str, end_of_day: bool) -> datetime | None:
+    """A date (YYYY-MM-DD, the whole day in UTC) or an ISO date and time, as an aware datetime."""
+    if value is None:
+        return None
+    try:
+        if len(value.strip()) == 10:
+            day = datetime.fromisoformat(value.strip()).replace(tzinfo=UTC)
+            return day + timedelta(days=1, microseconds=-1) if end_of_day else day
+        moment = datetime.fromisoformat(value.strip())
+    except ValueError:
+        raise click.BadParameter(
+            f"{value!r} is not a date (2026-12-03) or a date and time (2026-12-03T14:00:00Z)",
+            param_hint=option,
+        ) from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+@cli.command()
 @click.argument("resource")
 @FORMAT
+@click.option("--since", metavar="DATE", help="Only entries from this date (YYYY-MM-DD, UTC) or time on.")
+@click.option("--until", metavar="DATE", help="Only entries up to this date (the whole day, UTC) or time.")
 @click.pass_context
-def history(ctx: click.Context, resource: str, output: str) -> None:
-    """Print RESOURCE's timeline from git: changes and approvals, with who and when."""
+def history(ctx: click.Context, resource: str, output: str, since: str | None, until: str | None) -> None:
+    """Print RESOURCE's timeline from git: changes, approvals and acknowledgements, with who and when."""
     from driftwatch.history import resource_history
     from driftwatch.notify.render import compact
     from driftwatch.store import StateRepo
 
     config = _load(ctx)
-    identity, entries = resource_history(StateRepo(config.state.repo, warn=_err), resource)
+    identity, entries = resource_history(
+        StateRepo(config.state.repo, warn=_err),
+        resource,
+        config.approval,
+        _moment(since, "--since", False),
+        _moment(until, "--until", True),
+    )
     if output == "json":
         document = {
             "resource": identity.key,
@@ -327,6 +394,7 @@ def history(ctx: click.Context, resource: str, output: str) -> None:
                     "kind": e.kind,
                     "subject": e.subject,
                     "reason": e.reason,
+                    "note": e.note,
                     "changes": [{"path": c.path, "before": c.before, "after": c.after} for c in e.changes],
                 }
                 for e in entries
@@ -337,6 +405,8 @@ def history(ctx: click.Context, resource: str, output: str) -> None:
     _out(f"History of {identity.key}")
     for e in entries:
         _out(f"\n{e.time.isoformat()}  {e.commit[:10]}  {e.kind:<8}  {e.author}\n    {e.subject}")
+        if e.note:
+            _out(f"    {e.note}")
         if e.reason:
             _out(f"    Reason: {e.reason}")
         for c in e.changes:
@@ -344,6 +414,93 @@ def history(ctx: click.Context, resource: str, output: str) -> None:
                 _out("    (resource first recorded)" if c.before is None else "    (resource deleted)")
             else:
                 _out(f"    {c.path}: {compact(c.before)} -> {compact(c.after)}")
+
+
+@cli.command()
+@click.argument("resource")
+@click.option(
+    "--at", "at", required=True, metavar="DATE", help="The moment: a date (its end, UTC) or a time."
+)
+@FORMAT
+@click.pass_context
+def show(ctx: click.Context, resource: str, at: str, output: str) -> None:
+    """Print RESOURCE's stored settings at a moment, and the baseline approved then (and by whom)."""
+    from driftwatch.history import state_at
+    from driftwatch.store import StateRepo
+
+    config = _load(ctx)
+    moment = _moment(at, "--at", True)
+    assert moment is not None
+    found = state_at(StateRepo(config.state.repo, warn=_err), resource, moment, config.approval)
+    state, approved = found.state_commit, found.approval_commit
+    if output == "json":
+        document = {
+            "resource": found.identity.key,
+            "at": moment.isoformat(),
+            "state": found.state,
+            "state_commit": state.sha if state else None,
+            "state_time": state.time.isoformat() if state else None,
+            "baseline": found.baseline,
+            "approval_commit": approved.sha if approved else None,
+            "approval_time": approved.time.isoformat() if approved else None,
+            "approved_by": f"{approved.author_name} <{approved.author_email}>" if approved else None,
+            "approval_reason": approved.reason if approved else None,
+        }
+        _out(json.dumps(document, indent=2, sort_keys=True))
+        return
+    _out(f"{found.identity.key} as of {moment.isoformat()}")
+    if state is None:
+        _out("\nState: not recorded then.")
+    else:
+        _out(f"\nState: recorded {state.time.isoformat()} in {state.sha[:10]} ({state.subject})")
+        _out(json.dumps(found.state, indent=2, sort_keys=True))
+    if approved is None:
+        _out("\nApproved baseline: none then.")
+    else:
+        _out(
+            f"\nApproved baseline: approved {approved.time.isoformat()} in {approved.sha[:10]} "
+            f"by {approved.author_name} <{approved.author_email}>"
+            + (f"\nReason: {approved.reason}" if approved.reason else "")
+        )
+        same = " (the same as the state)" if found.baseline == found.state else ""
+        _out(json.dumps(found.baseline, indent=2, sort_keys=True) + same)
+
+
+@cli.command()
+@click.option(
+    "--html",
+    "html_path",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write the report to this HTML file (self-contained: styles inline, no scripts).",
+)
+@click.option("--since", metavar="DATE", help="Start of the period (YYYY-MM-DD, UTC) [default: 30 days ago].")
+@click.option("--until", metavar="DATE", help="End of the period (the whole day, UTC) [default: now].")
+@click.pass_context
+def report(ctx: click.Context, html_path: Path, since: str | None, until: str | None) -> None:
+    """Write an audit report: current findings, coverage, and the period's changes, approvals and acks."""
+    from driftwatch.audit_report import period_log, render_report
+    from driftwatch.runner import check as run_check
+    from driftwatch.store import StateRepo
+
+    config = _load(ctx)
+    now = datetime.now(UTC)
+    end = _moment(until, "--until", True) or now
+    start = _moment(since, "--since", False) or end - timedelta(days=30)
+    repo = StateRepo(config.state.repo, warn=_err)
+    with repo.lock():
+        current = run_check(repo, approval=config.approval)
+    log = period_log(repo, start, end, config.approval)
+    text = render_report(current, repo.read_manifest(), log, start, end, now)
+    try:
+        html_path.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise DriftwatchError(f"{html_path}: cannot write the report: {exc.strerror}") from None
+    _out(
+        f"Wrote {html_path}: {len(current.at_least(Severity.INFO))} open finding(s), "
+        f"{len(current.acknowledged)} acknowledged, {len(log)} commit(s) from "
+        f"{start.date().isoformat()} to {end.date().isoformat()}."
+    )
 
 
 @cli.command()

@@ -220,13 +220,30 @@ class Reversion:
 
 
 @dataclass(frozen=True)
+class Acknowledgement:
+    """An approver's record that a finding is known and accepted until a date (inclusive, UTC)."""
+
+    finding_id: str
+    by: str
+    reason: str
+    until: date
+    at: datetime
+    commit: str | None = None
+
+    def in_force(self, today: date) -> bool:
+        """True until the end of ``until``; afterwards the finding alerts again."""
+        return today <= self.until
+
+
+@dataclass(frozen=True)
 class Finding:
     """A rule's verdict about one resource, with the changes that caused it.
 
     A finding about a fleet-wide change names a whole type as ``resource`` and lists the
     resources it covers in ``related``. ``known_change`` labels a change that matches the
     catalogue of provider default changes; ``reverted`` one that undoes an approved fix.
-    ``subject`` names what is wrong within the resource, for a stable ``id``.
+    ``subject`` names what is wrong within the resource, for a stable ``id``. An
+    ``acknowledged`` finding is accepted for a time: reported, never alerted.
     """
 
     rule: str
@@ -241,6 +258,7 @@ class Finding:
     known_change: KnownChange | None = None
     reverted: Reversion | None = None
     subject: str = ""
+    acknowledged: Acknowledgement | None = None
 
     @property
     def sort_key(self) -> tuple[int, bool, str, str]:
@@ -275,9 +293,14 @@ class RunReport:
     gaps: tuple[CoverageGap, ...] = ()
 
     def at_least(self, threshold: Severity) -> tuple[Finding, ...]:
-        """The findings at or above ``threshold``, most severe first."""
-        chosen = [f for f in self.findings if f.severity >= threshold]
+        """The findings at or above ``threshold`` that are not acknowledged, most severe first."""
+        chosen = [f for f in self.findings if f.severity >= threshold and f.acknowledged is None]
         return tuple(sorted(chosen, key=lambda f: f.sort_key))
+
+    @property
+    def acknowledged(self) -> tuple[Finding, ...]:
+        """The findings accepted for a time (``driftwatch ack``): listed in reports, never alerted."""
+        return tuple(sorted((f for f in self.findings if f.acknowledged), key=lambda f: f.sort_key))
 
 
 AlertKind = Literal["new", "reopened", "reminder", "resolved"]
@@ -361,10 +384,11 @@ class Notification:
     def from_report(cls, report: RunReport, commit_url: str | None = None) -> Notification:
         """A notification without a lifecycle (``driftwatch check``): findings new since the
         previous run are alerts, the others quiet; every gap counts as started."""
+        open_ = [f for f in report.findings if f.acknowledged is None]  # acknowledged: never alerted
         return cls(
             report,
-            tuple(Alert("new", f, report.started_at) for f in report.findings if f.new_since_previous),
-            tuple(f for f in report.findings if not f.new_since_previous),
+            tuple(Alert("new", f, report.started_at) for f in open_ if f.new_since_previous),
+            tuple(f for f in open_ if not f.new_since_previous),
             tuple(GapNotice("started", g, report.started_at) for g in report.gaps),
             commit_url,
         )

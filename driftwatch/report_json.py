@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from driftwatch.model import KnownChange, Reversion, RunReport, Severity
+from driftwatch.model import Acknowledgement, KnownChange, Reversion, RunReport
 
 SCHEMA = "driftwatch.findings/1"
 
@@ -39,8 +39,9 @@ def report_json(report: RunReport) -> dict[str, Any]:
                 "related": [r.key for r in f.related],
                 "known_change": _known_change(f.known_change),
                 "reverted": _reverted(f.reverted),
+                "acknowledged": _acknowledged(f.acknowledged),
             }
-            for f in report.at_least(Severity.INFO)
+            for f in sorted(report.findings, key=lambda f: f.sort_key)
         ],
         "coverage_gaps": [
             {
@@ -55,6 +56,12 @@ def report_json(report: RunReport) -> dict[str, Any]:
             for g in report.gaps
         ],
     }
+
+
+def _acknowledged(ack: Acknowledgement | None) -> dict[str, str | None] | None:
+    if ack is None:
+        return None
+    return {"by": ack.by, "reason": ack.reason, "until": ack.until.isoformat(), "commit": ack.commit}
 
 
 def _known_change(known: KnownChange | None) -> dict[str, str] | None:

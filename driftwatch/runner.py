@@ -8,6 +8,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
+from driftwatch.ack import mark_acknowledged, read_acks
 from driftwatch.approval import approved_view, tamper_findings
 from driftwatch.baseline import Baselines, approved_history, parse_baselines, parse_guardrail_file
 from driftwatch.collectors import Collection, Collector
@@ -107,9 +108,10 @@ def check(
     )
     tampered = tamper_findings(repo, view, current, settings.get("baseline-tampered"), previous_commit)
     found = sorted([*found, *tampered], key=lambda f: f.sort_key)
+    now = datetime.now(UTC)
+    found = mark_acknowledged(found, read_acks(view.files, view.approved_at), now.date())
     findings = [replace(f, commit=head) for f in found]
     gaps = recorded.gaps if recorded is not None else gaps_from_manifest(manifest, current)
-    now = datetime.now(UTC)
     return RunReport(
         run_id=snapshot.run_id if snapshot else str(repo.last_run().get("run_id", "check")),
         started_at=snapshot.started_at if snapshot else now,

@@ -165,11 +165,14 @@ class StateRepo:
             return {}
         return data if isinstance(data, dict) else {}
 
-    def committed_files(self, root: str) -> dict[str, bytes]:
-        """Every file under ``root`` as committed at HEAD: what counts as approved."""
-        if self.head() is None or not _in_tree(self.repo.head.commit.tree, root):
+    def committed_files(self, root: str, at: str | None = None) -> dict[str, bytes]:
+        """Every file under ``root`` as committed at HEAD (or at commit ``at``)."""
+        if self.head() is None:
             return {}
-        tree = self.repo.head.commit.tree / root
+        commit = self.repo.commit(at) if at else self.repo.head.commit
+        if not _in_tree(commit.tree, root):
+            return {}
+        tree = commit.tree / root
         files: dict[str, bytes] = {}
         for item in tree.traverse():
             if isinstance(item, git.Blob):
@@ -232,7 +235,9 @@ class StateRepo:
             )
         return commits
 
-    def baseline_log(self, root: str, verify_with: Path | None = None) -> list[PathCommit]:
+    def baseline_log(
+        self, root: str, verify_with: Path | None = None, at: str | None = None
+    ) -> list[PathCommit]:
         """Every commit that changed a file under ``root``, oldest first (parents before children).
 
         A merge lists only what it changed itself (files that differ from every parent). With
@@ -253,7 +258,7 @@ class StateRepo:
         )
         out = self.repo.git.log(
             "--topo-order", "--reverse", "--cc", "--name-only", "--no-renames", f"--format={fields}",
-            "--", root, env=env,
+            at or "HEAD", "--", root, env=env,
         )  # fmt: skip
         commits = []
         for record in out.split("\x1e")[1:]:
@@ -276,6 +281,29 @@ class StateRepo:
                 )
             )
         return commits
+
+    def commit_before(self, when: datetime, paths: list[str] | None = None) -> str | None:
+        """The last commit (of HEAD's history, touching ``paths`` if given) made at or before ``when``."""
+        if self.head() is None:
+            return None
+        out: str = self.repo.git.rev_list("-1", f"--before={when.isoformat()}", "HEAD", "--", *(paths or []))
+        return out.strip() or None
+
+    def commit_info(self, sha: str) -> CommitInfo:
+        """Who made one commit, when, and its subject and ``Reason:`` trailer."""
+        fields = "%H%x1f%aI%x1f%an%x1f%ae%x1f%s%x1f%P%x1f%(trailers:key=Reason,valueonly,separator=%x20)"
+        sha, when, name, email, subject, parents, reason = self.repo.git.show(
+            "-s", f"--format={fields}", sha
+        ).split("\x1f")
+        return CommitInfo(
+            sha,
+            datetime.fromisoformat(when),
+            name,
+            email,
+            subject,
+            (parents.split() or [None])[0],
+            reason.strip() or None,
+        )
 
     def blob_at(self, commit: str, path: str) -> bytes | None:
         """The content of ``path`` at ``commit``, or None if it did not exist then."""

@@ -131,6 +131,7 @@ def test_the_whole_flow(state_repo: Path, aws: str, invoke: Invoke) -> None:
         "related",
         "known_change",
         "reverted",
+        "acknowledged",
     }
     assert public["commit"] == git(state_repo, "rev-parse", "HEAD").strip()
     assert {c["path"] for c in public["changes"]} == {"Policy", "PolicyStatus", "PublicAccessBlock"}

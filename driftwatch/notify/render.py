@@ -133,4 +133,5 @@ def report_context(notification: Notification, threshold: Severity) -> dict[str,
         "kinds": {a.finding.id: a.kind for a in notification.alerts if a.kind != "resolved"},
         "resolved": [a for a in notification.at_least(threshold) if a.kind == "resolved"],
         "commit_url": notification.commit_url,
+        "acknowledged": report.acknowledged,
     }

@@ -1,0 +1,128 @@
+"""Acknowledgements: a finding accepted until a date, recorded in git by an approver under baselines/acks/.
+
+An acknowledged finding is reported with who accepted it and why, and is not alerted; the day
+after its date it alerts again. The files live under ``baselines/`` so that only an approval
+commit can add or change one (see approval.py).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
+from datetime import UTC, date, datetime
+
+from driftwatch import __version__
+from driftwatch.approval import approved_view
+from driftwatch.approve import ApproveError, check_approver
+from driftwatch.config import NO_APPROVERS, ApprovalSettings
+from driftwatch.layout import BASELINES
+from driftwatch.model import Acknowledgement, Finding
+from driftwatch.normalise import file_text
+from driftwatch.store import StateRepo
+
+ACKS = f"{BASELINES}/acks"
+
+
+def ack_path(finding_id: str) -> str:
+    """The file that records the acknowledgement of one finding."""
+    return f"{ACKS}/{finding_id}.json"
+
+
+def parse_until(text: str, today: date) -> date:
+    """The last day an acknowledgement holds (YYYY-MM-DD, today or later); ApproveError otherwise."""
+    try:
+        until = date.fromisoformat(text.strip())
+    except ValueError:
+        raise ApproveError(f"--until {text!r}: expected a date such as 2027-01-31") from None
+    if until < today:
+        raise ApproveError(f"--until {text}: is in the past (today is {today.isoformat()} UTC)")
+    return until
+
+
+def acknowledge(
+    repo: StateRepo,
+    finding: Finding,
+    *,
+    reason: str,
+    until: date,
+    author: tuple[str, str],
+    approval: ApprovalSettings = NO_APPROVERS,
+) -> str:
+    """Record that ``finding`` is accepted until ``until``, in one commit by ``author``."""
+    if not reason.strip():
+        raise ApproveError("--reason is required: say why this finding is accepted")
+    name, email = author
+    check_approver(approval, name, email, ())
+    now = datetime.now(UTC).replace(microsecond=0)
+    document = {
+        "finding": finding.id,
+        "rule": finding.rule,
+        "resource": finding.resource.key,
+        "message": finding.message,
+        "reason": " ".join(reason.split()),
+        "until": until.isoformat(),
+        "by": f"{name} <{email}>",
+        "at": now.isoformat(),
+    }
+    path = ack_path(finding.id)
+    message = "\n".join(
+        [
+            f"ack: {finding.rule} {finding.resource.key} until {until.isoformat()}",
+            "",
+            reason.strip(),
+            "",
+            f"! [{finding.severity}] {finding.message}",
+            "",
+            f"Acknowledged-by: {name} <{email}>",
+            f"Reason: {document['reason']}",
+            f"Until: {until.isoformat()}",
+            f"Driftwatch-Finding: {finding.id}",
+            f"Driftwatch-Resource: {finding.resource.key}",
+            f"Driftwatch-Version: {__version__}",
+        ]
+    )
+    with repo.lock():
+        repo.write(path, file_text(document))
+        repo.commit(message + "\n", [path], name, email, sign=approval.require_signed)
+    return repo.head() or ""
+
+
+def read_acks(
+    files: Mapping[str, bytes], commits: Mapping[str, str] | None = None
+) -> dict[str, Acknowledgement]:
+    """The acknowledgements among approved ``files``, by finding id; malformed ones are skipped."""
+    acks: dict[str, Acknowledgement] = {}
+    for path, data in sorted(files.items()):
+        if not (path.startswith(ACKS + "/") and path.endswith(".json")):
+            continue
+        try:
+            doc = json.loads(data)
+            ack = Acknowledgement(
+                str(doc["finding"]),
+                str(doc["by"]),
+                str(doc["reason"]),
+                date.fromisoformat(doc["until"]),
+                datetime.fromisoformat(doc["at"]),
+                (commits or {}).get(path),
+            )
+        except (ValueError, KeyError, TypeError):
+            continue  # check-config names the problem; a broken ack never silences anything
+        acks[ack.finding_id] = ack
+    return acks
+
+
+def mark_acknowledged(
+    findings: Sequence[Finding], acks: Mapping[str, Acknowledgement], today: date
+) -> list[Finding]:
+    """``findings`` with the acknowledgements in force attached; expired ones attach nothing."""
+    return [
+        replace(f, acknowledged=acks[f.id]) if f.id in acks and acks[f.id].in_force(today) else f
+        for f in findings
+    ]
+
+
+def current_acks(repo: StateRepo, approval: ApprovalSettings = NO_APPROVERS) -> dict[str, Acknowledgement]:
+    """The approved acknowledgements of the repository, expired ones included."""
+    view = approved_view(repo, approval)
+    return read_acks(view.files, view.approved_at)
