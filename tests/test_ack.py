@@ -1,0 +1,88 @@
+"""Acknowledgements: in force until the end of their day, then alerting again; only approvers' count."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+from driftwatch.ack import ack_path, mark_acknowledged, read_acks
+from driftwatch.approval import approved_view
+from driftwatch.config import ApprovalSettings, Approver
+from driftwatch.defaults import initial_files
+from driftwatch.model import Finding, Notification, ResourceId, RunReport, Severity
+from driftwatch.store import StateRepo, init_repo
+from tests.test_cli import git
+
+BUCKET = ResourceId("aws", "123456789012", "global", "s3/bucket", "site", "arn:aws:s3:::site")
+PUBLIC = Finding("s3-bucket-public", Severity.CRITICAL, BUCKET, "bucket site is public (read)", "guardrail")
+DRIFT = Finding("baseline-drift", Severity.MEDIUM, BUCKET, "1 setting(s) differ", "baseline")
+
+
+def ack_file(finding: Finding, until: str) -> bytes:
+    return json.dumps(
+        {
+            "finding": finding.id,
+            "rule": finding.rule,
+            "resource": finding.resource.key,
+            "message": finding.message,
+            "reason": "campaign site",
+            "until": until,
+            "by": "Alice Admin <alice@example.com>",
+            "at": "2026-12-01T10:00:00+00:00",
+        }
+    ).encode()
+
+
+def test_an_acknowledgement_holds_through_its_day_then_the_finding_alerts_again() -> None:
+    acks = read_acks({ack_path(PUBLIC.id): ack_file(PUBLIC, "2026-12-03"), "baselines/acks/x.json": b"{"})
+    assert list(acks) == [PUBLIC.id]  # the malformed one silences nothing
+    now = datetime(2026, 12, 3, 23, 0, tzinfo=UTC)
+    for today, acknowledged in ((date(2026, 12, 3), True), (date(2026, 12, 4), False)):
+        findings = tuple(mark_acknowledged([PUBLIC, DRIFT], acks, today))
+        report = RunReport("r", now, now, "/state", None, 1, 1, findings)
+        alerted = [a.finding.rule for a in Notification.from_report(report).alerts]
+        if acknowledged:
+            assert (
+                findings[0].acknowledged is not None
+                and findings[0].acknowledged.by == "Alice Admin <alice@example.com>"
+            )
+            assert (alerted, [f.rule for f in report.at_least(Severity.INFO)]) == (
+                ["baseline-drift"],
+                ["baseline-drift"],
+            )
+            assert [f.rule for f in report.acknowledged] == ["s3-bucket-public"]
+        else:
+            assert findings[0].acknowledged is None
+            assert alerted == ["s3-bucket-public", "baseline-drift"] and report.acknowledged == ()
+
+
+def test_an_acknowledgement_committed_by_a_non_approver_does_not_count(tmp_path: Path) -> None:
+    repo = tmp_path / "state"
+    init_repo(repo, initial_files(), "driftwatch", "driftwatch@localhost")
+    (repo / "baselines/acks").mkdir()
+    (repo / ack_path(PUBLIC.id)).write_bytes(ack_file(PUBLIC, "2099-12-31"))
+    git(repo, "add", "-A")
+    git(repo, "-c", "user.name=Mallory", "-c", "user.email=mallory@example.com", "commit", "-qm", "ack")
+    settings = ApprovalSettings((Approver("Alice Admin", "alice@example.com"),))
+    view = approved_view(StateRepo(repo), settings)
+    assert read_acks(view.files) == {}
+    assert [u.reason for u in view.tampered[ack_path(PUBLIC.id)]] == [
+        "mallory@example.com is not an approver"
+    ]
+    git(
+        repo,
+        "-c",
+        "user.name=Alice Admin",
+        "-c",
+        "user.email=alice@example.com",
+        "commit",
+        "-q",
+        "--allow-empty",
+        "-m",
+        "x",
+    )
+    (repo / ack_path(PUBLIC.id)).write_bytes(ack_file(PUBLIC, "2099-12-30"))
+    git(repo, "-c", "user.name=Alice Admin", "-c", "user.email=alice@example.com", "commit", "-qam", "ack")
+    view = approved_view(StateRepo(repo), settings)
+    assert [a.until for a in read_acks(view.files).values()] == [date(2099, 12, 30)]
