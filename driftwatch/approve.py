@@ -35,6 +35,8 @@ class Approval:
     approved: tuple[str, ...]
     removed: tuple[str, ...]
     accepted: tuple[str, ...] = ()
+    not_counted: str | None = None
+    """Why git does not count the commit as an approval after all (a missing or wrong signature)."""
 
 
 def parse_author(text: str, option: str = "--author") -> tuple[str, str]:
@@ -176,7 +178,8 @@ def approve(
             approved, removed_keys, reason, (name, email), accepted, ticket, reviewed_by
         )
         repo.commit(message, list(texts) + removed, name, email, sign=approval.require_signed)
-        return Approval(repo.head(), tuple(approved), tuple(removed), accepted)
+        head = repo.head()
+        return Approval(head, tuple(approved), tuple(removed), accepted, _not_counted(repo, approval, head))
 
 
 def approval_message(
@@ -235,6 +238,15 @@ def check_approver(approval: ApprovalSettings, name: str, email: str, reviewed_b
         )
     if approval.two_person and not reviewed_by:
         raise ApproveError("[approval] two_person = true: name a second approver with --reviewed-by")
+
+
+def _not_counted(repo: StateRepo, approval: ApprovalSettings, commit: str | None) -> str | None:
+    """Check the new commit as every later check will: signing set-up mistakes show at once."""
+    if commit is None or not approval.enforced:
+        return None
+    view = approved_view(repo, approval)
+    reasons = [u.reason for changes in view.tampered.values() for u in changes if u.commit == commit]
+    return reasons[0] if reasons else None
 
 
 def _as_snapshot_path(baseline: str) -> str:

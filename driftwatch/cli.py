@@ -299,6 +299,11 @@ def approve(
         f"{f', removed {len(result.removed)} baseline(s)' if result.removed else ''} "
         f"as {identity[0]} <{identity[1]}> in commit {result.commit[:10]}."
     )
+    if result.not_counted:
+        _err(
+            f"warning: commit {result.commit[:10]} does not count as an approval: {result.not_counted}; "
+            "fix git's signing set-up (user.signingkey, gpg.format) and approve again"
+        )
     if result.accepted:
         _out(f"These {len(result.accepted)} finding(s) are now approved exceptions and stop being reported:")
         for line in result.accepted:

@@ -162,3 +162,32 @@ def test_approval_config_errors(tmp_path: Path, extra: str, error: str) -> None:
     with pytest.raises(ConfigError) as caught:
         load_config(path)
     assert str(caught.value) == f"c.toml: {error}"
+
+
+def test_approve_signs_when_required_and_says_when_the_commit_does_not_count(
+    state_repo: Path, aws: str, invoke: Invoke, tmp_path: Path
+) -> None:
+    seed(aws)
+    alice_key, alice_pub = _key(tmp_path, "alice")
+    eve_key, _ = _key(tmp_path, "eve")
+    approvers = (
+        '\n[[approval.approvers]]\nname = "Alice Admin"\nemail = "alice@example.com"\n'
+        f'signing_keys = ["{alice_pub}"]\n'
+    )
+    config = write_config(state_repo, aws, ("us-east-1",), approvers)
+    config.write_text(config.read_text().replace("require_signed = false", "require_signed = true"))
+    assert invoke("-c", str(config), "collect").exit_code == 0
+    git(state_repo, "config", "gpg.format", "ssh")
+    git(state_repo, "config", "user.signingkey", str(eve_key))
+    wrong = invoke("-c", str(config), "approve", "team-logs", "--reason", "ok", "--author", APPROVER)
+    assert wrong.exit_code == 0, wrong.stderr
+    assert "does not count as an approval: signed with a key that is not alice@example.com's" in wrong.stderr
+    git(state_repo, "config", "user.signingkey", str(alice_key))
+    right = invoke("-c", str(config), "approve", "team-logs", "--reason", "ok", "--author", APPROVER)
+    assert right.exit_code == 0 and right.stderr == "", right.stderr
+    assert git(state_repo, "log", "-2", "--format=%s").splitlines() == [
+        "approve: arn:aws:s3:::team-logs",
+        "restore approved baselines before approving",
+    ]  # eve's commit had already written this content: it is restored, then approved signed
+    report = json.loads(invoke("-c", str(config), "check", "--format", "json").stdout)
+    assert [f["rule"] for f in report["findings"] if f["resource"] == "arn:aws:s3:::team-logs"] == []

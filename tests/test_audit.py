@@ -129,6 +129,19 @@ def test_history_show_and_report_on_a_repository_with_runs_approvals_and_acks(
         *(same_second if when["run1"] == when["approval"] else []),
     ]
 
+    # The trailers answer without driftwatch.
+    fields = "--format=%(trailers:key=Approved-by,key=Reason,key=Ticket,key=Driftwatch-Approved)"
+    assert git(state_repo, "log", "-1", fields, c["approval"]).splitlines() == [
+        "Approved-by: Alice Admin <alice@example.com>",
+        "Reason: web bucket reviewed",
+        "Ticket: OPS-7",
+        "Driftwatch-Approved: arn:aws:s3:::team-web",
+    ]
+    fields = "--format=%(trailers:key=Acknowledged-by,key=Until,key=Driftwatch-Finding,valueonly,separator=|)"
+    assert git(state_repo, "log", "-1", fields, c["ack"]).strip() == (
+        f"Alice Admin <alice@example.com>|2099-12-31|{c['finding']}"
+    )
+
     # What did it look like when approved, and who approved that? And after the drift?
     then = json.loads(
         invoke("-c", config, "show", "team-web", "--at", when["approval"], "--format", "json").stdout
