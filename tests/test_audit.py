@@ -131,7 +131,7 @@ def test_history_show_and_report_on_a_repository_with_runs_approvals_and_acks(
 
     # The trailers answer without driftwatch.
     fields = "--format=%(trailers:key=Approved-by,key=Reason,key=Ticket,key=Driftwatch-Approved)"
-    assert git(state_repo, "log", "-1", fields, c["approval"]).splitlines() == [
+    assert git(state_repo, "log", "-1", fields, c["approval"]).strip().splitlines() == [
         "Approved-by: Alice Admin <alice@example.com>",
         "Reason: web bucket reviewed",
         "Ticket: OPS-7",
