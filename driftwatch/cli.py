@@ -6,21 +6,28 @@ threshold, 2 when findings are, 1 on any error.
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import sys
+import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
 from driftwatch import __version__
+from driftwatch.collectors import Progress
 from driftwatch.config import CONFIG_FILE_NAME, Config, load_config, parse_interval
 from driftwatch.errors import DriftwatchError
 from driftwatch.model import RunReport, Severity
+from driftwatch.oplog import LOG_FORMATS, Cycle, LogFormat, cycle_line, message_line
 from driftwatch.report_json import report_json
+
+if TYPE_CHECKING:
+    from driftwatch.runner import RunResult
 
 EXIT_OK, EXIT_ERROR, EXIT_FINDINGS = 0, 1, 2
 SEVERITIES = click.Choice([str(s) for s in Severity], case_sensitive=False)
@@ -30,8 +37,43 @@ EPILOG = (
 )
 
 
-def _err(message: str) -> None:
-    click.echo(f"driftwatch: {message}", err=True)
+LOG_FORMAT = "driftwatch.log_format"  # in click's context meta: how _err writes for this command
+
+
+def _log_format() -> LogFormat:
+    ctx = click.get_current_context(silent=True)
+    return ctx.meta.get(LOG_FORMAT, "text") if ctx is not None else "text"
+
+
+def _err(message: str, level: str = "warning") -> None:
+    click.echo(message_line(message, _log_format(), level), err=True)
+
+
+def _progress() -> Callable[[Progress], None] | None:
+    """A progress bar on stderr while AWS is read, when stderr is a terminal and logs are text."""
+    stream = sys.stderr
+    if _log_format() != "text" or not stream.isatty():
+        return None
+    bars: list[Any] = []
+
+    def show(progress: Progress) -> None:
+        if not bars:
+            bars.append(
+                click.progressbar(
+                    length=progress.total,
+                    label="reading AWS",
+                    file=stream,
+                    show_pos=True,
+                    item_show_func=lambda step: step,
+                )
+            )
+        bar = bars[0]
+        bar.length = progress.total  # grows as accounts and their regions become known
+        bar.update(progress.done - bar.pos, progress.step)
+        if progress.done >= progress.total:
+            bar.render_finish()
+
+    return show
 
 
 def _out(text: str) -> None:
@@ -121,7 +163,7 @@ def collect(ctx: click.Context) -> None:
     config = _load(ctx)
     repo = StateRepo(config.state.repo, warn=_err)
     with repo.lock():
-        snapshot, recorded = collect_and_record(config, repo, build_collector(config))
+        snapshot, recorded = collect_and_record(config, repo, build_collector(config, _progress()))
     changed = len(recorded.added) + len(recorded.changed) + len(recorded.removed)
     where = f"commit {recorded.commit[:10]}" if recorded.commit else "no commit (nothing changed)"
     _out(
@@ -187,27 +229,85 @@ def check(ctx: click.Context, output: str, fail_on: str | None) -> None:
     flag_value="",
     help="Run as a daemon: a cycle now, then INTERVAL after each cycle ends (30s, 15m, 2h; "
     "bare --every takes [schedule] every). SIGINT/SIGTERM stop it between cycles, a second one "
-    "at once. With --format json, one JSON document per line.",
+    "at once. With --format json, one JSON document per line. Each cycle logs one line on stderr "
+    "(time, resources read, changes, findings, gaps, duration, commit); a failed cycle is logged "
+    "and the next one runs.",
+)
+@click.option(
+    "--max-cycles",
+    type=click.IntRange(min=1),
+    default=None,
+    metavar="N",
+    help="With --every: stop after N cycles [default: run until stopped].",
+)
+@click.option(
+    "--log-format",
+    type=click.Choice(LOG_FORMATS),
+    default="text",
+    show_default=True,
+    help="How stderr is written: text for people, or JSON (one object per line, with time, level "
+    "and event) for log collectors. A progress bar shows only on a terminal, with text logs.",
 )
 @click.pass_context
-def run(ctx: click.Context, output: str, fail_on: str | None, every: str | None) -> None:
+def run(
+    ctx: click.Context,
+    output: str,
+    fail_on: str | None,
+    every: str | None,
+    max_cycles: int | None,
+    log_format: LogFormat,
+) -> None:
     """Collect, commit, compare and notify: the whole job, once or on a schedule."""
+    ctx.meta[LOG_FORMAT] = log_format
     config = _load(ctx)
     threshold = Severity.parse(fail_on) if fail_on else config.fail_on
     if every is None:
-        ctx.exit(_cycle(config, output, threshold))
+        ctx.exit(_cycle(config, output, threshold)[0])
     from driftwatch.scheduler import run_every
 
     try:
         seconds = parse_interval(every) if every else config.every_seconds
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="'--every'") from None
-    _err(f"running every {seconds}s; stop with Ctrl-C or SIGTERM")
-    run_every(seconds, lambda: _cycle(config, output, threshold, daemon=True), on_error=_err)
+    _err(f"running every {seconds}s; stop with Ctrl-C or SIGTERM", level="info")
+    cycles = itertools.count(1)
+    run_every(
+        seconds,
+        lambda: _daemon_cycle(config, output, threshold, next(cycles), log_format),
+        on_error=_err,
+        max_cycles=max_cycles,
+    )
     ctx.exit(EXIT_OK)
 
 
-def _cycle(config: Config, output: str, threshold: Severity, daemon: bool = False) -> int:
+def _daemon_cycle(
+    config: Config, output: str, threshold: Severity, number: int, log_format: LogFormat
+) -> None:
+    """One cycle of the daemon and its log line; an error ends the cycle, never the daemon."""
+    started, clock = datetime.now(UTC), time.monotonic()
+    try:
+        _, result = _cycle(config, output, threshold, daemon=True)
+    except Exception as exc:
+        error = str(exc) if isinstance(exc, DriftwatchError) else f"unexpected {type(exc).__name__}: {exc}"
+        click.echo(
+            cycle_line(Cycle(number, started, time.monotonic() - clock, error=error), log_format), err=True
+        )
+        return
+    report = result.report
+    cycle = Cycle(
+        number,
+        started,
+        time.monotonic() - clock,
+        resources_read=report.resources_read,
+        changes=report.resources_changed,
+        findings=len(report.findings),
+        coverage_gaps=len(report.gaps),
+        commit=result.recorded.commit if result.recorded else None,
+    )
+    click.echo(cycle_line(cycle, log_format), err=True)
+
+
+def _cycle(config: Config, output: str, threshold: Severity, daemon: bool = False) -> tuple[int, RunResult]:
     from driftwatch.collectors.build import build_collector
     from driftwatch.notify.build import build_notifiers
     from driftwatch.runner import run_once
@@ -217,14 +317,14 @@ def _cycle(config: Config, output: str, threshold: Severity, daemon: bool = Fals
         notifiers = [n for n in notifiers if n.name != "console"]
     for error in build_errors:
         _err(f"notifier not available: {error}")
-    result = run_once(config, build_collector(config), notifiers, warn=_err)
+    result = run_once(config, build_collector(config, _progress()), notifiers, warn=_err)
     if output == "json":  # one document per line when --every prints one per cycle (JSON Lines)
         _out(json.dumps(report_json(result.report), sort_keys=True, indent=None if daemon else 2))
     for error in result.notify_errors:
         _err(f"notifier failed (the snapshot is kept): {error}")
     for gap in result.report.gaps:
         _err(f"coverage gap: {gap.describe()}")
-    return EXIT_FINDINGS if result.report.at_least(threshold) else EXIT_OK
+    return (EXIT_FINDINGS if result.report.at_least(threshold) else EXIT_OK), result
 
 
 @cli.command()

@@ -1,0 +1,142 @@
+"""Operating driftwatch: the daemon's line per cycle, JSON logs, and the progress bar on a terminal only."""
+
+from __future__ import annotations
+
+import json
+import os
+import pty
+import re
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import boto3
+import pytest
+
+from tests.conftest import Invoke
+from tests.support.aws_faults import Fault, FaultProxy, running_fault_proxy
+
+TIME = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ"
+
+
+@pytest.fixture
+def proxy(aws: str) -> Iterator[FaultProxy]:
+    with running_fault_proxy(aws) as running:
+        yield running
+
+
+@pytest.fixture
+def config(state_repo: Path, proxy: FaultProxy, aws: str) -> Path:
+    """The state repository's config aimed at moto through the proxy; one bucket in the account."""
+    boto3.client("s3", endpoint_url=aws, region_name="us-east-1").create_bucket(Bucket="example-logs")
+    path = state_repo / "driftwatch.toml"
+    text = path.read_text(encoding="utf-8").replace(
+        f'endpoint_url = "{aws}"', f'endpoint_url = "{proxy.url}"'
+    )
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def resource_files(repo: Path) -> int:
+    return sum(1 for p in (repo / "snapshots").rglob("*.json") if p.name != "manifest.json")
+
+
+def head(repo: Path) -> str:
+    return subprocess.run(
+        ["git", "-C", str(repo), "rev-parse", "HEAD"], check=True, capture_output=True, text=True
+    ).stdout.strip()
+
+
+def test_json_logs_a_failed_cycle_and_the_next_one_that_works(
+    invoke: Invoke, config: Path, state_repo: Path, proxy: FaultProxy
+) -> None:
+    # Both attempts of the first cycle's first call fail ([aws] max_attempts = 2 in the tests).
+    outage = proxy.add_fault(
+        Fault("sts", "GetCallerIdentity", code="ServiceUnavailable", status=503, message="down", times=2)
+    )
+
+    result = invoke(
+        "-c",
+        str(config),
+        "run",
+        "--every",
+        "1s",
+        "--max-cycles",
+        "2",
+        "--log-format",
+        "json",
+        "--format",
+        "json",
+    )
+
+    assert result.exit_code == 0, result.stderr
+    assert outage.hits == 2
+    started, failed, worked = [json.loads(line) for line in result.stderr.splitlines()]
+    assert started == {
+        "time": started["time"],
+        "level": "info",
+        "event": "message",
+        "message": "running every 1s; stop with Ctrl-C or SIGTERM",
+    }
+    assert re.fullmatch(TIME, failed.pop("time")) and failed.pop("duration_seconds") >= 0
+    assert failed.pop("error").startswith("sts.get_caller_identity failed, so the account is unknown: ")
+    assert failed == {"level": "error", "event": "cycle", "cycle": 1, "status": "failed"}
+    (report,) = [json.loads(line) for line in result.stdout.splitlines()]  # only cycle 2 has a report
+    assert re.fullmatch(TIME, worked.pop("time")) and worked.pop("duration_seconds") >= 0
+    assert worked == {
+        "level": "info",
+        "event": "cycle",
+        "cycle": 2,
+        "status": "ok",
+        "resources_read": resource_files(state_repo),  # a first read: every file is new
+        "changes": resource_files(state_repo),
+        "findings": len(report["findings"]),
+        "coverage_gaps": 0,
+        "commit": head(state_repo),
+    }
+    assert report["resources_read"] == resource_files(state_repo)
+
+
+def test_a_cycle_line_in_text_and_no_progress_bar_when_stderr_is_not_a_terminal(
+    invoke: Invoke, config: Path, state_repo: Path
+) -> None:
+    result = invoke("-c", str(config), "run", "--every", "1s", "--max-cycles", "1")
+
+    assert result.exit_code == 0, result.stderr
+    findings = result.stdout.count("unapproved-resource")  # the console lists each finding once
+    count = resource_files(state_repo)
+    assert re.fullmatch(
+        "driftwatch: running every 1s; stop with Ctrl-C or SIGTERM\n"
+        f"driftwatch: {TIME} cycle 1: {count} resources read, {count} changed, {findings} findings, "
+        rf"0 coverage gaps, \d+\.\ds, commit {head(state_repo)[:10]}" + "\n",
+        result.stderr,
+    ), result.stderr
+
+
+def test_a_terminal_shows_the_progress_of_the_collection(config: Path, state_repo: Path) -> None:
+    leader, follower = pty.openpty()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "driftwatch", "-c", str(config), "collect"],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=follower,
+    )
+    os.close(follower)
+    chunks = []
+    while True:
+        try:
+            chunk = os.read(leader, 4096)
+        except OSError:  # the terminal closes with the process
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    os.close(leader)
+    out, _ = process.communicate(timeout=120)
+    terminal = b"".join(chunks).decode()
+    assert process.returncode == 0, terminal
+    assert out.decode().startswith(f"Read {resource_files(state_repo)} resources")
+    # One account opened, then s3 and iam once and ec2 in each of the two regions: five steps.
+    assert "reading AWS" in terminal
+    assert re.search(r"reading AWS .* 5/5 ", terminal.replace("\r", "\n")), terminal
