@@ -277,3 +277,40 @@ def test_every_active_account_of_the_organization(
         f"snapshots/aws/{account}/global/iam/user/{user}.json"
         for account, user in sorted(((management, "admin"), (member, "dev")))
     ]
+
+
+def test_profiles_each_read_as_their_own_account(
+    invoke: Invoke, aws: str, state_repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    lines = []
+    for account, profile in ((A, "team-a"), (B, "team-b")):
+        client(aws, "iam", account).create_user(UserName=profile)
+        sts = _session().client("sts", region_name="us-east-1", endpoint_url=aws)
+        keys = sts.assume_role(RoleArn=f"arn:aws:iam::{account}:role/sso", RoleSessionName="sso")[
+            "Credentials"
+        ]
+        lines += [
+            f"[{profile}]",
+            f"aws_access_key_id = {keys['AccessKeyId']}",
+            f"aws_secret_access_key = {keys['SecretAccessKey']}",
+            f"aws_session_token = {keys['SessionToken']}",
+        ]
+    credentials = tmp_path / "credentials"
+    credentials.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(credentials))
+    config = configure(state_repo, aws, ("iam",), {"profiles": '["team-a", "team-b"]'}, ("us-east-1",))
+
+    code, report, stderr = run(invoke, config)
+
+    assert code == 0, stderr
+    assert read(state_repo, MANIFEST)["accounts"] == {A: "read: profile team-a", B: "read: profile team-b"}
+    assert sorted(p for p in files(state_repo) if "/iam/user/" in p) == [
+        f"snapshots/aws/{A}/global/iam/user/team-a.json",
+        f"snapshots/aws/{B}/global/iam/user/team-b.json",
+    ]
+
+    configure(state_repo, aws, ("iam",), {"profiles": '["team-a", "team-c"]'}, ("us-east-1",))
+    code, report, stderr = run(invoke, config)
+
+    assert (code, report) == (1, {})
+    assert stderr == "driftwatch: [aws] profiles: team-c: The config profile (team-c) could not be found\n"

@@ -135,8 +135,8 @@ class AwsCollector:
         except (CollectError, CredentialsRejected) as exc:
             if not self.settings.several_accounts:
                 raise
-            if source.account is None:  # a profile: its account is unknown until it works
-                raise CollectError(f"{source.label}: {exc}") from None
+            if source.account is None:  # a profile: without its account, no gap can say what it covers
+                raise CollectError(f"[aws] profiles: {source.profile}: {exc}") from None
             kind, reason = "denied", str(exc)
             code = getattr(exc, "code", "CredentialsRejected")
             api_call = getattr(exc, "api_call", "sts.assume_role")

@@ -90,11 +90,11 @@ def caller_account(ctx: AwsContext) -> str:
 
 
 def profile_session(name: str) -> boto3.session.Session:
-    """A session with the named profile's credentials; CollectError naming the key when it is unknown."""
+    """A session with the named profile's credentials; CollectError when there is no such profile."""
     try:
         return boto3.session.Session(profile_name=name)
     except ProfileNotFound as exc:
-        raise CollectError(f"[aws] profiles: {exc}") from None
+        raise CollectError(str(exc)) from None
 
 
 def assumed_role_session(base: AwsContext, source: AccountSource) -> boto3.session.Session:
