@@ -104,7 +104,9 @@ def test_a_cycle_line_in_text_and_no_progress_bar_when_stderr_is_not_a_terminal(
     result = invoke("-c", str(config), "run", "--every", "1s", "--max-cycles", "1")
 
     assert result.exit_code == 0, result.stderr
-    findings = result.stdout.count("unapproved-resource")  # the console lists each finding once
+    checked = invoke("-c", str(config), "check", "--format", "json")  # the same comparison, as JSON
+    findings = len(json.loads(checked.stdout)["findings"])
+    assert findings > 0  # a first run: every resource is unapproved
     count = resource_files(state_repo)
     assert re.fullmatch(
         "driftwatch: running every 1s; stop with Ctrl-C or SIGTERM\n"
