@@ -16,6 +16,7 @@ from driftwatch import __version__
 from driftwatch.approval import approved_view
 from driftwatch.approve import ApproveError, check_approver
 from driftwatch.config import NO_APPROVERS, ApprovalSettings
+from driftwatch.errors import BaselineError
 from driftwatch.layout import BASELINES
 from driftwatch.model import Acknowledgement, Finding
 from driftwatch.normalise import file_text
@@ -94,22 +95,31 @@ def read_acks(
     """The acknowledgements among approved ``files``, by finding id; malformed ones are skipped."""
     acks: dict[str, Acknowledgement] = {}
     for path, data in sorted(files.items()):
-        if not (path.startswith(ACKS + "/") and path.endswith(".json")):
-            continue
-        try:
-            doc = json.loads(data)
-            ack = Acknowledgement(
-                str(doc["finding"]),
-                str(doc["by"]),
-                str(doc["reason"]),
-                date.fromisoformat(doc["until"]),
-                datetime.fromisoformat(doc["at"]),
-                (commits or {}).get(path),
-            )
-        except (ValueError, KeyError, TypeError):
-            continue  # check-config names the problem; a broken ack never silences anything
-        acks[ack.finding_id] = ack
+        if path.startswith(ACKS + "/"):
+            try:
+                ack = parse_ack(path, data, (commits or {}).get(path))
+            except BaselineError:
+                continue  # check-config names the problem; a broken ack never silences anything
+            acks[ack.finding_id] = ack
     return acks
+
+
+def parse_ack(path: str, data: bytes, commit: str | None = None) -> Acknowledgement:
+    """One acknowledgement file; BaselineError naming the file and what is wrong otherwise."""
+    try:
+        doc = json.loads(data)
+    except ValueError as exc:
+        raise BaselineError(f"{path}: not valid JSON ({exc})") from None
+    if not path.endswith(".json") or not isinstance(doc, dict):
+        raise BaselineError(f"{path}: an acknowledgement is a JSON object in {ACKS}/<finding id>.json")
+    missing = [k for k in ("finding", "by", "reason", "until", "at") if not isinstance(doc.get(k), str)]
+    if missing:
+        raise BaselineError(f'{path}: "{missing[0]}" must be a string (`driftwatch ack` writes these files)')
+    try:
+        until, at = date.fromisoformat(doc["until"]), datetime.fromisoformat(doc["at"])
+    except ValueError as exc:
+        raise BaselineError(f'{path}: "until" or "at" is not a date: {exc}') from None
+    return Acknowledgement(doc["finding"], doc["by"], doc["reason"], until, at, commit)
 
 
 def mark_acknowledged(

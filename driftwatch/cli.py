@@ -129,6 +129,7 @@ def init(path: Path, author: str | None) -> None:
 @click.pass_context
 def check_config(ctx: click.Context) -> None:
     """Validate the config file and the guardrail file without reading any cloud API."""
+    from driftwatch.ack import ACKS, parse_ack
     from driftwatch.baseline import parse_baselines, parse_guardrails, working_files
     from driftwatch.layout import GUARDRAILS
 
@@ -142,7 +143,13 @@ def check_config(ctx: click.Context) -> None:
     files = working_files(config.state.repo)  # as on disk: check-config is the check before a commit
     parse_guardrails(files.get(GUARDRAILS))
     baselines = parse_baselines(files)
-    _out(f"{config.path}: valid; {GUARDRAILS}: valid; {len(baselines)} baseline file(s) valid.")
+    acks = [parse_ack(path, data) for path, data in files.items() if path.startswith(ACKS + "/")]
+    _out(
+        f"{config.path}: valid; {GUARDRAILS}: valid; {len(baselines)} baseline file(s) and "
+        f"{len(acks)} acknowledgement(s) valid."
+    )
+    if not config.approval.enforced:
+        _err("warning: [approval] names no approvers: any commit to baselines/ counts as approved")
     for entry in config.notify:
         for key, variable in entry.options.items():
             if key.endswith("_env") and variable and not os.environ.get(str(variable)):

@@ -12,6 +12,7 @@ from driftwatch.config import ApprovalSettings, Approver
 from driftwatch.defaults import initial_files
 from driftwatch.model import Finding, Notification, ResourceId, RunReport, Severity
 from driftwatch.store import StateRepo, init_repo
+from tests.conftest import Invoke, write_config
 from tests.test_cli import git
 
 BUCKET = ResourceId("aws", "123456789012", "global", "s3/bucket", "site", "arn:aws:s3:::site")
@@ -86,3 +87,25 @@ def test_an_acknowledgement_committed_by_a_non_approver_does_not_count(tmp_path:
     git(repo, "-c", "user.name=Alice Admin", "-c", "user.email=alice@example.com", "commit", "-qam", "ack")
     view = approved_view(StateRepo(repo), settings)
     assert [a.until for a in read_acks(view.files).values()] == [date(2099, 12, 30)]
+
+
+def test_check_config_names_a_malformed_acknowledgement(tmp_path: Path, invoke: Invoke) -> None:
+    repo = tmp_path / "state"
+    init_repo(repo, initial_files(), "driftwatch", "driftwatch@localhost")
+    config = str(write_config(repo, None))
+    (repo / "baselines/acks").mkdir()
+    (repo / ack_path(PUBLIC.id)).write_bytes(ack_file(PUBLIC, "2099-12-31"))
+    ok = invoke("-c", config, "check-config")
+    assert ok.exit_code == 0
+    assert ok.stdout.endswith("0 baseline file(s) and 1 acknowledgement(s) valid.\n")
+    assert (
+        ok.stderr
+        == "driftwatch: warning: [approval] names no approvers: any commit to baselines/ counts as approved\n"
+    )
+    (repo / ack_path(PUBLIC.id)).write_bytes(ack_file(PUBLIC, "next week"))
+    bad = invoke("-c", config, "check-config")
+    assert (bad.exit_code, bad.stderr) == (
+        1,
+        f'driftwatch: {ack_path(PUBLIC.id)}: "until" or "at" is not a date: '
+        "Invalid isoformat string: 'next week'\n",
+    )
