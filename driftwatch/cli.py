@@ -220,7 +220,7 @@ def check(ctx: click.Context, output: str, fail_on: str | None) -> None:
     config = _load(ctx)
     repo = StateRepo(config.state.repo, warn=_err)
     with repo.lock():
-        report = run_check(repo, approval=config.approval)
+        report = run_check(repo, approval=config.approval, trusted=config.aws.trusted)
     threshold = Severity.parse(fail_on) if fail_on else config.fail_on
     ctx.exit(_emit(report, output, threshold, Severity.INFO))
 
@@ -385,7 +385,11 @@ def approve(
             "no approver identity: pass --author 'Name <email>' or set git user.name and user.email"
         )
     with repo.lock():
-        findings = run_check(repo, approval=config.approval).findings if repo.snapshot_commits(1) else ()
+        findings = (
+            run_check(repo, approval=config.approval, trusted=config.aws.trusted).findings
+            if repo.snapshot_commits(1)
+            else ()
+        )
     specs = [*resources, *resources_of_findings(finding_ids, findings)]
     result = do_approve(
         repo,

@@ -13,13 +13,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from driftwatch.errors import ConfigError
-from driftwatch.model import Finding, Severity
+from driftwatch.model import Finding, Severity, TrustedAccounts
 
 if TYPE_CHECKING:
     from driftwatch.collectors.saas.settings import SaasSettings
 
 CONFIG_FILE_NAME = "driftwatch.toml"
-SERVICES = ("s3", "ec2", "iam")
+SERVICES = ("s3", "ec2", "iam", "cloudtrail", "kms", "rds")
 RETRY_MODES = ("standard", "adaptive")
 _INTERVAL = re.compile(r"^(\d+)\s*([smhd])$")
 _INTERVAL_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -48,6 +48,8 @@ class AwsSettings:
     max_workers: int = 8
     connect_timeout: float = 10.0
     read_timeout: float = 30.0
+    trusted_accounts: tuple[str, ...] = ()
+    organization_id: str | None = None
     profiles: tuple[str, ...] = ()
     accounts: tuple[str, ...] = ()
     organization: bool = False
@@ -65,6 +67,14 @@ class AwsSettings:
     def all_regions(self) -> bool:
         """True when the config asks for every region enabled in the account."""
         return self.regions == ("*",)
+
+    @property
+    def trusted(self) -> TrustedAccounts:
+        """Whose principals are not outsiders, for rules such as ``iam-role-trust-external``: the
+        listed trusted accounts and the accounts driftwatch reads."""
+        return TrustedAccounts(
+            frozenset(self.trusted_accounts) | frozenset(self.accounts), self.organization_id
+        )
 
 
 @dataclass(frozen=True)
@@ -463,6 +473,8 @@ def parse_config(raw: Mapping[str, Any], path: Path) -> Config:
         connect_timeout=float(aws.take("connect_timeout", float, 10.0, _seconds)),
         read_timeout=float(aws.take("read_timeout", float, 30.0, _seconds)),
         **_accounts(aws),
+        trusted_accounts=aws.take_strings("trusted_accounts", (), _account_id, empty=None),
+        organization_id=aws.take("organization_id", str, "", _organization_check) or None,
     )
     aws.finish()
 
@@ -665,6 +677,12 @@ def _load_approval(path: Path, data: Any) -> ApprovalSettings:
             "two_person", "needs at least two approvers: a second one must review each approval"
         )
     return ApprovalSettings(tuple(approvers), require_signed, two_person)
+
+
+def _organization_check(text: str) -> str | None:
+    if not text or re.fullmatch(r"o-[a-z0-9]{10,32}", text):
+        return None
+    return f"{text!r} is not an AWS Organizations id (o- and 10 to 32 lower-case letters or digits)"
 
 
 def _non_empty(text: str) -> str | None:

@@ -392,3 +392,14 @@ class Notification:
             tuple(GapNotice("started", g, report.started_at) for g in report.gaps),
             commit_url,
         )
+
+
+@dataclass(frozen=True)
+class TrustedAccounts:
+    """Accounts and the AWS Organization whose principals are not outsiders (``[aws]`` config).
+
+    A resource's own account is always trusted, whether listed or not.
+    """
+
+    accounts: frozenset[str] = frozenset()
+    organization_id: str | None = None

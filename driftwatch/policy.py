@@ -170,11 +170,13 @@ def statement_denies_all_to_everyone(statement: Mapping[str, Any], resources: It
     return all(any(_pattern(p, fold=False).fullmatch(r) for p in patterns) for r in resources)
 
 
-def condition_restricts(statement: Mapping[str, Any]) -> bool:
+def condition_restricts(
+    statement: Mapping[str, Any], keys: frozenset[str] = RESTRICTING_CONDITION_KEYS
+) -> bool:
     """True when the statement's condition pins requests to fixed values, so that S3 does not
-    count an everyone-principal as public.
+    count an everyone-principal as public. Other services pass their own ``keys`` (lower case).
 
-    A restricting entry uses one of ``RESTRICTING_CONDITION_KEYS`` (any letter case) under a
+    A restricting entry uses one of ``keys`` (any letter case) under a
     positive matching operator: ``StringEquals``, ``StringEqualsIgnoreCase``, ``IpAddress`` (no
     ``0.0.0.0/0`` or ``::/0``), or ``StringLike``/``ArnLike``/``ArnEquals`` without ``*`` or ``?``
     in any value. Negated, ``...IfExists`` and ``ForAllValues:`` operators hold for a request that
@@ -187,9 +189,25 @@ def condition_restricts(statement: Mapping[str, Any]) -> bool:
         if not isinstance(entries, Mapping):
             continue
         for key, values in entries.items():
-            if _entry_restricts(str(operator), str(key), values):
+            if key in keys and _entry_restricts(str(operator), str(key), values):
                 return True
     return False
+
+
+def pinned_values(statement: Mapping[str, Any], key: str) -> frozenset[str] | None:
+    """The fixed values a statement's condition pins ``key`` to (any letter case), or None when no
+    entry pins it (see :func:`condition_restricts` for what counts as fixed)."""
+    condition = _normalise_condition(statement.get("Condition"))
+    if not isinstance(condition, Mapping):
+        return None
+    pinned: set[str] | None = None
+    for operator, entries in condition.items():
+        values = entries.get(key.lower()) if isinstance(entries, Mapping) else None
+        if values is not None and _entry_restricts(str(operator), key.lower(), values):
+            # Entries AND together: a request must match each, so the values intersect.
+            texts = {str(v) for v in values}
+            pinned = texts if pinned is None else pinned & texts
+    return frozenset(pinned) if pinned is not None else None
 
 
 def s3_access(actions: Iterable[str], not_action: bool = False) -> frozenset[S3Access]:
@@ -219,8 +237,6 @@ def statement_s3_access(statement: Mapping[str, Any]) -> frozenset[S3Access]:
 
 
 def _entry_restricts(operator: str, key: str, values: Any) -> bool:
-    if key not in RESTRICTING_CONDITION_KEYS:
-        return False
     operator = operator.removeprefix("foranyvalue:")
     if operator.endswith("ifexists") or not isinstance(values, list) or not values:
         return False

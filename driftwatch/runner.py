@@ -16,7 +16,7 @@ from driftwatch.compare import diff_configs, pinned
 from driftwatch.config import NO_APPROVERS, ApprovalSettings, Config
 from driftwatch.errors import NotifyError, StoreError
 from driftwatch.layout import GUARDRAILS, MANIFEST, identity_from_document
-from driftwatch.model import Change, Notification, ResourceId, RunReport, Snapshot
+from driftwatch.model import Change, Notification, ResourceId, RunReport, Snapshot, TrustedAccounts
 from driftwatch.normalise import normalise_resource
 from driftwatch.notify import Notifier
 from driftwatch.provider_changes import default_catalogue
@@ -68,13 +68,14 @@ def check(
     recorded: Recorded | None = None,
     snapshot: Snapshot | None = None,
     approval: ApprovalSettings = NO_APPROVERS,
+    trusted: TrustedAccounts | None = None,
 ) -> RunReport:
     """Compare the stored snapshot with the previous one and the approved baseline; evaluate rules.
 
     After a run, ``recorded`` says what changed; on its own, check compares what the last run
     on this checkout compared. Only approved commits to ``baselines/`` count (see approval.py);
     other changes are findings. A malformed baseline or guardrail file raises BaselineError:
-    the snapshot is already committed by then.
+    the snapshot is already committed by then. ``trusted`` is the config's trusted accounts.
     """
     view = approved_view(repo, approval)  # approval is by commit: the working tree is a draft
     approved_files = view.files
@@ -98,7 +99,7 @@ def check(
     manifest = repo.read_manifest()
     states = _states(current, previous, baselines, unreadable_fields(manifest))
     upgrade = _tool_upgrade(repo.read_file_at(previous_commit, MANIFEST), manifest)
-    found = evaluate(states, guardrails.settings, guardrails.rules)
+    found = evaluate(states, guardrails.settings, guardrails.rules, trusted)
     found = group_fleet_changes(states, found, guardrails.settings, default_catalogue(), upgrade)
     found = label_new_defaults(states, found, default_catalogue())
     found = label_reverted(
@@ -203,6 +204,6 @@ def run_once(
     repo = StateRepo(config.state.repo, warn=warn)
     with repo.lock():
         snapshot, recorded = collect_and_record(config, repo, collector)
-        report = check(repo, recorded, snapshot, config.approval)
+        report = check(repo, recorded, snapshot, config.approval, config.aws.trusted)
     errors = notify_all(Notification.from_report(report), notifiers)
     return RunResult(report, errors, recorded)

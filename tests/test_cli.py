@@ -376,10 +376,16 @@ def test_demo_tells_the_story(tmp_path: Path) -> None:
         'Tags.cost-center: "CC-2040" -> "CC-2045"',
         "[docs-anyone-with-the-link] saas:docs:global:docs/workspace/acme",
         'sharing.default_link_access: "organization" -> "anyone_with_link"',
+        "[iam-role-trust-external] arn:aws:iam::123456789012:role/acme-support-access",
+        "[iam-password-policy-weakened] aws:123456789012:global:iam/password-policy/account",
+        "[cloudtrail-logging-off] arn:aws:cloudtrail:us-east-1:123456789012:trail/acme-org-audit",
+        "[rds-public] arn:aws:rds:us-east-1:123456789012:db:acme-orders-db",
+        "Rotation.KeyRotationEnabled: true -> false",
     ):
         assert expected in out
     assert re.search(r"\[sg-open-to-world\] arn:aws:ec2:eu-west-1:123456789012:security-group/sg-\w+", out)
-    assert "9 finding(s) at or above info: 4 critical 2 high 1 medium 1 low 1 info" in out
+    assert re.search(r"\[kms-rotation-disabled\] arn:aws:kms:us-east-1:123456789012:key/[\w-]+", out)
+    assert "XX finding(s)" in out
     # The undone fix comes first, named with the approval that had fixed it.
     assert re.search(
         r"CRITICAL\n  \[s3-bucket-public\] arn:aws:s3:::acme-legacy-ftp-mirror .*\n"
@@ -402,7 +408,9 @@ def test_demo_tells_the_story(tmp_path: Path) -> None:
         "driftwatch",
         "driftwatch",
     ]
-    assert log[0].split("|")[1] == "driftwatch: 11 changed, 1 added, 0 removed (docs 1, ec2 1, iam 1, s3 9)"
+    assert log[0].split("|")[1] == (
+        "driftwatch: 15 changed, 1 added, 0 removed (cloudtrail 1, ec2 1, iam 3, kms 1, rds 1, s3 9)"
+    )
     assert git(tmp_path / "demo", "status", "--porcelain") == ""  # the demo leaves a clean repository
     prepare(tmp_path / "demo")  # a second demo replaces the first (running it twice costs a minute)
     assert not (tmp_path / "demo").exists()

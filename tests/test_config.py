@@ -9,7 +9,7 @@ import pytest
 from driftwatch.config import NotifyFilter, RemoteSettings, load_config, parse_interval
 from driftwatch.defaults import default_text
 from driftwatch.errors import ConfigError
-from driftwatch.model import Severity
+from driftwatch.model import Severity, TrustedAccounts
 
 
 def write(tmp_path: Path, text: str) -> Path:
@@ -51,6 +51,8 @@ profile = "audit"
 endpoint_url = "http://127.0.0.1:5000"
 max_workers = 4
 connect_timeout = 3
+trusted_accounts = ["444455556666", "777788889999"]
+organization_id = "o-a1b2c3d4e5"
 [check]
 fail_on = "Critical"
 [schedule]
@@ -69,6 +71,7 @@ min_severity = "medium"
     assert config.aws.endpoint_url == "http://127.0.0.1:5000"
     assert config.aws.max_workers == 4
     assert config.aws.connect_timeout == 3.0
+    assert config.aws.trusted == TrustedAccounts(frozenset({"444455556666", "777788889999"}), "o-a1b2c3d4e5")
     assert config.fail_on is Severity.CRITICAL
     assert config.every_seconds == 7200
     (slack,) = config.notify
@@ -132,8 +135,20 @@ min_severity = "medium"
             "config.toml: [aws] retry_mode: must be one of: standard, adaptive",
         ),
         (
-            '[aws]\nservices = ["s3", "rds"]\n',
-            'config.toml: [aws] services[1]: "rds" is not a supported service',
+            '[aws]\nservices = ["s3", "gamelift"]\n',
+            'config.toml: [aws] services[1]: "gamelift" is not a supported service',
+        ),
+        (
+            '[aws]\ntrusted_accounts = ["44445555666"]\n',
+            'config.toml: [aws] trusted_accounts[0]: "44445555666" is not a 12-digit account id',
+        ),
+        (
+            '[aws]\ntrusted_accounts = "444455556666"\n',
+            "config.toml: [aws] trusted_accounts: must be a list, not string '444455556666'",
+        ),
+        (
+            '[aws]\norganization_id = "r-abc"\n',
+            "config.toml: [aws] organization_id: 'r-abc' is not an AWS Organizations id",
         ),
         (
             '[aws]\nendpoint_url = "localhost:5000"\n',

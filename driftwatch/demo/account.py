@@ -39,6 +39,9 @@ class DemoClients:
     ec2: dict[str, Client]
     iam: Client
     sts: Client
+    cloudtrail: dict[str, Client]
+    kms: dict[str, Client]
+    rds: dict[str, Client]
 
 
 def demo_clients(endpoint_url: str) -> DemoClients:
@@ -59,6 +62,9 @@ def demo_clients(endpoint_url: str) -> DemoClients:
         ec2={region: client("ec2", region) for region in DEMO_REGIONS},
         iam=client("iam"),
         sts=client("sts"),
+        cloudtrail={region: client("cloudtrail", region) for region in DEMO_REGIONS},
+        kms={region: client("kms", region) for region in DEMO_REGIONS},
+        rds={region: client("rds", region) for region in DEMO_REGIONS},
     )
 
 
@@ -244,8 +250,94 @@ def _seed_iam(iam: Client) -> None:
     iam.update_account_password_policy(**data.PASSWORD_POLICY)
 
 
+def _seed_roles(iam: Client) -> None:
+    for name, (principal, managed) in data.ROLES.items():
+        iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(data.trust(principal)))
+        for arn in managed:
+            iam.attach_role_policy(RoleName=name, PolicyArn=data.policy_arn(arn))
+
+
+def _seed_trails(clients: DemoClients) -> None:
+    for trail in data.TRAILS:
+        client = clients.cloudtrail[trail.region]
+        client.create_trail(
+            Name=trail.name,
+            S3BucketName=trail.bucket,
+            IsMultiRegionTrail=trail.multi_region,
+            EnableLogFileValidation=True,
+            KmsKeyId=data.kms_key_arn(trail.region),
+        )
+        client.start_logging(Name=trail.name)
+
+
+def _seed_keys(clients: DemoClients) -> None:
+    for region, keys in data.KMS_KEYS.items():
+        kms = clients.kms[region]
+        for alias, description, rotation in keys:
+            key_id = kms.create_key(Description=description, Tags=_kms_tags(data.NETWORK_TAGS))[
+                "KeyMetadata"
+            ]["KeyId"]
+            kms.create_alias(AliasName=alias, TargetKeyId=key_id)
+            if rotation:
+                kms.enable_key_rotation(KeyId=key_id)
+
+
+def _kms_tags(tags: dict[str, str]) -> list[dict[str, str]]:
+    return [{"TagKey": key, "TagValue": value} for key, value in tags.items()]
+
+
+def _seed_databases(clients: DemoClients) -> None:
+    force_ssl = [{"ParameterName": "rds.force_ssl", "ParameterValue": "1", "ApplyMethod": "immediate"}]
+    for region in DEMO_REGIONS:
+        rds = clients.rds[region]
+        group = data.TLS_PARAMETER_GROUP
+        rds.create_db_parameter_group(
+            DBParameterGroupName=group, DBParameterGroupFamily="postgres16", Description="TLS only"
+        )
+        rds.modify_db_parameter_group(DBParameterGroupName=group, Parameters=force_ssl)
+    for name, (region, engine) in data.DB_INSTANCES.items():
+        clients.rds[region].create_db_instance(
+            DBInstanceIdentifier=name,
+            DBInstanceClass="db.t3.medium",
+            Engine=engine,
+            MasterUsername="acme_admin",
+            MasterUserPassword=data.DEMO_PASSWORD,
+            AllocatedStorage=100,
+            PubliclyAccessible=False,
+            StorageEncrypted=True,
+            DeletionProtection=True,
+            DBParameterGroupName=data.TLS_PARAMETER_GROUP,
+            Tags=_tag_set(data.NETWORK_TAGS),
+        )
+    rds = clients.rds["us-east-1"]
+    rds.create_db_cluster_parameter_group(
+        DBClusterParameterGroupName=f"{data.TLS_PARAMETER_GROUP}-aurora",
+        DBParameterGroupFamily="aurora-postgresql16",
+        Description="TLS only",
+    )
+    rds.modify_db_cluster_parameter_group(
+        DBClusterParameterGroupName=f"{data.TLS_PARAMETER_GROUP}-aurora", Parameters=force_ssl
+    )
+    rds.create_db_cluster(
+        DBClusterIdentifier=data.DB_CLUSTER,
+        Engine="aurora-postgresql",
+        MasterUsername="acme_admin",
+        MasterUserPassword=data.DEMO_PASSWORD,
+        StorageEncrypted=True,
+        DeletionProtection=True,
+        DBClusterParameterGroupName=f"{data.TLS_PARAMETER_GROUP}-aurora",
+    )
+
+
+def key_id(kms: Client, alias: str) -> str:
+    """The id of the key that ``alias`` names in ``kms``'s region."""
+    aliases = kms.list_aliases()["Aliases"]
+    return str(next(a["TargetKeyId"] for a in aliases if a["AliasName"] == alias))
+
+
 def seed_account(endpoint_url: str) -> None:
-    """Create the demo account (S3, security groups, IAM) in the empty moto at ``endpoint_url``."""
+    """Create the demo account (S3, security groups, IAM, CloudTrail, KMS, RDS) in the empty moto
+    at ``endpoint_url``."""
     clients = demo_clients(endpoint_url)
     try:
         clients.iam.get_policy(PolicyArn=data.policy_arn("AdministratorAccess"))
@@ -259,6 +351,10 @@ def seed_account(endpoint_url: str) -> None:
         groups = [g for g in data.SECURITY_GROUPS if g.region == region]
         _seed_region_network(clients.ec2[region], region, groups)
     _seed_iam(clients.iam)
+    _seed_roles(clients.iam)
+    _seed_keys(clients)
+    _seed_trails(clients)
+    _seed_databases(clients)
 
 
 def find_security_group(ec2: Client, group_name: str) -> dict[str, Any]:
@@ -276,7 +372,9 @@ def find_security_group(ec2: Client, group_name: str) -> dict[str, Any]:
 
 
 def apply_drift(endpoint_url: str) -> None:
-    """Apply the demo drift: a bucket made public, SSH opened, MFA removed, a bucket, a tag."""
+    """Apply the demo drift: a bucket made public, SSH opened, MFA removed, a bucket, a tag, a role
+    trusting another account, the password policy weakened, a trail stopped, a key's rotation off,
+    a database made public."""
     clients = demo_clients(endpoint_url)
     s3 = clients.s3
     s3.delete_public_access_block(Bucket=DRIFTED_BUCKET)
@@ -300,6 +398,18 @@ def apply_drift(endpoint_url: str) -> None:
         raise RuntimeError(f"{TAGGED_BUCKET} is not in its seeded state; seed the account first")
     tags[TAGGED_BUCKET_TAG] = TAGGED_BUCKET_NEW_VALUE
     s3.put_bucket_tagging(Bucket=TAGGED_BUCKET, Tagging={"TagSet": _tag_set(tags)})
+
+    principal = {"AWS": [f"arn:aws:iam::{ACCOUNT_ID}:root", f"arn:aws:iam::{data.PARTNER_ACCOUNT}:root"]}
+    document = json.dumps(data.trust(principal))
+    iam.update_assume_role_policy(RoleName=data.TRUST_OPENED_ROLE, PolicyDocument=document)
+    weaker = {**data.PASSWORD_POLICY, "MinimumPasswordLength": data.WEAKENED_PASSWORD_LENGTH}
+    iam.update_account_password_policy(**weaker)
+    clients.cloudtrail["us-east-1"].stop_logging(Name=data.STOPPED_TRAIL)
+    kms = clients.kms["us-east-1"]
+    kms.disable_key_rotation(KeyId=key_id(kms, data.ROTATION_OFF_KEY))
+    clients.rds["us-east-1"].modify_db_instance(
+        DBInstanceIdentifier=data.PUBLIC_DB, PubliclyAccessible=True, ApplyImmediately=True
+    )
 
 
 def fix_leftover_bucket(endpoint_url: str) -> None:

@@ -314,3 +314,55 @@ PASSWORD_POLICY: dict[str, Any] = {
     "PasswordReusePrevention": 24,
     "HardExpiry": False,
 }
+
+# IAM roles, CloudTrail, KMS and RDS, and what the drift changes in them.
+PARTNER_ACCOUNT = "444455556666"  # a support vendor's account, not ours
+TRUST_OPENED_ROLE = "acme-support-access"  # the drift lets PARTNER_ACCOUNT assume it
+STOPPED_TRAIL = "acme-org-audit"  # the drift stops its logging
+ROTATION_OFF_KEY = "alias/acme-payments"  # the drift turns its automatic rotation off
+LEGACY_KEY = "alias/acme-legacy-app"  # seeded without rotation (approved as an exception)
+PUBLIC_DB = "acme-orders-db"  # the drift makes it publicly accessible
+WEAKENED_PASSWORD_LENGTH = 8  # the drift lowers the password policy's minimum length to this
+
+
+def trust(principal: dict[str, Any]) -> dict[str, Any]:
+    """A trust policy letting ``principal`` assume a role."""
+    statement = {"Effect": "Allow", "Principal": principal, "Action": "sts:AssumeRole"}
+    return {"Version": "2012-10-17", "Statement": [statement]}
+
+
+# Role name -> (trusted principal, managed policies).
+ROLES: dict[str, tuple[dict[str, Any], tuple[str, ...]]] = {
+    TRUST_OPENED_ROLE: ({"AWS": f"arn:aws:iam::{ACCOUNT_ID}:root"}, ("ReadOnlyAccess",)),
+    "acme-orders-lambda": ({"Service": "lambda.amazonaws.com"}, ("acme-ci-deploy",)),
+    "acme-app-instance": ({"Service": "ec2.amazonaws.com"}, ("acme-ops-runbooks",)),
+}
+
+
+@dataclass(frozen=True)
+class TrailSpec:
+    """One CloudTrail trail, created in ``region`` (its home region)."""
+
+    name: str
+    region: str
+    multi_region: bool
+    bucket: str
+
+
+TRAILS = (
+    TrailSpec(STOPPED_TRAIL, _E, True, "acme-cloudtrail-logs"),
+    TrailSpec("acme-eu-data-events", _W, False, LOG_BUCKETS[_W]),
+)
+# Region -> (alias, description, rotation on) of its customer-managed keys.
+KMS_KEYS: dict[str, tuple[tuple[str, str, bool], ...]] = {
+    _E: (
+        ("alias/acme-s3-data", "S3 default encryption", True),
+        (ROTATION_OFF_KEY, "Card tokens", True),
+        (LEGACY_KEY, "Legacy app secrets (rotation breaks its client)", False),
+    ),
+    _W: (("alias/acme-s3-data", "S3 default encryption", True),),
+}
+TLS_PARAMETER_GROUP = "acme-postgres16-tls"
+# DB instance -> (region, engine); every one private, encrypted, TLS enforced.
+DB_INSTANCES = {PUBLIC_DB: (_E, "postgres"), "acme-analytics-db": (_W, "postgres")}
+DB_CLUSTER = "acme-ledger"  # Aurora PostgreSQL in us-east-1

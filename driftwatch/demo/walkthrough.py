@@ -14,6 +14,7 @@ from driftwatch.collectors.build import build_collector
 from driftwatch.config import CONFIG_FILE_NAME, load_config
 from driftwatch.defaults import default_text, initial_files
 from driftwatch.demo import account, docs_service
+from driftwatch.demo import account_data as data
 from driftwatch.demo.docs_service import running_docs_service
 from driftwatch.demo.moto_server import running_moto_server
 from driftwatch.errors import DriftwatchError
@@ -85,8 +86,9 @@ def run_demo(directory: Path, out: Callable[[str], None]) -> RunResult:
     with running_moto_server() as endpoint, running_docs_service() as (docs, docs_url):
         account.seed_account(endpoint)
         out(
-            f"Seeded a realistic account at {endpoint}: S3 buckets, security groups in "
-            f"{' and '.join(account.DEMO_REGIONS)}, IAM users and a password policy.\n"
+            f"Seeded a realistic account at {endpoint}: S3 buckets, security groups, CloudTrail "
+            f"trails, KMS keys and databases in {' and '.join(account.DEMO_REGIONS)}, IAM users, "
+            "groups, roles, policies and a password policy.\n"
             f"Started Acme Docs, a SaaS file-sharing service, at {docs_url}; driftwatch reads it "
             "through a [saas.docs] table in driftwatch.toml and a rule written as data.\n"
         )
@@ -151,6 +153,11 @@ def run_demo(directory: Path, out: Callable[[str], None]) -> RunResult:
             "that had none, as it did on 5 January 2023\n"
             f"- Acme Docs: {docs_service.DRIFTED_SETTING} set to anyone_with_link (files open to anyone "
             "with the link)\n"
+            f"- role {data.TRUST_OPENED_ROLE}: account {data.PARTNER_ACCOUNT} may now assume it\n"
+            f"- password policy: minimum length {data.WEAKENED_PASSWORD_LENGTH}\n"
+            f"- trail {data.STOPPED_TRAIL}: logging stopped\n"
+            f"- KMS key {data.ROTATION_OFF_KEY}: automatic rotation turned off\n"
+            f"- database {data.PUBLIC_DB}: made publicly accessible\n"
         )
 
         out("== Run 2: driftwatch reads the account again and reports ==")

@@ -6,7 +6,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from driftwatch.model import Against, Change, Finding, ResourceId, Severity
+from driftwatch.model import Against, Change, Finding, ResourceId, Severity, TrustedAccounts
 
 Which = Literal["current", "baseline", "previous"]
 
@@ -49,10 +49,15 @@ class ResourceState:
 
 
 class Context:
-    """Every resource's state, for rules that need another resource (the account-level S3 block)."""
+    """Every resource's state, for rules that need another resource (the account-level S3 block),
+    and the trusted accounts: the config's and every account read."""
 
-    def __init__(self, states: Mapping[str, ResourceState]) -> None:
+    def __init__(self, states: Mapping[str, ResourceState], trusted: TrustedAccounts | None = None) -> None:
         self.states = states
+        # The accounts driftwatch reads are the user's own: their principals are no outsiders.
+        read = frozenset(state.identity.account for state in states.values())
+        configured = trusted or TrustedAccounts()
+        self.trusted = TrustedAccounts(configured.accounts | read, configured.organization_id)
         self._by_type: dict[tuple[str, str], list[ResourceState]] = {}
         for state in states.values():
             self._by_type.setdefault((state.identity.account, state.identity.type), []).append(state)

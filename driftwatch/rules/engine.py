@@ -7,11 +7,11 @@ from dataclasses import dataclass, field
 from fnmatch import fnmatch
 from typing import Any
 
-from driftwatch.model import Change, Finding, Severity
+from driftwatch.model import Change, Finding, Severity, TrustedAccounts
 from driftwatch.rules import RULES, Context, ResourceState, Rule, RuleSettings
 
 # Importing the modules registers the built-in rules.
-from driftwatch.rules import declarative, ec2, iam, s3  # noqa: F401  # isort: skip
+from driftwatch.rules import cloudtrail, declarative, ec2, iam, iam_account, iam_trust, kms, rds, s3  # noqa: F401  # isort: skip
 
 
 @dataclass(frozen=True)
@@ -44,10 +44,13 @@ def default_settings() -> dict[str, RuleSettings]:
 
 
 def evaluate(
-    states: Mapping[str, ResourceState], settings: Mapping[str, RuleSettings], extra: Sequence[Rule] = ()
+    states: Mapping[str, ResourceState],
+    settings: Mapping[str, RuleSettings],
+    extra: Sequence[Rule] = (),
+    trusted: TrustedAccounts | None = None,
 ) -> list[Finding]:
     """Every finding for every resource, most severe first."""
-    ctx = Context(states)
+    ctx = Context(states, trusted)
     findings: list[Finding] = []
     for state in states.values():
         found: list[Finding] = []

@@ -126,7 +126,8 @@ def test_two_accounts_through_roles_and_one_whose_role_cannot_be_assumed(
     own = read(state_repo, f"snapshots/aws/{B}/manifest.json")
     assert (own["account"], own["reached"], own["gaps"]) == (B, f"role {ROLE.format(account=B)}", [])
     assert own["scopes"] == {
-        f"aws/{B}/global/iam/{kind}": "read" for kind in ("account-summary", "password-policy", "user")
+        f"aws/{B}/global/iam/{kind}": "read"
+        for kind in ("account-summary", "password-policy", "user", "role", "group", "policy")
     } | {f"aws/{B}/global/s3/{kind}": "read" for kind in ("account-public-access-block", "bucket")}
     b_manifest = (state_repo / f"snapshots/aws/{B}/manifest.json").read_text(encoding="utf-8")
     b_files = {p: t for p, t in files(state_repo).items() if f"/aws/{B}/" in p}

@@ -30,6 +30,7 @@ from tests.conftest import managed_policies
 
 ACCOUNT = "123456789012"  # moto's account
 REGIONS = ("us-east-1", "eu-west-1")  # what the state_repo fixture's config reads
+REGIONAL_TYPES = ("ec2/security-group", "cloudtrail/trail", "kms/key", "rds/db-instance", "rds/db-cluster")
 REDACTION_KEY = b"test-redaction-key"  # DRIFTWATCH_REDACTION_KEY in conftest's TEST_ENV
 AUTHENTICATED_USERS = "http://acs.amazonaws.com/groups/global/AuthenticatedUsers"
 LOG_DELIVERY = "http://acs.amazonaws.com/groups/s3/LogDelivery"
@@ -326,8 +327,10 @@ def test_collect_then_store_seeded_account(clients: Clients, state_repo: Path, i
         ("global", "iam/user"),
         ("global", "iam/password-policy"),
         ("global", "iam/account-summary"),
-        ("us-east-1", "ec2/security-group"),
-        ("eu-west-1", "ec2/security-group"),
+        ("global", "iam/role"),
+        ("global", "iam/group"),
+        ("global", "iam/policy"),
+        *((region, type_) for region in REGIONS for type_ in REGIONAL_TYPES),
     }
     assert all(not r.unreadable for r in collection.resources)
     by_key = {r.identity.key: r for r in collection.resources}

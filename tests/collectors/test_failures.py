@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import json
+import re
 import socket
 import subprocess
 from collections.abc import Iterator
@@ -150,7 +151,9 @@ def configure(
     path = write_config(repo, endpoint, regions)
     listed = ", ".join(f'"{s}"' for s in services)
     path.write_text(
-        path.read_text(encoding="utf-8").replace('services = ["s3", "ec2", "iam"]', f"services = [{listed}]"),
+        re.sub(
+            r"^services = \[.*\]$", f"services = [{listed}]", path.read_text(encoding="utf-8"), flags=re.M
+        ),
         encoding="utf-8",
     )
     return path

@@ -14,6 +14,7 @@ from driftwatch.collectors.aws import AwsCollector
 from driftwatch.config import load_config
 from tests.conftest import write_config
 from tests.support.aws_faults import running_fault_proxy
+from tests.support.coverage_seed import seed_coverage
 
 # How each API operation the collector calls is authorised (the IAM action differs for a few).
 ACTIONS = {
@@ -54,6 +55,7 @@ def test_the_shipped_policy_allows_every_call_and_nothing_more(tmp_path: Path, a
     organizations: Any = boto3.client("organizations", endpoint_url=aws, region_name="us-east-1")
     organizations.create_organization(FeatureSet="ALL")
     organizations.create_account(AccountName="member", Email="member@example.com")
+    seed_coverage(aws)  # roles, groups, policies, a trail, a KMS key, a DB instance and cluster
     policy = json.loads((files("driftwatch") / "defaults" / "iam-policy.json").read_text(encoding="utf-8"))
     read_only, accounts = policy["Statement"]
     calls: dict[str, set[tuple[str, str]]] = {}

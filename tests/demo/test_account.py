@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
+from driftwatch.demo import account_data as data
 from driftwatch.demo.account import (
     ACCOUNT_ID,
     DEMO_REGIONS,
@@ -24,6 +25,7 @@ from driftwatch.demo.account import (
     apply_drift,
     demo_clients,
     find_security_group,
+    key_id,
     seed_account,
 )
 from driftwatch.demo.account_data import BUCKETS
@@ -52,6 +54,10 @@ def drifted(clients: DemoClients) -> dict[str, Any]:
         "mfa": iam.list_mfa_devices(UserName=MFA_REMOVED_USER)["MFADevices"],
         "buckets": _bucket_names(clients),
         "tags": _tags(s3, TAGGED_BUCKET),
+        "trust": iam.get_role(RoleName=data.TRUST_OPENED_ROLE)["Role"]["AssumeRolePolicyDocument"],
+        "rotation": _rotation(clients, data.ROTATION_OFF_KEY),
+        "public_db": _db(clients, data.PUBLIC_DB)["PubliclyAccessible"],
+        "logging": clients.cloudtrail["us-east-1"].get_trail_status(Name=data.STOPPED_TRAIL)["IsLogging"],
     }
     apply_drift(clients.s3.meta.endpoint_url)
     return before
@@ -245,3 +251,50 @@ def test_drift_adds_a_bucket_and_changes_a_tag(clients: DemoClients, drifted: di
     assert drifted["tags"][TAGGED_BUCKET_TAG] == TAGGED_BUCKET_OLD_VALUE
     after = _tags(clients.s3, TAGGED_BUCKET)
     assert after == {**drifted["tags"], TAGGED_BUCKET_TAG: TAGGED_BUCKET_NEW_VALUE}
+
+
+def _rotation(clients: DemoClients, alias: str) -> bool:
+    kms = clients.kms["us-east-1"]
+    return bool(kms.get_key_rotation_status(KeyId=key_id(kms, alias))["KeyRotationEnabled"])
+
+
+def _db(clients: DemoClients, name: str) -> dict[str, Any]:
+    return dict(clients.rds["us-east-1"].describe_db_instances(DBInstanceIdentifier=name)["DBInstances"][0])
+
+
+def test_roles_trails_keys_and_databases_are_seeded(clients: DemoClients) -> None:
+    roles = {r["RoleName"] for r in clients.iam.list_roles()["Roles"]}
+    assert set(data.ROLES) <= roles
+    trails = {
+        t["Name"]: t
+        for region in DEMO_REGIONS
+        for t in clients.cloudtrail[region].describe_trails()["trailList"]
+    }
+    assert set(trails) == {t.name for t in data.TRAILS}
+    assert (
+        trails[data.STOPPED_TRAIL]["IsMultiRegionTrail"]
+        and trails[data.STOPPED_TRAIL]["LogFileValidationEnabled"]
+    )
+    assert _rotation(clients, "alias/acme-s3-data") and not _rotation(clients, data.LEGACY_KEY)
+    for name, (region, _) in data.DB_INSTANCES.items():
+        db = clients.rds[region].describe_db_instances(DBInstanceIdentifier=name)["DBInstances"][0]
+        assert (db["StorageEncrypted"], db["DeletionProtection"]) == (True, True)
+    cluster = clients.rds["us-east-1"].describe_db_clusters(DBClusterIdentifier=data.DB_CLUSTER)[
+        "DBClusters"
+    ][0]
+    assert cluster["StorageEncrypted"]
+
+
+def test_drift_opens_a_role_stops_a_trail_turns_rotation_off_and_makes_a_database_public(
+    clients: DemoClients, drifted: dict[str, Any]
+) -> None:
+    principals = lambda doc: doc["Statement"][0]["Principal"]["AWS"]  # noqa: E731
+    assert principals(drifted["trust"]) == f"arn:aws:iam::{ACCOUNT_ID}:root"
+    after = clients.iam.get_role(RoleName=data.TRUST_OPENED_ROLE)["Role"]["AssumeRolePolicyDocument"]
+    assert f"arn:aws:iam::{data.PARTNER_ACCOUNT}:root" in principals(after)
+    assert drifted["logging"] is True
+    assert clients.cloudtrail["us-east-1"].get_trail_status(Name=data.STOPPED_TRAIL)["IsLogging"] is False
+    assert drifted["rotation"] is True and _rotation(clients, data.ROTATION_OFF_KEY) is False
+    assert drifted["public_db"] is False and _db(clients, data.PUBLIC_DB)["PubliclyAccessible"] is True
+    policy = clients.iam.get_account_password_policy()["PasswordPolicy"]
+    assert policy["MinimumPasswordLength"] == data.WEAKENED_PASSWORD_LENGTH

@@ -117,7 +117,7 @@ def identify(method: str, path: str, query: str, headers: Message, body: bytes) 
             operation = verb + known
         else:
             operation = {"GET": "ListObjects", "HEAD": "HeadBucket"}.get(method, verb + "Bucket")
-    else:  # query protocol (ec2, iam, sts): Action= in the form body or the query string
+    else:  # query protocol (ec2, iam, sts, rds): Action= in the form body or the query string
         params = dict(parse_qsl(body.decode("utf-8", "replace"))) | dict(parse_qsl(query))
         operation = params.get("Action", "")
     return Call(service, operation, region, bucket, 0, params)
@@ -125,7 +125,7 @@ def identify(method: str, path: str, query: str, headers: Message, body: bytes) 
 
 def error_body(service: str, code: str, message: str) -> tuple[bytes, str]:
     """The error document and content type that ``service``'s protocol uses for ``code``."""
-    if service not in ("s3", "s3control", "ec2", "iam", "sts"):  # JSON protocols
+    if service not in ("s3", "s3control", "ec2", "iam", "sts", "rds"):  # JSON protocols
         return json.dumps({"__type": code, "message": message}).encode(), "application/x-amz-json-1.1"
     code, message = escape(code), escape(message)
     if service in ("s3", "s3control"):
@@ -135,7 +135,7 @@ def error_body(service: str, code: str, message: str) -> tuple[bytes, str]:
             f"<Response><Errors><Error><Code>{code}</Code><Message>{message}</Message></Error>"
             "</Errors><RequestID>x</RequestID></Response>"
         )
-    else:  # iam, sts
+    else:  # iam, sts, rds
         text = (
             f"<ErrorResponse><Error><Type>Sender</Type><Code>{code}</Code><Message>{message}"
             "</Message></Error><RequestId>x</RequestId></ErrorResponse>"

@@ -1,4 +1,7 @@
-"""IAM: users (console password, MFA, keys, policies, groups), password policy, account summary."""
+"""IAM: users (console password, MFA, keys, policies, groups), password policy, account summary.
+
+Roles, groups and customer-managed policies are read by ``iam_entities``; ``collect_iam`` reads all.
+"""
 
 from __future__ import annotations
 
@@ -8,18 +11,33 @@ from driftwatch.collectors import Collection
 from driftwatch.collectors.aws.calls import ABSENT, ReadFailure, call, paginate
 from driftwatch.collectors.aws.context import AwsContext
 from driftwatch.collectors.aws.fields import FieldRead, read_fields, tag_map
+from driftwatch.collectors.aws.iam_entities import (
+    collect_groups,
+    collect_policies,
+    collect_roles,
+    inline_policies,
+)
 from driftwatch.model import GLOBAL_REGION, CoverageGap, JSONValue, Resource, ResourceId, Scope
 
 USER = "iam/user"
 PASSWORD_POLICY = "iam/password-policy"
 ACCOUNT_SUMMARY = "iam/account-summary"
-SUMMARY_KEYS = ("AccountAccessKeysPresent", "AccountMFAEnabled", "AccountSigningCertificatesPresent")
+SUMMARY_KEYS = (
+    "AccountAccessKeysPresent",
+    "AccountMFAEnabled",
+    "AccountPasswordPresent",
+    "AccountSigningCertificatesPresent",
+)
+"""The root user's credentials in ``GetAccountSummary``; a key AWS does not return is left out."""
 
 
 def collect_iam(ctx: AwsContext) -> Collection:
-    """Every IAM user, read concurrently, plus the account's password policy and summary."""
+    """Every IAM user, read concurrently, the account's password policy and summary, and every role,
+    group and customer-managed policy."""
     client = ctx.client("iam", ctx.home_region)
     result = _account_resources(ctx, client)
+    for collect in (collect_roles, collect_groups, collect_policies):
+        result = result.merge(collect(ctx, client))
     scope = Scope("aws", ctx.account, GLOBAL_REGION, USER)
     try:
         users = paginate(client, "list_users", "Users")
@@ -70,7 +88,7 @@ def _user(ctx: AwsContext, client: Any, user: dict[str, Any]) -> tuple[Resource,
         observations["PasswordLastUsed"] = user["PasswordLastUsed"].isoformat()
     fields = read_fields(client, identity, USER_READS, UserName=name)
     try:
-        fields.config["InlinePolicies"] = _inline_policies(client, name)
+        fields.config["InlinePolicies"] = inline_policies(client, "user", name)
     except ReadFailure as failure:
         fields.failed("InlinePolicies", failure)
     config = {k: user.get(k) for k in ("Arn", "CreateDate", "Path", "UserName")} | fields.config
@@ -94,22 +112,15 @@ def _key_last_used(client: Any, keys: Any) -> dict[str, JSONValue]:
     return {"AccessKeyLastUsed": used} if used else {}
 
 
-def _inline_policies(client: Any, user: str) -> dict[str, JSONValue]:
-    policies: dict[str, JSONValue] = {}
-    for policy_name in paginate(client, "list_user_policies", "PolicyNames", UserName=user):
-        answer = call(client, "get_user_policy", UserName=user, PolicyName=policy_name)
-        if answer is not ABSENT:
-            policies[policy_name] = answer["PolicyDocument"]
-    return policies
-
-
 def _account_resources(ctx: AwsContext, client: Any) -> Collection:
     reads = {
         PASSWORD_POLICY: FieldRead(
             "PasswordPolicy", "get_account_password_policy", lambda a: a["PasswordPolicy"]
         ),
         ACCOUNT_SUMMARY: FieldRead(
-            "SummaryMap", "get_account_summary", lambda a: {k: a["SummaryMap"].get(k) for k in SUMMARY_KEYS}
+            "SummaryMap",
+            "get_account_summary",
+            lambda a: {k: a["SummaryMap"][k] for k in SUMMARY_KEYS if k in a["SummaryMap"]},
         ),
     }
     result = Collection()

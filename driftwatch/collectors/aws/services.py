@@ -10,9 +10,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from driftwatch.collectors import Collection
+from driftwatch.collectors.aws.cloudtrail import TRAIL, collect_trails
 from driftwatch.collectors.aws.context import AwsContext
 from driftwatch.collectors.aws.ec2 import SECURITY_GROUP, collect_security_groups
 from driftwatch.collectors.aws.iam import collect_iam
+from driftwatch.collectors.aws.kms import KEY, collect_keys
+from driftwatch.collectors.aws.rds import CLUSTER, INSTANCE, collect_databases
 from driftwatch.collectors.aws.s3 import collect_s3
 
 
@@ -35,4 +38,7 @@ AWS_SERVICES: tuple[AwsService, ...] = (
     AwsService("s3", lambda ctx, _region: collect_s3(ctx), regional=False),
     AwsService("iam", lambda ctx, _region: collect_iam(ctx), regional=False),
     AwsService("ec2", collect_security_groups, regional=True, types=(SECURITY_GROUP,)),
+    AwsService("cloudtrail", collect_trails, regional=True, types=(TRAIL,)),
+    AwsService("kms", collect_keys, regional=True, types=(KEY,)),
+    AwsService("rds", collect_databases, regional=True, types=(INSTANCE, CLUSTER)),
 )
