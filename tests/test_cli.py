@@ -385,7 +385,7 @@ def test_demo_tells_the_story(tmp_path: Path) -> None:
         assert expected in out
     assert re.search(r"\[sg-open-to-world\] arn:aws:ec2:eu-west-1:123456789012:security-group/sg-\w+", out)
     assert re.search(r"\[kms-rotation-disabled\] arn:aws:kms:us-east-1:123456789012:key/[\w-]+", out)
-    assert "XX finding(s)" in out
+    assert "14 finding(s) at or above info: 5 critical 4 high 3 medium 1 low 1 info" in out
     # The undone fix comes first, named with the approval that had fixed it.
     assert re.search(
         r"CRITICAL\n  \[s3-bucket-public\] arn:aws:s3:::acme-legacy-ftp-mirror .*\n"
@@ -409,7 +409,7 @@ def test_demo_tells_the_story(tmp_path: Path) -> None:
         "driftwatch",
     ]
     assert log[0].split("|")[1] == (
-        "driftwatch: 15 changed, 1 added, 0 removed (cloudtrail 1, ec2 1, iam 3, kms 1, rds 1, s3 9)"
+        "driftwatch: 16 changed, 1 added, 0 removed (cloudtrail 1, docs 1, ec2 1, iam 3, kms 1, rds 1, s3 9)"
     )
     assert git(tmp_path / "demo", "status", "--porcelain") == ""  # the demo leaves a clean repository
     prepare(tmp_path / "demo")  # a second demo replaces the first (running it twice costs a minute)
