@@ -99,7 +99,7 @@ def check(
     manifest = repo.read_manifest()
     states = _states(current, previous, baselines, unreadable_fields(manifest))
     upgrade = _tool_upgrade(repo.read_file_at(previous_commit, MANIFEST), manifest)
-    found = evaluate(states, guardrails.settings, guardrails.rules, trusted)
+    found = evaluate(states, guardrails.settings, guardrails.rules, trusted=trusted)
     found = group_fleet_changes(states, found, guardrails.settings, default_catalogue(), upgrade)
     found = label_new_defaults(states, found, default_catalogue())
     found = label_reverted(

@@ -26,7 +26,7 @@ ROLE = ResourceId("aws", ACCOUNT, "global", "iam/role", "deployer", f"arn:aws:ia
 
 
 def rules(*states: Any, trusted: TrustedAccounts | None = None) -> dict[str, list[Finding]]:
-    found = evaluate({s.identity.key: s for s in states}, default_settings(), trusted)
+    found = evaluate({s.identity.key: s for s in states}, default_settings(), trusted=trusted)
     result: dict[str, list[Finding]] = {}
     for f in found:
         if f.rule not in ("unapproved-resource", "baseline-drift"):
