@@ -139,6 +139,9 @@ def test_a_terminal_shows_the_progress_of_the_collection(config: Path, state_rep
     terminal = b"".join(chunks).decode()
     assert process.returncode == 0, terminal
     assert out.decode().startswith(f"Read {resource_files(state_repo)} resources")
-    # One account opened, then s3 and iam once and ec2 in each of the two regions: five steps.
+    # One account opened, then each global service once and each regional one in both regions.
+    from driftwatch.collectors.aws.services import AWS_SERVICES
+
+    steps = 1 + sum(2 if service.regional else 1 for service in AWS_SERVICES)
     assert "reading AWS" in terminal
-    assert re.search(r"reading AWS .* 5/5 ", terminal.replace("\r", "\n")), terminal
+    assert re.search(rf"reading AWS .* {steps}/{steps} ", terminal.replace("\r", "\n")), terminal
