@@ -324,11 +324,15 @@ def _cycle(config: Config, output: str, threshold: Severity, daemon: bool = Fals
         notifiers = [n for n in notifiers if n.name != "console"]
     for error in build_errors:
         _err(f"notifier not available: {error}")
-    result = run_once(config, build_collector(config, _progress()), notifiers, warn=_err)
+    collector = build_collector(config, _progress())
+    result = run_once(config, collector, notifiers, warn=_err, unavailable=build_errors)
     if output == "json":  # one document per line when --every prints one per cycle (JSON Lines)
         _out(json.dumps(report_json(result.report), sort_keys=True, indent=None if daemon else 2))
     for error in result.notify_errors:
         _err(f"notifier failed (the snapshot is kept): {error}")
+    told = result.notification is not None and (result.notification.alerts or result.notification.gaps)
+    if told and (result.notify_errors or build_errors):
+        _err("this run's alerts stay pending in alert-state.json; the next run tells them again")
     for gap in result.report.gaps:
         _err(f"coverage gap: {gap.describe()}")
     return (EXIT_FINDINGS if result.report.at_least(threshold) else EXIT_OK), result

@@ -123,6 +123,15 @@ class NotifySettings:
 
 
 @dataclass(frozen=True)
+class AlertSettings:
+    """When a finding still open is told about again, and how messages link to commits."""
+
+    remind_after_seconds: int = 86400
+    commit_url: str = ""
+    """A pattern such as ``https://git.example.com/ops/state/commit/{commit}``; "" = from the remote."""
+
+
+@dataclass(frozen=True)
 class RemoteSettings:
     """How a state repository with a git remote is shared: fetch before a run, push after it."""
 
@@ -181,6 +190,7 @@ class Config:
     remote: RemoteSettings = RemoteSettings()
     approval: ApprovalSettings = NO_APPROVERS
     saas: tuple[SaasSettings, ...] = ()
+    alerts: AlertSettings = AlertSettings()
 
 
 T = TypeVar("T")
@@ -320,6 +330,18 @@ def _load_notify(file: Path, index: int, data: Any) -> NotifySettings:
             raise table.error(key, f"is required for a {kind} notifier")
         options[key] = float(value) if isinstance(default, float) else value
     table.finish()
+    if kind == "slack" and not options["channel"] and not options["webhook_url_env"]:
+        raise table.error(
+            "channel", "is required for a slack notifier (or webhook_url_env, for an incoming webhook)"
+        )
+    if kind == "slack" and options["webhook_url_env"] and (options["channel"] or options["thread_details"]):
+        extra = "channel" if options["channel"] else "thread_details"
+        raise table.error(
+            extra,
+            "cannot go with webhook_url_env: an incoming webhook posts to its own channel, without threads",
+        )
+    if kind == "slack" and options["webhook_url_env"]:
+        options["token_env"] = ""  # a webhook needs no bot token
     if kind == "email" and bool(options["username"]) != bool(options["password_env"]):
         missing = "password_env" if options["username"] else "username"
         raise table.error(missing, "is required when username or password_env is set (SMTP login needs both)")
@@ -375,8 +397,10 @@ OptionSpec = tuple[bool, Any, Callable[[Any], str | None] | None]
 NOTIFY_OPTIONS: dict[str, dict[str, OptionSpec]] = {
     "console": {},
     "slack": {
-        "channel": (True, "", None),
+        "channel": (False, "", None),
         "token_env": (False, "SLACK_BOT_TOKEN", _env_name),
+        "webhook_url_env": (False, "", _optional_env_name),
+        "thread_details": (False, False, None),
         "base_url": (False, "https://slack.com/api/", lambda u: _url_check(u) if u else "must not be empty"),
     },
     "webhook": {
@@ -512,6 +536,7 @@ def parse_config(raw: Mapping[str, Any], path: Path) -> Config:
     notify_raw = root.take("notify", list, [{"type": "console"}])
     notify = tuple(_load_notify(path, i, entry) for i, entry in enumerate(notify_raw))
     templates_dir = _load_templates(path, here, root.take("templates", dict, {}))
+    alerts = _load_alerts(path, root.take("alerts", dict, {}))
     root.finish()
 
     return Config(
@@ -525,6 +550,7 @@ def parse_config(raw: Mapping[str, Any], path: Path) -> Config:
         templates_dir=templates_dir,
         approval=approval,
         saas=saas,
+        alerts=alerts,
     )
 
 
@@ -557,6 +583,24 @@ def shipped_templates() -> set[str]:
 
 def _backoff(seconds: float) -> str | None:
     return None if 0 <= seconds <= 600 else f"must be 0 to 600 seconds, not {seconds}"
+
+
+def _load_alerts(path: Path, data: Any) -> AlertSettings:
+    table = _Table(path, "alerts", data)
+
+    def pattern_check(text: str) -> str | None:
+        if not text:
+            return None
+        if "{commit}" not in text:
+            return f"{text!r} must contain {{commit}}, where the commit id goes"
+        return _url_check(text)
+
+    alerts = AlertSettings(
+        remind_after_seconds=parse_interval(table.take("remind_after", str, "24h", _interval_check)),
+        commit_url=table.take("commit_url", str, "", pattern_check),
+    )
+    table.finish()
+    return alerts
 
 
 def _load_remote(path: Path, data: Any) -> RemoteSettings:

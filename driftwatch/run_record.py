@@ -68,8 +68,11 @@ def _service(path: str) -> str:
     return parts[4] if len(parts) >= 6 else "?"
 
 
-def commit_message(snapshot: Snapshot, added: list[str], changed: list[str], removed: list[str]) -> str:
-    """A subject readable in ``git log --oneline``, the changed resources, and a trailer block."""
+def commit_message(
+    snapshot: Snapshot, added: list[str], changed: list[str], removed: list[str], note: str = ""
+) -> str:
+    """A subject readable in ``git log --oneline``, the changed resources, ``note`` (what the run
+    told people), and a trailer block."""
     counts: dict[str, int] = {}
     for path in added + changed + removed:
         counts[_service(path)] = counts.get(_service(path), 0) + 1
@@ -100,6 +103,8 @@ def commit_message(snapshot: Snapshot, added: list[str], changed: list[str], rem
         lines += [f"! {g.describe()}" for g in snapshot.gaps[:50]]
         if len(snapshot.gaps) > 50:
             lines.append(f"! ... and {len(snapshot.gaps) - 50} more (see {MANIFEST})")
+    if note:
+        lines += ["", note.rstrip("\n")]
     lines += [
         "",
         f"Read {len(snapshot.resources)} resources from {len(snapshot.scopes_read)} scopes, "

@@ -5,17 +5,19 @@ from __future__ import annotations
 import secrets
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from driftwatch import lifecycle
 from driftwatch.ack import mark_acknowledged, read_acks
 from driftwatch.approval import approved_view, tamper_findings
 from driftwatch.baseline import Baselines, approved_history, parse_baselines, parse_guardrail_file
 from driftwatch.collectors import Collection, Collector
 from driftwatch.compare import diff_configs, pinned
 from driftwatch.config import NO_APPROVERS, ApprovalSettings, Config
-from driftwatch.errors import NotifyError, StoreError
-from driftwatch.layout import GUARDRAILS, MANIFEST, identity_from_document
+from driftwatch.errors import DriftwatchError, NotifyError, StoreError
+from driftwatch.layout import ALERT_STATE, BASELINES, GUARDRAILS, MANIFEST, SNAPSHOTS, identity_from_document
+from driftwatch.links import commit_url
 from driftwatch.model import Change, Notification, ResourceId, RunReport, Snapshot, TrustedAccounts
 from driftwatch.normalise import normalise_resource
 from driftwatch.notify import Notifier
@@ -26,16 +28,21 @@ from driftwatch.rules.engine import evaluate
 from driftwatch.rules.fleet import ToolUpgrade, group_fleet_changes, label_new_defaults
 from driftwatch.rules.reverted import label_reverted
 from driftwatch.run_record import gaps_from_manifest, unreadable_fields
-from driftwatch.store import Documents, Recorded, StateRepo
+from driftwatch.store import AlsoRecord, Documents, Recorded, StateRepo
 
 
 @dataclass(frozen=True)
 class RunResult:
-    """A run's report, the failures of its notifiers, and the commit it made (if any)."""
+    """A run's report, what it told (and the failures of its notifiers), and the commits it made.
+
+    ``recorded.commit`` is the snapshot commit; ``alerts_commit`` the one that kept the alert state.
+    """
 
     report: RunReport
     notify_errors: tuple[str, ...] = ()
     recorded: Recorded | None = None
+    notification: Notification | None = None
+    alerts_commit: str | None = None
 
 
 def new_run_id(now: datetime) -> str:
@@ -43,8 +50,11 @@ def new_run_id(now: datetime) -> str:
     return f"{now.strftime('%Y%m%dT%H%M%SZ')}-{secrets.token_hex(2)}"
 
 
-def collect_and_record(config: Config, repo: StateRepo, collector: Collector) -> tuple[Snapshot, Recorded]:
-    """Collect, normalise and store one snapshot (the caller holds the repository lock)."""
+def collect_and_record(
+    config: Config, repo: StateRepo, collector: Collector, also: AlsoRecord | None = None
+) -> tuple[Snapshot, Recorded]:
+    """Collect, normalise and store one snapshot (the caller holds the repository lock); ``also``
+    adds driftwatch's own files to the commit (see ``StateRepo.record``)."""
     started = datetime.now(UTC)
     collection: Collection = collector.collect()
     redactor = load_redactor(config)
@@ -59,7 +69,7 @@ def collect_and_record(config: Config, repo: StateRepo, collector: Collector) ->
         collection.tool_versions,
         collection.accounts,
     )
-    recorded = repo.record(snapshot, config.state.author_name, config.state.author_email)
+    recorded = repo.record(snapshot, config.state.author_name, config.state.author_email, also)
     return snapshot, recorded
 
 
@@ -199,11 +209,76 @@ def run_once(
     collector: Collector,
     notifiers: Sequence[Notifier],
     warn: Callable[[str], None] | None = None,
+    unavailable: Sequence[str] = (),
 ) -> RunResult:
-    """Collect, store, compare, evaluate and notify, holding the repository lock throughout."""
+    """Collect, store, compare, evaluate, and notify what is news; the lock is held throughout.
+
+    The alert state is committed with the snapshot, as delivered (the messages link to that
+    commit, so it comes first). When a notifier then fails, or one is ``unavailable``
+    (configured but not built), the notices stay pending and the next run tells them again.
+    """
     repo = StateRepo(config.state.repo, warn=warn)
+    author = (config.state.author_name, config.state.author_email)
     with repo.lock():
-        snapshot, recorded = collect_and_record(config, repo, collector)
-        report = check(repo, recorded, snapshot, config.approval, config.aws.trusted)
-    errors = notify_all(Notification.from_report(report), notifiers)
-    return RunResult(report, errors, recorded)
+        before = lifecycle.load_state(repo)
+        now = datetime.now(UTC)
+        told: list[tuple[RunReport, lifecycle.Update]] = []
+        failed: list[DriftwatchError] = []
+
+        def alert_state(recorded: Recorded) -> tuple[dict[str, str], str]:
+            try:
+                report = check(repo, recorded, None, config.approval, config.aws.trusted)
+            except DriftwatchError as exc:  # a bad baseline file: keep the snapshot, then report it
+                failed.append(exc)
+                return {}, ""
+            remind = timedelta(seconds=config.alerts.remind_after_seconds)
+            news = lifecycle.update(before, report, now, remind, resolutions(repo, recorded))
+            told.append((report, news))
+            state = news.state if unavailable else news.delivered(now)
+            return {ALERT_STATE: lifecycle.state_text(state)}, lifecycle.summary(
+                news, pending=bool(unavailable)
+            )
+
+        snapshot, recorded = collect_and_record(config, repo, collector, alert_state)
+        if failed:
+            raise failed[0]
+        report, news = told[0]
+        head = repo.head()
+        report = replace(
+            report,
+            run_id=snapshot.run_id,
+            started_at=snapshot.started_at,
+            resources_read=len(snapshot.resources),
+            commit=head,
+            findings=tuple(replace(f, commit=head) for f in report.findings),
+        )
+        link = commit_url(repo.remote_url(config.remote.name), head, config.alerts.commit_url)
+        notification = Notification(report, news.alerts, news.quiet, news.gaps, link)
+        errors = notify_all(notification, notifiers)
+        alerts_commit = None
+        if errors and not unavailable:
+            alerts_commit = lifecycle.save_state(repo, news.state, notification, author)
+    return RunResult(report, errors, recorded, notification, alerts_commit)
+
+
+def resolutions(repo: StateRepo, recorded: Recorded) -> Callable[[ResourceId], str]:
+    """How a finding on a resource ended, from what this run recorded: the resource was deleted,
+    its baseline was approved since the previous run, or its settings changed back."""
+    current = {path: identity_from_document(doc, path).key for path, doc in recorded.documents.items()}
+    touched = {current[path] for path in recorded.added + recorded.changed}
+    approved: set[str] = set()
+    last = repo.snapshot_commits(1)  # not this run's: it is not committed yet
+    if last and recorded.previous_commit and last[0] != recorded.previous_commit:
+        for path in repo.changed_paths(last[0], recorded.previous_commit, BASELINES):
+            approved.add(current.get(SNAPSHOTS + path.removeprefix(BASELINES), ""))
+
+    def how(resource: ResourceId) -> str:
+        if resource.key not in current.values():
+            return "resource deleted"
+        if resource.key in approved:
+            return "approved"
+        if resource.key in touched:
+            return "changed back in the account"
+        return "no longer found (the rules or guardrails changed)"
+
+    return how

@@ -18,6 +18,7 @@ import git
 
 from driftwatch.errors import LockedError, StoreError
 from driftwatch.layout import (
+    ALERT_STATE,
     LAST_VERIFIED,
     MANIFEST,
     PRIVATE_DIR,
@@ -115,7 +116,7 @@ class StateRepo:
             self.warn(f"removed {lock.name} left by an interrupted git process")
         if self.head() is None:
             return
-        paths = [SNAPSHOTS, LAST_VERIFIED]
+        paths = [SNAPSHOTS, LAST_VERIFIED, ALERT_STATE]
         dirty = self.repo.git.status("--porcelain", "--untracked-files=all", "--", *paths).splitlines()
         if dirty:
             shown = ", ".join(line[3:] for line in dirty[:5]) + (
@@ -344,6 +345,13 @@ class StateRepo:
             return None
         return self.read_at(commit, [path]).get(path)
 
+    def remote_url(self, name: str) -> str | None:
+        """The URL of the git remote ``name``, or None when there is no such remote."""
+        try:
+            return str(self.repo.remote(name).url)
+        except (ValueError, git.GitCommandError):
+            return None
+
     def identity(self) -> tuple[str, str] | None:
         """The git user (name, email) configured for this repository, if any."""
         reader = self.repo.config_reader()
@@ -354,11 +362,15 @@ class StateRepo:
 
     # -- writing ----------------------------------------------------------------------------
 
-    def record(self, snapshot: Snapshot, author_name: str, author_email: str) -> Recorded:
+    def record(
+        self, snapshot: Snapshot, author_name: str, author_email: str, also: AlsoRecord | None = None
+    ) -> Recorded:
         """Write the snapshot's changed files and commit them; no change, no commit.
 
         A resource whose scope was not read keeps its file; a field that could not be read keeps
-        its last stored value. Only a complete listing can remove a file.
+        its last stored value. Only a complete listing can remove a file. ``also`` is given what
+        is recorded (not yet committed) and returns driftwatch's own files to commit with it
+        (the alert state), and a paragraph for the commit message.
         """
         previous_commit = self.head()
         existing = self.read_documents()
@@ -425,7 +437,15 @@ class StateRepo:
                 LAST_VERIFIED,
                 file_text({"date": today, "note": "the day driftwatch last read every setting"}),
             )
-        commit = self._commit(snapshot, added, changed, removed, author_name, author_email)
+        extra: Mapping[str, str] = {}
+        note = ""
+        if also is not None:
+            extra, note = also(
+                Recorded(None, previous_commit, documents, tuple(added), tuple(changed), tuple(removed), gaps)
+            )
+        for path, text in extra.items():
+            self._write(path, text)
+        commit = self._commit(snapshot, added, changed, removed, author_name, author_email, list(extra), note)
         self._write(
             OBSERVATIONS,
             file_text(
@@ -471,12 +491,14 @@ class StateRepo:
         removed: list[str],
         author_name: str,
         author_email: str,
+        extra: list[str],
+        note: str,
     ) -> str | None:
-        paths = [p for p in (SNAPSHOTS, LAST_VERIFIED) if (self.path / p).exists()]
+        paths = [p for p in (SNAPSHOTS, LAST_VERIFIED, *extra) if (self.path / p).exists()]
         self.repo.git.add("-A", "--", *paths)
         if not self.repo.git.status("--porcelain", "--", *paths).strip():
             return None
-        message = commit_message(snapshot, added, changed, removed)
+        message = commit_message(snapshot, added, changed, removed, note)
         self.commit(message, paths, author_name, author_email)
         return self.head()
 
@@ -499,6 +521,10 @@ class StateRepo:
             self.repo.git.commit("-q", "--no-verify", *sign_flag, "-m", message, "--", *paths, env=env)
         except git.GitCommandError as exc:
             raise StoreError(f"{self.path}: git commit failed: {exc.stderr.strip() or exc}") from None
+
+
+AlsoRecord = Callable[[Recorded], tuple[Mapping[str, str], str]]
+"""Given what a run records, driftwatch's own files to commit with it and a commit message paragraph."""
 
 
 @dataclass(frozen=True)

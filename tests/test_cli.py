@@ -157,6 +157,7 @@ def test_the_whole_flow(state_repo: Path, aws: str, invoke: Invoke) -> None:
     assert [e["kind"] for e in entries] == ["snapshot", "approval", "snapshot"]
     assert git(state_repo, "log", "--format=%s").splitlines() == [
         "driftwatch: 1 changed, 0 added, 0 removed (s3 1)",
+        "driftwatch: settings verified, no change",  # the alert state: 8 findings resolved by approval
         "approve: 8 resource(s)",
         "driftwatch: 0 changed, 8 added, 0 removed (ec2 2, iam 3, s3 3)",
         "driftwatch: new state repository",
@@ -399,6 +400,28 @@ def test_demo_tells_the_story(tmp_path: Path) -> None:
         "affects 6: acme-ci-cache, acme-dev-scratch, acme-eu-staging-uploads, acme-legacy-ftp-mirror" in out
     )
     assert 'PeerDescriptions["ingress tcp/22 0.0.0.0/0"]: null -> "temporary: vendor debugging"' in out
+    # The alerts of runs 2, 3 and 4: new drift once, silence while unchanged, resolved after revert.
+    second, third, fourth = (
+        out.split("== Run 2")[1].split("== Run 3")[0],
+        *out.split("== Run 3")[1].split("== Run 4"),
+    )
+    assert "  | # driftwatch: 6 new, 76 resolved\n" in second
+    assert (
+        "  | • 76 findings resolved by approval (the approval commits list them: `git log baselines/`)"
+        in second
+    )
+    assert second.count("(in a thread under the digest)") == 2  # one per critical finding
+    assert "Slack #drift-alerts: no message (nothing new, nothing resolved; 6 still open)." in third
+    assert "  | # driftwatch: 5 resolved\n" in fourth
+    assert (
+        "*acme-prod-invoices*  arn:aws:s3:::acme-prod-invoices · *s3-bucket-public* (critical): changed back"
+        in fourth
+    )
+    assert (
+        "*acme-tmp-data-export*  arn:aws:s3:::acme-tmp-data-export · *unapproved-resource* (low): approved"
+        in fourth
+    )
+    assert "Still open, not repeated until the daily reminder: iam-user-mfa-missing on carol.diaz" in fourth
     log = git(tmp_path / "demo", "log", "--format=%an|%s").splitlines()
     assert [line.split("|")[0] for line in log] == [
         "driftwatch",

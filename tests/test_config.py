@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from driftwatch.config import NotifyFilter, RemoteSettings, load_config, parse_interval
+from driftwatch.config import AlertSettings, NotifyFilter, RemoteSettings, load_config, parse_interval
 from driftwatch.defaults import default_text
 from driftwatch.errors import ConfigError
 from driftwatch.model import Severity, TrustedAccounts
@@ -29,6 +29,7 @@ def test_example_config_is_valid_and_matches_the_documented_defaults(tmp_path: P
     assert (config.fail_on, config.every_seconds) == (empty.fail_on, empty.every_seconds)
     assert (config.templates_dir, config.remote) == (empty.templates_dir, empty.remote)
     assert (empty.templates_dir, empty.remote) == (None, RemoteSettings())
+    assert config.alerts == empty.alerts == AlertSettings()
     assert config.aws.regions == ("us-east-1",)
     assert config.aws.retry_mode == "adaptive"
     assert config.state.repo == tmp_path.resolve()
@@ -80,7 +81,10 @@ min_severity = "medium"
         "channel": "#drift",
         "token_env": "SLACK_BOT_TOKEN",
         "base_url": "https://slack.com/api/",
+        "webhook_url_env": "",
+        "thread_details": False,
     }
+    assert config.alerts.remind_after_seconds == 86400 and config.alerts.commit_url == ""
 
 
 @pytest.mark.parametrize(
@@ -107,6 +111,19 @@ min_severity = "medium"
             "config.toml: [[notify]] #1 secret_env: 'abc def' is not an environment variable name",
         ),
         ("[templates]\ndir = 3\n", "config.toml: [templates] dir: must be a string, not integer 3"),
+        ('[alerts]\nremind_after = "0h"\n', "config.toml: [alerts] remind_after: '0h' is not an interval"),
+        (
+            '[alerts]\ncommit_url = "https://git.example.com/c/"\n',
+            "config.toml: [alerts] commit_url: 'https://git.example.com/c/' must contain {commit}",
+        ),
+        (
+            '[[notify]]\ntype = "slack"\n',
+            "config.toml: [[notify]] #1 channel: is required for a slack notifier (or webhook_url_env",
+        ),
+        (
+            '[[notify]]\ntype = "slack"\nwebhook_url_env = "HOOK"\nthread_details = true\n',
+            "config.toml: [[notify]] #1 thread_details: cannot go with webhook_url_env",
+        ),
         (
             '[aws]\nregions = ["us-east-1", "eu-west-9"]\n',
             'config.toml: [aws] regions[1]: "eu-west-9" is not an AWS region',
@@ -236,6 +253,7 @@ def test_every_commented_notifier_in_the_example_config_is_valid(tmp_path: Path)
     assert [(n.type, n.min_severity, n.filter.max_severity) for n in config.notify] == [
         ("slack", Severity.CRITICAL, Severity.CRITICAL),
         ("slack", Severity.LOW, Severity.HIGH),
+        ("slack", Severity.LOW, Severity.CRITICAL),
         ("webhook", Severity.MEDIUM, Severity.CRITICAL),
         ("email", Severity.HIGH, Severity.CRITICAL),
     ]

@@ -441,3 +441,19 @@ def provider_encrypts_by_default(endpoint_url: str) -> list[str]:
             )
             changed.append(bucket["Name"])
     return changed
+
+
+def revert_drift(endpoint_url: str) -> None:
+    """Undo the two dangerous changes of ``apply_drift``: the bucket is private again, SSH closed."""
+    clients = demo_clients(endpoint_url)
+    s3 = clients.s3
+    flags = dict.fromkeys(data.PUBLIC_ACCESS_BLOCK_FLAGS, True)
+    s3.put_public_access_block(Bucket=DRIFTED_BUCKET, PublicAccessBlockConfiguration=flags)
+    policy = _bucket_policy("tls-only", DRIFTED_BUCKET, "us-east-1")
+    s3.put_bucket_policy(Bucket=DRIFTED_BUCKET, Policy=json.dumps(policy))
+
+    ec2 = clients.ec2[OPENED_GROUP_REGION]
+    group_id = find_security_group(ec2, OPENED_GROUP_NAME)["GroupId"]
+    note = "temporary: vendor debugging"
+    ssh = [_permission("tcp", (22, 22), cidr, note, {}) for cidr in ("0.0.0.0/0", "::/0")]
+    ec2.revoke_security_group_ingress(GroupId=group_id, IpPermissions=ssh)

@@ -1,4 +1,4 @@
-"""The demo: a realistic account on moto's server, two driftwatch runs, an approval and real drift."""
+"""The demo: a realistic account on moto's server, an approval, real drift, and the alerts of three runs."""
 
 from __future__ import annotations
 
@@ -19,8 +19,9 @@ from driftwatch.demo.docs_service import running_docs_service
 from driftwatch.demo.moto_server import running_moto_server
 from driftwatch.errors import DriftwatchError
 from driftwatch.layout import GUARDRAILS
-from driftwatch.model import Severity
+from driftwatch.model import Notification, Severity
 from driftwatch.notify.console import ConsoleNotifier
+from driftwatch.notify.slack import SlackNotifier
 from driftwatch.runner import RunResult, run_once
 from driftwatch.store import StateRepo, init_repo
 
@@ -37,6 +38,31 @@ DEMO_ENVIRONMENT = {
     "DRIFTWATCH_REDACTION_KEY": "demo-redaction-key",
     docs_service.TOKEN_ENV: docs_service.TOKEN,
 }
+
+
+class SlackPreview:
+    """Prints the Slack messages a run would post (the demo has no Slack workspace to post to)."""
+
+    name = "slack-preview"
+    min_severity = Severity.LOW
+
+    def __init__(self, out: Callable[[str], None]) -> None:
+        self.out = out
+        self.slack = SlackNotifier(
+            "#drift-alerts", "xoxb-demo-never-sent", self.min_severity, thread_details=True
+        )
+
+    def notify(self, notification: Notification) -> None:
+        """Print the digest and its thread replies, or say that nothing would be posted."""
+        text = self.slack.preview(notification)
+        quiet = len(notification.quiet)
+        if not text:
+            self.out(
+                f"Slack #drift-alerts: no message (nothing new, nothing resolved; {quiet} still open).\n"
+            )
+            return
+        framed = "\n".join(f"  | {line}" for line in text.splitlines())
+        self.out(f"Slack #drift-alerts gets this digest:\n{framed}\n")
 
 
 def _command() -> str:
@@ -161,7 +187,34 @@ def run_demo(directory: Path, out: Callable[[str], None]) -> RunResult:
         )
 
         out("== Run 2: driftwatch reads the account again and reports ==")
-        second = run_once(config, collector, [ConsoleNotifier(out, Severity.INFO)])
+        second = run_once(config, collector, [ConsoleNotifier(out, Severity.INFO), SlackPreview(out)])
+
+        out("== Run 3: nothing changed since run 2 ==")
+        run_once(config, collector, [SlackPreview(out)])
+
+        out(
+            "== The team reverts the dangerous changes and approves the intended ones ==\n"
+            f"- bucket {account.DRIFTED_BUCKET} private again; SSH closed on {account.OPENED_GROUP_NAME}\n"
+            f"- {APPROVER[0]} approves the new bucket {account.NEW_BUCKET} and the tag change on "
+            f"{account.TAGGED_BUCKET}\n"
+        )
+        account.revert_drift(endpoint)
+        approve(
+            StateRepo(directory),
+            [account.NEW_BUCKET, account.TAGGED_BUCKET],
+            everything=False,
+            author=APPROVER,
+            reason="Export bucket for the Q4 audit; cost centre moved with the data team.",
+        )
+
+        out("== Run 4: driftwatch tells what was resolved, and nothing else ==")
+        fourth = run_once(config, collector, [SlackPreview(out)])
+        still = fourth.notification.quiet if fourth.notification else ()
+        out(
+            "Still open, not repeated until the daily reminder: "
+            + ", ".join(f"{f.rule} on {f.resource.id}" for f in still)
+            + "\n"
+        )
     log = StateRepo(directory).repo.git.log("--format=%h %s  (%an)")
     out(f"\nThe state repository's history (the audit trail):\n{log}\n")
     out(

@@ -47,12 +47,20 @@ def _build(
     if entry.type == "slack":
         from driftwatch.notify.slack import SlackNotifier, default_templates
 
+        webhook_env = str(options["webhook_url_env"])
+        if webhook_env:
+            return SlackNotifier(
+                min_severity=entry.min_severity,
+                templates=default_templates(templates_dir),
+                webhook_url=_secret(label, webhook_env, "the Slack incoming-webhook URL"),
+            )
         return SlackNotifier(
             channel=str(options["channel"]),
             token=_secret(label, str(options["token_env"]), "the Slack bot token"),
             min_severity=entry.min_severity,
             base_url=str(options["base_url"]),
             templates=default_templates(templates_dir),
+            thread_details=bool(options["thread_details"]),
         )
     if entry.type == "webhook":
         from driftwatch.notify.webhook import WebhookNotifier

@@ -117,6 +117,10 @@ def report_context(notification: Notification, threshold: Severity) -> dict[str,
     """What every report template gets."""
     report = notification.report
     shown = report.at_least(threshold)
+    resolved = [a for a in notification.at_least(threshold) if a.kind == "resolved"]
+    approved = (
+        [a for a in resolved if a.resolution == "approved"] if len(resolved) > UNAPPROVED_LISTED else []
+    )
     counts = {str(s): sum(1 for f in shown if f.severity == s) for s in reversed(Severity)}
     unapproved = [f for f in shown if f.rule == "unapproved-resource"]
     listed = shown
@@ -131,7 +135,8 @@ def report_context(notification: Notification, threshold: Severity) -> dict[str,
         "hidden": len(report.findings) - len(shown),
         "unapproved_summed": len(unapproved) if listed is not shown else 0,
         "kinds": {a.finding.id: a.kind for a in notification.alerts if a.kind != "resolved"},
-        "resolved": [a for a in notification.at_least(threshold) if a.kind == "resolved"],
+        "resolved": [a for a in resolved if a not in approved],
+        "resolved_by_approval": len(approved),
         "commit_url": notification.commit_url,
         "acknowledged": report.acknowledged,
     }

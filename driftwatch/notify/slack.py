@@ -1,12 +1,13 @@
-"""The Slack notifier: renders one digest per run from templates and posts it with slack-sdk."""
+"""The Slack notifier: one digest per run from templates, posted with slack-sdk's WebClient (a bot
+token) or WebhookClient (an incoming-webhook URL), with details of critical findings in a thread."""
 
 from __future__ import annotations
 
-import itertools
 import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import jinja2
 from slack_sdk import WebClient
@@ -16,43 +17,52 @@ from slack_sdk.http_retry.builtin_handlers import (
     RateLimitErrorRetryHandler,
     ServerErrorRetryHandler,
 )
+from slack_sdk.http_retry.handler import RetryHandler
+from slack_sdk.webhook import WebhookClient
 
 from driftwatch.errors import NotifyError
-from driftwatch.model import Change, CoverageGap, Finding, JSONValue, Notification, RunReport, Severity
+from driftwatch.model import Notification, Severity
 from driftwatch.notify import register
-from driftwatch.notify.render import compact, loader, preload, render
+from driftwatch.notify.render import loader, preload, render
+from driftwatch.notify.slack_digest import (
+    MAX_TEXT,
+    as_text,
+    detail_context,
+    digest_context,
+    split_messages,
+)
 
 JSON_TEMPLATE = "slack_digest.json.j2"
 TEXT_TEMPLATE = "slack_digest.txt.j2"
-MAX_BLOCKS = 50
-MAX_SECTION_TEXT = 3000
-# Slack also rejects a message whose blocks hold more than about 12,000 characters of text in all
-# (msg_blocks_too_long; undocumented, see slackapi/bolt-js#2509), so parts stay well below that.
-MAX_MESSAGE_TEXT = 10_000
-PART_LABEL_ROOM = 500
-MAX_VALUE_CHARS = 300
-SHORT_COMMIT = 7
-FENCE = "```"
+DETAIL_TEMPLATE = "slack_detail.json.j2"
+RETRIES = 3
 
 TOKEN_ADVICE = "check the token in the environment variable named by [[notify]] token_env"
-TEMPLATE_ADVICE = f"check custom templates ({JSON_TEMPLATE}) or report a driftwatch bug"
+TEMPLATE_ADVICE = f"check custom templates ({JSON_TEMPLATE}, {DETAIL_TEMPLATE}) or report a driftwatch bug"
 TOKEN_ERRORS = ("not_authed", "invalid_auth", "token_revoked", "token_expired", "account_inactive")
-MESSAGE_ERRORS = ("invalid_blocks", "msg_blocks_too_long", "msg_too_long")
+MESSAGE_ERRORS = ("invalid_blocks", "msg_blocks_too_long", "msg_too_long", "invalid_payload")
+WEBHOOK_ADVICE = "the incoming-webhook URL in the environment variable named by [[notify]] webhook_url_env"
 ADVICE: dict[str, str] = {
     **dict.fromkeys(TOKEN_ERRORS, TOKEN_ADVICE),
     **dict.fromkeys(MESSAGE_ERRORS, TEMPLATE_ADVICE),
     "channel_not_found": "check [[notify]] channel, and invite the Slack app if it is private",
     "not_in_channel": "invite the Slack app to the channel or give it the chat:write.public scope",
     "is_archived": "the channel is archived; unarchive it or choose another [[notify]] channel",
+    "channel_is_archived": "the webhook's channel is archived; make a new incoming webhook",
     "missing_scope": "give the Slack app the chat:write scope and reinstall it",
-    "ratelimited": "Slack still rate-limited the call after 3 retries; try again later",
+    "ratelimited": f"Slack still rate-limited the call after {RETRIES} retries; try again later",
+    "rate_limited": f"Slack still rate-limited the call after {RETRIES} retries; try again later",
+    "invalid_token": f"{WEBHOOK_ADVICE} was revoked; make a new incoming webhook",
+    "no_service": f"{WEBHOOK_ADVICE} is unknown to Slack (removed, or mistyped)",
+    "no_team": f"{WEBHOOK_ADVICE} is unknown to Slack (removed, or mistyped)",
+    "team_disabled": "the Slack workspace is disabled",
 }
 DEFAULT_ADVICE = "see https://api.slack.com/methods/chat.postMessage#errors"
 
 
 @dataclass(frozen=True)
 class SlackMessage:
-    """One ``chat.postMessage`` call: the notification text and the Block Kit blocks."""
+    """One message to post: the notification text and the Block Kit blocks."""
 
     text: str
     blocks: list[dict[str, Any]]
@@ -68,268 +78,169 @@ def default_templates(override: Path | None = None) -> jinja2.Environment:
     )
 
 
+def retry_handlers() -> list[RetryHandler]:
+    """Retries for what passes: connection errors, 429 (waiting as Retry-After says) and 5xx."""
+    return [
+        ConnectionErrorRetryHandler(max_retry_count=RETRIES),
+        RateLimitErrorRetryHandler(max_retry_count=RETRIES),
+        ServerErrorRetryHandler(max_retry_count=RETRIES),
+    ]
+
+
 @register("slack")
 class SlackNotifier:
-    """Posts one digest per run to a Slack channel, in several parts when Slack's limits need it."""
+    """Posts one digest per run, in several parts when Slack's limits need it.
+
+    With a bot ``token`` it posts to ``channel`` through the Web API and, with
+    ``thread_details``, answers the digest with one reply per critical finding. With a
+    ``webhook_url`` it posts through that incoming webhook (which has no threads).
+    """
 
     name = "slack"
 
     def __init__(
         self,
-        channel: str,
-        token: str,
+        channel: str = "",
+        token: str = "",
         min_severity: Severity = Severity.LOW,
         base_url: str = "https://slack.com/api/",
         templates: jinja2.Environment | None = None,
+        *,
+        webhook_url: str = "",
+        thread_details: bool = False,
     ) -> None:
+        if bool(token) == bool(webhook_url):
+            raise ValueError("a Slack notifier needs either a bot token and a channel, or a webhook URL")
         self.channel = channel
         self.min_severity = min_severity
         self.base_url = base_url
+        self.thread_details = thread_details and not webhook_url
         self.templates = templates or default_templates()
-        preload(self.templates, JSON_TEMPLATE, TEXT_TEMPLATE)
-        self._token = token  # kept only to scrub it from error messages
-        self._client = WebClient(token=token, base_url=base_url)
-        self._client.retry_handlers = [
-            ConnectionErrorRetryHandler(),
-            RateLimitErrorRetryHandler(max_retry_count=3),
-            ServerErrorRetryHandler(),
-        ]
+        preload(self.templates, JSON_TEMPLATE, TEXT_TEMPLATE, DETAIL_TEMPLATE)
+        self._secret = token or webhook_url  # kept only to scrub it from error messages
+        self._client = WebClient(token=token, base_url=base_url, retry_handlers=retry_handlers())
+        self._webhook = WebhookClient(webhook_url, retry_handlers=retry_handlers()) if webhook_url else None
+        host = urlsplit(webhook_url).netloc if webhook_url else ""
+        self.target = f"incoming webhook on {host}" if webhook_url else f"channel {channel}"
 
     def __repr__(self) -> str:
-        return f"SlackNotifier(channel={self.channel!r}, min_severity={self.min_severity})"
+        return f"SlackNotifier({self.target!r}, min_severity={self.min_severity})"
 
     def notify(self, notification: Notification) -> None:
-        """Post the digest of ``notification``; nothing when it has no news at or above the threshold."""
+        """Post the digest (and the threads); nothing when there is no news at or above the threshold.
+
+        The first failure stops the run's posting and raises one NotifyError that says what
+        was sent before it.
+        """
         messages = self.render(notification)
+        thread: str | None = None
         for number, message in enumerate(messages, 1):
-            try:
-                self._client.chat_postMessage(
-                    channel=self.channel,
-                    text=message.text,
-                    blocks=message.blocks,
-                    unfurl_links=False,
-                    unfurl_media=False,
-                )
-            except (SlackClientError, OSError) as err:
-                sent = f" after {number - 1} of {len(messages)} parts were sent" if number > 1 else ""
-                raise self._error(err, sent) from err
+            sent = f" after {number - 1} of {len(messages)} parts were sent" if number > 1 else ""
+            ts = self._post(message, None, sent)
+            thread = thread or ts
+        if thread is None:
+            return
+        for number, message in enumerate(self.render_details(notification), 1):
+            self._post(message, thread, f" after the digest and {number - 1} thread replies were sent")
 
     def render(self, notification: Notification) -> list[SlackMessage]:
-        """The messages ``notify`` would post; empty when there is nothing to say."""
-        report = notification.report
+        """The digest messages ``notify`` would post; empty when there is nothing to say."""
         if not notification.has_news(self.min_severity):
             return []
-        context = digest_context(report, self.min_severity)
-        parts = split_messages(self._render_blocks(context))
+        context = digest_context(notification, self.min_severity)
+        parts = split_messages(self._render_blocks(JSON_TEMPLATE, context))
         messages = []
         for number, blocks in enumerate(parts, 1):
-            text = self._render(TEXT_TEMPLATE, {**context, "part": number, "parts": len(parts)})
-            label = {"type": "context", "elements": [{"type": "mrkdwn", "text": text.strip()}]}
-            messages.append(SlackMessage(text.strip(), [label, *blocks] if number > 1 else blocks))
+            text = self._render(TEXT_TEMPLATE, {**context, "part": number, "parts": len(parts)}).strip()
+            label = {"type": "context", "elements": [{"type": "mrkdwn", "text": text}]}
+            messages.append(SlackMessage(text[:MAX_TEXT], [label, *blocks] if number > 1 else blocks))
         return messages
+
+    def render_details(self, notification: Notification) -> list[SlackMessage]:
+        """The thread replies: one per critical finding told about (not resolved), when enabled."""
+        if not self.thread_details:
+            return []
+        messages = []
+        for alert in notification.at_least(Severity.CRITICAL):
+            if alert.kind == "resolved":
+                continue
+            context = detail_context(alert, notification)
+            text = f"{alert.finding.rule} on {alert.finding.resource.key}"
+            for blocks in split_messages(self._render_blocks(DETAIL_TEMPLATE, context)):
+                messages.append(SlackMessage(text[:MAX_TEXT], blocks))
+        return messages
+
+    def preview(self, notification: Notification) -> str:
+        """What ``notify`` would post, as plain text: each digest part, then the thread replies."""
+        parts = [as_text(m.blocks) for m in self.render(notification)]
+        replies = [as_text(m.blocks) for m in self.render_details(notification)] if parts else []
+        return "\n\n".join(parts + ["(in a thread under the digest)\n" + r for r in replies])
+
+    def _post(self, message: SlackMessage, thread: str | None, sent: str) -> str | None:
+        """Post one message; its ``ts`` (None through a webhook); NotifyError when Slack refuses."""
+        try:
+            if self._webhook is not None:
+                answer = self._webhook.send(
+                    text=message.text, blocks=message.blocks, unfurl_links=False, unfurl_media=False
+                )
+                if answer.status_code != 200:
+                    code = answer.body.strip() if answer.body and " " not in answer.body.strip() else ""
+                    raise self._failure(code or f"HTTP {answer.status_code}", sent)
+                return None
+            response = self._client.chat_postMessage(
+                channel=self.channel,
+                text=message.text,
+                blocks=message.blocks,
+                thread_ts=thread,
+                unfurl_links=False,
+                unfurl_media=False,
+            )
+        except SlackApiError as err:
+            code, details = _slack_error(err)
+            raise self._failure(code, sent, details) from err
+        except (SlackClientError, OSError) as err:
+            reason = getattr(err, "reason", None) or f"{type(err).__name__}: {err}"
+            where = urlsplit(self.base_url if self._webhook is None else self._secret).netloc
+            raise self._scrubbed(
+                f"Slack: posting to {self.target} could not reach {where} ({reason}){sent}: check "
+                "network access to Slack (and HTTPS_PROXY if you need a proxy)"
+            ) from err
+        ts = response.get("ts")
+        return ts if isinstance(ts, str) else None
+
+    def _failure(self, code: str, sent: str, details: str = "") -> NotifyError:
+        """A NotifyError naming the target, Slack's error code and what to do, without the secret."""
+        advice = ADVICE.get(code, DEFAULT_ADVICE) + details
+        method = "incoming webhook" if self._webhook is not None else "chat.postMessage"
+        return self._scrubbed(f"Slack {method} to {self.target} failed with {code}{sent}: {advice}")
+
+    def _scrubbed(self, message: str) -> NotifyError:
+        return NotifyError(message.replace(self._secret, "[secret]") if self._secret else message)
 
     def _render(self, name: str, context: dict[str, Any]) -> str:
         return render(self.templates, name, **context)
 
-    def _render_blocks(self, context: dict[str, Any]) -> list[dict[str, Any]]:
-        text = self._render(JSON_TEMPLATE, context)
+    def _render_blocks(self, name: str, context: dict[str, Any]) -> list[dict[str, Any]]:
+        text = self._render(name, context)
         try:
             blocks = json.loads(text)
         except json.JSONDecodeError as err:
             raise NotifyError(
-                f"Slack template {JSON_TEMPLATE} rendered invalid JSON ({err.msg} at line "
+                f"Slack template {name} rendered invalid JSON ({err.msg} at line "
                 f"{err.lineno} column {err.colno}); insert every value with |tojson"
             ) from err
         if not isinstance(blocks, list) or not all(isinstance(b, dict) for b in blocks):
-            raise NotifyError(f"Slack template {JSON_TEMPLATE} must render a JSON list of blocks")
+            raise NotifyError(f"Slack template {name} must render a JSON list of blocks")
         return blocks
-
-    def _error(self, err: Exception, sent: str) -> NotifyError:
-        """A NotifyError naming the channel, what went wrong and what to do, without the token."""
-        if isinstance(err, SlackApiError):
-            code, advice = _slack_error(err)
-            what = f"failed with {code}"
-        else:
-            reason = getattr(err, "reason", None) or f"{type(err).__name__}: {err}"
-            what = f"could not reach {self.base_url} ({reason})"
-            advice = "check network access to Slack (and HTTPS_PROXY if you need a proxy)"
-        message = f"Slack chat.postMessage to channel {self.channel} {what}{sent}: {advice}"
-        return NotifyError(message.replace(self._token, "[token]") if self._token else message)
 
 
 def _slack_error(err: SlackApiError) -> tuple[str, str]:
-    """Slack's error code (else the HTTP status) and what to do, with any details Slack gave."""
+    """Slack's error code (else the HTTP status) and any details Slack gave."""
     data = err.response.data if isinstance(err.response.data, dict) else {}
     code = data.get("error")
     if not isinstance(code, str) or not code or " " in code:  # not Slack's JSON: a proxy, say
         code = f"HTTP {err.response.status_code}"
-    advice = ADVICE.get(code, DEFAULT_ADVICE)
     details = (data.get("response_metadata") or {}).get("messages")
     if isinstance(details, list) and details:
-        advice += " (Slack said: " + "; ".join(map(str, details)) + ")"
-    return code, advice
-
-
-def digest_context(report: RunReport, threshold: Severity) -> dict[str, Any]:
-    """The template variables for ``report``: user data escaped for mrkdwn, long values cut."""
-    shown = report.at_least(threshold)
-    counts = [
-        {"severity": str(severity), "count": count}
-        for severity in sorted(Severity, reverse=True)
-        if (count := sum(1 for f in report.findings if f.severity == severity))
-    ]
-    groups = [
-        {"severity": str(severity), "count": len(group), "resources": _resources(group)}
-        for severity, grouped in itertools.groupby(shown, key=lambda f: f.severity)
-        if (group := list(grouped))
-    ]
-    return {
-        "run_id": escape(report.run_id),
-        "commit": escape(report.commit[:SHORT_COMMIT]) if report.commit else None,
-        "state_repo": escape(report.state_repo),
-        "min_severity": str(threshold),
-        "counts": counts,
-        "total_findings": len(report.findings),
-        "shown_findings": len(shown),
-        "hidden_findings": len(report.findings) - len(shown),
-        "groups": groups,
-        "gaps": [_gap(gap) for gap in report.gaps],
-    }
-
-
-def _resources(findings: list[Finding]) -> list[dict[str, Any]]:
-    resources = []
-    for _, grouped in itertools.groupby(findings, key=lambda f: f.resource.key):
-        group = list(grouped)
-        r = group[0].resource
-        names = {k: escape(getattr(r, k)) for k in ("name", "key", "account", "region", "type")}
-        resources.append({**names, "findings": [_finding(f) for f in group]})
-    return resources
-
-
-def _finding(finding: Finding) -> dict[str, Any]:
-    return {
-        "rule": escape(finding.rule),
-        "message": escape(finding.message),
-        "against": finding.against,
-        "new": finding.new_since_previous,
-        "changes": [_change(c) for c in finding.changes],
-    }
-
-
-def _change(change: Change) -> dict[str, Any]:
-    return {
-        "path": escape(change.path or "(whole resource)"),
-        "before": render_value(change.before),
-        "after": render_value(change.after),
-        "against": change.against,
-    }
-
-
-def _gap(gap: CoverageGap) -> dict[str, Any]:
-    return {
-        "where": escape(gap.resource.key if gap.resource else str(gap.scope)),
-        "field": escape(gap.field) if gap.field else None,
-        "api_call": escape(gap.api_call),
-        "kind": gap.kind,
-        "code": escape(gap.code),
-        "message": escape(gap.message),
-    }
-
-
-def render_value(value: JSONValue) -> str:
-    """A changed value as compact JSON (``null`` for None), escaped; long ones cut visibly."""
-    return escape(compact(value, MAX_VALUE_CHARS))
-
-
-def escape(text: str) -> str:
-    """Escape Slack's control characters and break code fences, so user data stays plain text."""
-    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-    while FENCE in text:  # a zero-width space keeps runs of backticks from closing a code block
-        text = text.replace(FENCE, "`\u200b``")
-    return text
-
-
-def split_messages(blocks: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
-    """Cut ``blocks`` into messages within Slack's limits, splitting over-long section texts.
-
-    When there is more than one part, each keeps room for the ``(part k of n)`` label block.
-    """
-    pieces = [piece for block in blocks for piece in _split_block(block)]
-    if len(pieces) <= MAX_BLOCKS and sum(map(text_size, pieces)) <= MAX_MESSAGE_TEXT:
-        return [pieces]
-    parts: list[list[dict[str, Any]]] = []
-    current: list[dict[str, Any]] = []
-    size = 0
-    for block in pieces:
-        grown = size + text_size(block)
-        if current and (len(current) >= MAX_BLOCKS - 1 or grown > MAX_MESSAGE_TEXT - PART_LABEL_ROOM):
-            parts.append(current)
-            current, grown = [], text_size(block)
-        current.append(block)
-        size = grown
-    parts.append(current)
-    return parts
-
-
-def _split_block(block: dict[str, Any]) -> list[dict[str, Any]]:
-    text = block.get("text")
-    if block.get("type") != "section" or not isinstance(text, dict):
-        return [block]
-    body = text.get("text")
-    if not isinstance(body, str) or len(body) <= MAX_SECTION_TEXT:
-        return [block]
-    return [{**block, "text": {**text, "text": piece}} for piece in split_text(body)]
-
-
-def split_text(text: str, limit: int = MAX_SECTION_TEXT) -> list[str]:
-    """Cut mrkdwn ``text`` at line ends into pieces of at most ``limit`` characters.
-
-    A code block cut in two is closed at the end of one piece and reopened at the next.
-    """
-    room = limit - 2 * (len(FENCE) + 1)
-    pieces: list[str] = []
-    lines: list[str] = []
-    size = -1
-    starts_in_fence = in_fence = False
-    for line in _short_lines(text.split("\n"), room):
-        closes_fence = in_fence and line == FENCE  # room was kept for it
-        if lines and size + 1 + len(line) > room and not closes_fence:
-            ends_in_fence = in_fence
-            if in_fence and lines[-1] == FENCE:  # don't leave an empty code block behind
-                lines.pop()
-                ends_in_fence = False
-            if lines:
-                head = [FENCE] if starts_in_fence else []
-                pieces.append("\n".join([*head, *lines, *([FENCE] if ends_in_fence else [])]))
-            lines, size, starts_in_fence = [], -1, in_fence
-        lines.append(line)
-        size += 1 + len(line)
-        in_fence ^= line.count(FENCE) % 2 == 1
-    head = [FENCE] if starts_in_fence else []
-    pieces.append("\n".join([*head, *lines]))
-    return pieces
-
-
-def _short_lines(lines: list[str], room: int) -> list[str]:
-    """``lines`` with any line longer than ``room`` cut, never inside an ``&amp;``-style entity."""
-    out = []
-    for line in lines:
-        while len(line) > room:
-            cut = room
-            amp = line.rfind("&", room - 6, room)
-            if amp > 0 and ";" not in line[amp:room]:
-                cut = amp
-            out.append(line[:cut])
-            line = line[cut:]
-        out.append(line)
-    return out
-
-
-def text_size(value: Any) -> int:
-    """The number of characters in every ``text`` string inside a block."""
-    if isinstance(value, dict):
-        return sum(len(v) if k == "text" and isinstance(v, str) else text_size(v) for k, v in value.items())
-    if isinstance(value, list):
-        return sum(text_size(v) for v in value)
-    return 0
+        return code, " (Slack said: " + "; ".join(map(str, details)) + ")"
+    return code, ""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import socket
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import jinja2
@@ -12,9 +12,11 @@ import pytest
 
 from driftwatch.errors import NotifyError
 from driftwatch.model import (
+    Alert,
     Change,
     CoverageGap,
     Finding,
+    GapNotice,
     Notification,
     ResourceId,
     RunReport,
@@ -22,7 +24,8 @@ from driftwatch.model import (
     Severity,
 )
 from driftwatch.notify import NOTIFIERS
-from driftwatch.notify.slack import SlackNotifier, split_text
+from driftwatch.notify.slack import SlackNotifier
+from driftwatch.notify.slack_digest import split_text
 from tests.support.slack_server import FakeSlack, running_slack_server
 
 TOKEN = "xoxb-test-token"
@@ -140,40 +143,139 @@ def block_texts(message: dict[str, Any]) -> list[str]:
     return texts
 
 
-def test_digest_holds_what_matters_in_severity_order() -> None:
+COMMIT_URL = "https://github.com/acme/state/commit/3f9c2ab1d2e3f4a5b6c7d8e9f0a1b2c3d4e5f6a7"
+REALISTIC = Notification(
+    FULL_REPORT,
+    alerts=(
+        Alert("new", CRITICAL, WHEN),
+        Alert("reminder", HIGH, WHEN - timedelta(days=1)),
+        Alert("resolved", LOW, WHEN - timedelta(hours=3), "changed back in the account"),
+    ),
+    quiet=(MEDIUM,),
+    gaps=(GapNotice("started", GAP, WHEN),),
+    commit_url=COMMIT_URL,
+)
+
+
+def test_digest_of_a_realistic_run_says_what_is_news_once() -> None:
     with running_slack_server(valid_tokens=[TOKEN]) as fake:
-        notifier(fake, min_severity=Severity.MEDIUM).notify(Notification.from_report(FULL_REPORT))
+        notifier(fake, min_severity=Severity.MEDIUM).notify(REALISTIC)
 
     [request] = fake.requests
     assert request.method == "chat.postMessage"
     assert request.authorization == f"Bearer {TOKEN}"
     assert request.body["channel"] == CHANNEL
-    assert request.body["blocks"][0]["type"] == "header"
-    text = "\n".join(block_texts(request.body))
-    assert "arn:aws:s3:::prod-customer-exports" in text
-    assert "PublicAccessBlock.BlockPublicAcls: true -> false" in text
-    assert (
-        'Policy.Statement[1]: null -> {"Action":"s3:GetObject","Effect":"Allow",'
-        '"Principal":"*","Resource":"arn:aws:s3:::prod-customer-exports/*"}'
-    ) in text
-    assert 'IpPermissions[2]: null -> {"FromPort":22,' in text
-    assert 'Tags.cost-center: "payments" -> "marketing"' in text
-    assert 'MasterUserPassword: "[redacted hmac-sha256:abcd1234]" -> ' in text
-    assert "account 111122223333 · region eu-west-1 · s3/bucket" in text
-    assert "(against the baseline)" in text and "(since the previous run)" in text
-    assert text.index("s3-bucket-public") < text.index("sg-open-to-world") < text.index("orders-db")
-    assert text.index("CRITICAL") < text.index("HIGH") < text.index("MEDIUM")
-    assert "dev-scratch" not in text and "LOW" not in text
-    assert "3 at or above medium shown" in text
-    assert "`3f9c2ab`" in text and "2024-05-01T06-00-00Z" in text
-    assert (
-        "could not read: aws/444455556666/ap-south-1/ec2/security-group: "
-        "ec2:DescribeSecurityGroups failed (denied: UnauthorizedOperation)"
-    ) in text
     assert request.body["text"] == (
-        "driftwatch run 2024-05-01T06-00-00Z: 1 critical, 1 high, 1 medium, 1 low "
-        "(3 at or above medium shown); 1 coverage gap; commit 3f9c2ab"
+        "driftwatch run 2024-05-01T06-00-00Z: 1 new, 1 reminder (1 critical, 1 high); 1 still open; "
+        "1 coverage gap started; commit 3f9c2ab"
+    )  # the low finding's resolved notice is below this notifier's threshold
+    types = [b["type"] for b in request.body["blocks"]]
+    assert types == ["header", "section"] + ["divider", "section", "section"] * 2 + ["divider", "section"]
+    header, summary, critical, bucket, high, group, gaps = block_texts(request.body)
+    assert header == "driftwatch: 1 new, 1 reminder"
+    assert summary == (
+        ":rotating_light: 1 critical · :red_circle: 1 high · 1 still open, not repeated\n"
+        f"*Run* `2024-05-01T06-00-00Z` at 2024-05-01 06:00 UTC · *commit* <{COMMIT_URL}|`3f9c2ab`> · "
+        "*state* git@git.example.com:security/driftwatch-state.git"
     )
+    assert critical == ":rotating_light: *CRITICAL* (1)"
+    assert bucket == (
+        "*prod-customer-exports*  arn:aws:s3:::prod-customer-exports\n"
+        "account 111122223333 · region eu-west-1 · s3/bucket\n"
+        "• :new: new · *s3-bucket-public* (against the baseline): Bucket grants s3:GetObject to everyone "
+        "&amp; no longer blocks public ACLs\n"
+        "   _first seen 2024-05-01 06:00 UTC_\n"
+        "```\n"
+        "PublicAccessBlock.BlockPublicAcls: true -> false\n"
+        'Policy.Statement[1]: null -> {"Action":"s3:GetObject","Effect":"Allow","Principal":"*",'
+        '"Resource":"arn:aws:s3:::prod-customer-exports/*"}\n'
+        "```\n"
+        'Approve as intended: `driftwatch approve arn:aws:s3:::prod-customer-exports --reason "..."`'
+    )
+    assert high == ":red_circle: *HIGH* (1)"
+    assert "• :bell: still open · *sg-open-to-world* (since the previous run): SSH (tcp/22) is open" in group
+    assert "   _open since 2024-04-30 06:00 UTC_" in group
+    assert "orders-db" not in json.dumps(request.body)  # still open, not repeated: only counted
+    assert gaps.splitlines()[1] == (
+        "• :warning: started: could not read aws/444455556666/ap-south-1/ec2/security-group: "
+        "ec2:DescribeSecurityGroups failed (denied: UnauthorizedOperation) You are not authorized to "
+        "perform this operation."
+    )
+
+
+def test_resolved_notices_have_their_own_section() -> None:
+    with running_slack_server() as fake:
+        notifier(fake).notify(REALISTIC)
+    texts = block_texts(fake.messages[0])
+    assert fake.messages[0]["text"].startswith(
+        "driftwatch run 2024-05-01T06-00-00Z: 1 new, 1 reminder, 1 resolved"
+    )
+    resolved = texts[texts.index(next(t for t in texts if t.startswith(":white_check_mark: *RESOLVED*")))]
+    assert resolved == (
+        ":white_check_mark: *RESOLVED* (1)\n"
+        "• *dev-scratch*  arn:aws:s3:::dev-scratch · *baseline-drift* (low): changed back in the account; "
+        "open since 2024-05-01 03:00 UTC\n"
+        "   _was: Tag changed_"
+    )
+    assert "driftwatch approve arn:aws:s3:::dev-scratch" not in json.dumps(fake.messages[0])
+
+
+def test_critical_findings_get_details_in_a_thread_under_the_digest() -> None:
+    with running_slack_server() as fake:
+        notifier(fake, thread_details=True).notify(REALISTIC)
+    digest, reply = fake.messages
+    [posted] = [r for r in fake.requests if r.body is digest]
+    assert "thread_ts" not in digest or digest["thread_ts"] is None
+    assert reply["thread_ts"] == posted.response["ts"]
+    assert reply["text"] == "s3-bucket-public on arn:aws:s3:::prod-customer-exports"
+    [detail] = block_texts(reply)
+    assert detail.startswith(
+        ":rotating_light: *CRITICAL* · *s3-bucket-public* on *prod-customer-exports* (new)\n"
+    )
+    assert f"*finding* `{CRITICAL.id}` · *commit* <{COMMIT_URL}|`3f9c2ab`>" in detail
+    assert "PublicAccessBlock.BlockPublicAcls\n  before: true\n  after:  false" in detail
+    assert 'approve it: `driftwatch approve arn:aws:s3:::prod-customer-exports --reason "..."`' in detail
+
+
+def test_an_incoming_webhook_gets_the_same_digest_without_threads() -> None:
+    with running_slack_server() as fake:
+        SlackNotifier(webhook_url=fake.webhook_url, thread_details=True).notify(REALISTIC)
+    [request] = fake.requests
+    assert request.method == "webhook" and request.status == 200
+    assert request.body["blocks"][0]["text"]["text"] == "driftwatch: 1 new, 1 reminder, 1 resolved"
+
+
+def test_an_unknown_webhook_is_reported_without_its_url() -> None:
+    with running_slack_server() as fake:
+        wrong = fake.webhook_url[:-4] + "zzzz"
+        with pytest.raises(NotifyError) as caught:
+            SlackNotifier(webhook_url=wrong).notify(REALISTIC)
+    message = str(caught.value)
+    assert message.startswith("Slack incoming webhook to incoming webhook on 127.0.0.1:")
+    assert "failed with no_service: the incoming-webhook URL in the environment variable named by " in message
+    assert wrong not in message and "zzzz" not in message
+
+
+def test_a_webhook_rate_limit_is_retried() -> None:
+    with running_slack_server() as fake:
+        fake.fail_next_with_429(2, retry_after=0)
+        SlackNotifier(webhook_url=fake.webhook_url).notify(REALISTIC)
+    assert [r.status for r in fake.requests] == [429, 429, 200]
+
+
+def test_a_first_run_sums_up_unapproved_resources() -> None:
+    names = [f"bucket-{i:02d}" for i in range(30)]
+    findings = tuple(
+        Finding("unapproved-resource", Severity.LOW, r, f"{r.id} has no approved baseline", "baseline")
+        for r in (ResourceId("aws", ACCOUNT, "global", "s3/bucket", n, f"arn:aws:s3:::{n}") for n in names)
+    )
+    with running_slack_server() as fake:
+        notifier(fake).notify(Notification.from_report(make_report((CRITICAL, *findings))))
+    [message] = fake.messages
+    text = "\n".join(block_texts(message))
+    assert "bucket-0" not in text and "prod-customer-exports" in text
+    assert "*30 resources have no approved baseline yet* (unapproved-resource)" in text
+    assert 'then approve: `driftwatch approve --all --reason "..."`' in text
 
 
 def test_low_threshold_includes_low_findings() -> None:
@@ -182,7 +284,10 @@ def test_low_threshold_includes_low_findings() -> None:
     text = "\n".join(block_texts(fake.messages[0]))
     assert "arn:aws:s3:::dev-scratch" in text
     assert 'Tags.owner: "alice" -> "bob"' in text
-    assert text.index("orders-db") < text.index("dev-scratch")
+    assert 'MasterUserPassword: "[redacted hmac-sha256:abcd1234]"' not in text  # not new: quiet
+    assert (
+        text.index("prod-customer-exports") < text.index("sg-0a1b2c3d4e5f67890") < text.index("dev-scratch")
+    )
 
 
 def test_user_data_is_escaped_and_cannot_break_the_json() -> None:
@@ -235,8 +340,8 @@ def test_large_report_is_split_without_losing_findings() -> None:
     assert len(fake.requests) == len(messages) > 1  # the fake enforces Slack's limits
     everything = "\n".join(t for m in messages for t in block_texts(m))
     for r in resources:
-        assert everything.count(f"{r.arn}") == 1, r.arn
-    assert everything.count("could not read:") == 1
+        assert everything.count(f"*{r.id}*  {r.arn}") == 1, r.arn
+    assert everything.count("started: could not read") == 1
     assert messages[0]["blocks"][0]["type"] == "header"
     for k, message in enumerate(messages, 1):
         assert len(message["blocks"]) <= 50
@@ -260,7 +365,7 @@ def test_long_section_is_split_and_code_blocks_stay_closed() -> None:
     assert all(len(s) <= 3000 and s.count("```") % 2 == 0 for s in long_ones)
     joined = "\n".join(long_ones)
     assert all(joined.count(f"Tags.key-{i:02d}: ") == 1 for i in range(60))
-    assert joined.count("arn:aws:s3:::prod-customer-exports") == 1
+    assert joined.count("*prod-customer-exports*  arn:aws:s3:::prod-customer-exports") == 1
 
 
 def test_split_text_reopens_fences_and_cuts_long_lines_outside_entities() -> None:
@@ -315,7 +420,9 @@ def test_unreachable_slack_is_reported() -> None:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     slack = SlackNotifier(CHANNEL, TOKEN, base_url=f"http://127.0.0.1:{port}/api/")
-    with pytest.raises(NotifyError, match=r"could not reach http://127\.0\.0\.1") as caught:
+    with pytest.raises(
+        NotifyError, match=r"channel #sec-drift could not reach 127\.0\.0\.1:\d+ \("
+    ) as caught:
         slack.notify(Notification.from_report(FULL_REPORT))
     assert TOKEN not in str(caught.value)
 
@@ -334,15 +441,19 @@ def test_gaps_alone_are_sent() -> None:
         )
     [message] = fake.messages
     text = "\n".join(block_texts(message))
-    assert "could not read: aws/444455556666/ap-south-1/ec2/security-group" in text
+    assert "started: could not read aws/444455556666/ap-south-1/ec2/security-group" in text
     assert "dev-scratch" not in text
-    assert message["blocks"][0]["text"]["text"] == "driftwatch: 0 findings, 1 coverage gap"
+    assert message["blocks"][0]["text"]["text"] == "driftwatch: coverage changed"
 
 
 def test_broken_template_is_named() -> None:
     templates = jinja2.Environment(
         loader=jinja2.DictLoader(
-            {"slack_digest.json.j2": '[{"text": "{{ run_id }}"}', "slack_digest.txt.j2": "{{ run_id }}"}
+            {
+                "slack_digest.json.j2": '[{"text": "{{ run_id }}"}',
+                "slack_digest.txt.j2": "{{ run_id }}",
+                "slack_detail.json.j2": "[]",
+            }
         ),
         undefined=jinja2.StrictUndefined,
     )
@@ -354,7 +465,13 @@ def test_broken_template_is_named() -> None:
 
 def test_a_template_syntax_error_is_reported_when_the_notifier_is_built() -> None:
     templates = jinja2.Environment(
-        loader=jinja2.DictLoader({"slack_digest.json.j2": "[]\n{% for x in %}", "slack_digest.txt.j2": "x"})
+        loader=jinja2.DictLoader(
+            {
+                "slack_digest.json.j2": "[]\n{% for x in %}",
+                "slack_digest.txt.j2": "x",
+                "slack_detail.json.j2": "[]",
+            }
+        )
     )
     with (
         running_slack_server() as fake,

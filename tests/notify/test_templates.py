@@ -67,7 +67,7 @@ def test_a_template_in_the_folder_replaces_the_shipped_one_and_may_include_helpe
     # Templates not in the folder stay the shipped ones.
     slack = SlackNotifier("#c", "xoxb-t", templates=default_templates(tmp_path / "my-templates"))
     assert slack.render(Notification.from_report(REPORT))[0].text.startswith(
-        "driftwatch run 20261203T090000Z-ab12: 1 critical"
+        "driftwatch run 20261203T090000Z-ab12: 1 new (1 critical)"
     )
 
 

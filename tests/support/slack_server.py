@@ -1,4 +1,4 @@
-"""A loopback HTTP server speaking the few Slack Web API methods driftwatch calls."""
+"""A loopback HTTP server speaking the few Slack Web API methods driftwatch calls, and incoming webhooks."""
 
 from __future__ import annotations
 
@@ -18,6 +18,8 @@ MAX_BLOCKS = 50
 MAX_SECTION_TEXT = 3000
 MAX_HEADER_TEXT = 150
 MAX_BLOCKS_TEXT = 12000
+MAX_TEXT = 40000
+WEBHOOK_PATH = "/services/T123/B123/abcdefghijklmnopqrstuvwx"
 AUTH_TEST = {
     "ok": True,
     "url": "https://driftwatch-test.slack.com/",
@@ -57,6 +59,7 @@ class FakeSlack:
         self._fail_429 = 0
         self._retry_after = 1
         self._ts = 0
+        self._posted: set[str] = set()
 
     @property
     def requests(self) -> list[RecordedRequest]:
@@ -66,12 +69,18 @@ class FakeSlack:
 
     @property
     def messages(self) -> list[dict[str, Any]]:
-        """The bodies of ``chat.postMessage`` calls that were accepted, in order."""
+        """The bodies of ``chat.postMessage`` calls and webhook posts that were accepted, in order,
+        thread replies included (they carry ``thread_ts``)."""
         return [
             r.body
             for r in self.requests
-            if r.method == "chat.postMessage" and r.status == 200 and r.response.get("ok")
+            if r.method in ("chat.postMessage", "webhook") and r.status == 200 and r.response.get("ok")
         ]
+
+    @property
+    def webhook_url(self) -> str:
+        """The incoming-webhook URL this fake accepts."""
+        return self.base_url.removesuffix("/api/") + WEBHOOK_PATH
 
     def fail_next_with_429(self, n: int, retry_after: int = 1) -> None:
         """Answer the next ``n`` calls with HTTP 429 ``ratelimited`` and ``Retry-After``."""
@@ -101,6 +110,8 @@ class FakeSlack:
         if self._fail_429 > 0:
             self._fail_429 -= 1
             return 429, {"Retry-After": str(self._retry_after)}, _error("ratelimited")
+        if method == "webhook":
+            return self._webhook(body)
         token = _token(authorization, body)
         if not token:
             return 200, {}, _error("not_authed")
@@ -111,6 +122,19 @@ class FakeSlack:
         if method == "chat.postMessage":
             return 200, {}, self._post_message(body)
         return 200, {}, _error("unknown_method")
+
+    def _webhook(self, body: dict[str, Any]) -> tuple[int, dict[str, str], dict[str, Any]]:
+        """Slack answers webhooks in plain text: ``ok``, or an error code with a 4xx status."""
+        blocks = body.get("blocks")
+        if not body.get("text") and not blocks:
+            return 400, {}, _error("no_text")
+        if blocks and block_problems(blocks):
+            return (
+                400,
+                {},
+                {**_error("invalid_blocks"), "response_metadata": {"messages": block_problems(blocks)}},
+            )
+        return 200, {}, {"ok": True}
 
     def _post_message(self, body: dict[str, Any]) -> dict[str, Any]:
         channel = body.get("channel")
@@ -123,13 +147,19 @@ class FakeSlack:
             blocks = json.loads(blocks)
         if not body.get("text") and not blocks:
             return _error("no_text")
+        if len(str(body.get("text", ""))) > MAX_TEXT:
+            return _error("msg_too_long")
         if blocks:
             problems = block_problems(blocks)
             if problems:
                 error = "msg_blocks_too_long" if problems[0].startswith("total") else "invalid_blocks"
                 return {**_error(error), "response_metadata": {"messages": problems}}
+        thread = body.get("thread_ts")
+        if thread is not None and thread not in self._posted:
+            return _error("thread_not_found")  # Slack would post it unthreaded; a test must notice
         self._ts += 1
         ts = f"1700000000.{self._ts * 100:06d}"
+        self._posted.add(ts)
         channel_id = channel if channel[:1] in "CGD" and channel.isupper() else "C123"
         message = {
             "type": "message",
@@ -195,11 +225,18 @@ class _Handler(BaseHTTPRequestHandler):
             body = json.loads(raw) if raw else {}
         else:
             body = dict(parse_qsl(raw, keep_blank_values=True))
-        method = self.path.split("?", 1)[0].rsplit("/", 1)[-1]
-        status, headers, answer = self.server.fake.handle(method, body, self.headers.get("Authorization"))
+        path = self.path.split("?", 1)[0]
+        webhook = path.startswith("/services/")
+        if webhook and path != WEBHOOK_PATH:
+            status, headers, answer = 404, {}, _error("no_service")
+        else:
+            method = "webhook" if webhook else path.rsplit("/", 1)[-1]
+            status, headers, answer = self.server.fake.handle(method, body, self.headers.get("Authorization"))
         data = json.dumps(answer).encode("utf-8")
+        if webhook:  # incoming webhooks answer in plain text: "ok" or the error code
+            data = ("ok" if answer.get("ok") else str(answer.get("error"))).encode("utf-8")
         self.send_response(status)
-        self.send_header("Content-Type", "application/json; charset=utf-8")
+        self.send_header("Content-Type", "text/plain" if webhook else "application/json; charset=utf-8")
         self.send_header("Content-Length", str(len(data)))
         for name, value in headers.items():
             self.send_header(name, value)

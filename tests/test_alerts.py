@@ -1,0 +1,191 @@
+"""Alerts over consecutive runs, through the CLI, moto and the loopback Slack: news once, then silence."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from driftwatch.layout import ALERT_STATE
+from driftwatch.links import commit_url
+from tests.conftest import Invoke, write_config
+from tests.support.slack_server import running_slack_server
+from tests.test_cli import APPROVER, git, make_public, s3, seed
+
+TOKEN = "xoxb-alerts"
+
+
+def texts(message: dict[str, Any]) -> str:
+    return "\n".join(b["text"]["text"] for b in message["blocks"] if isinstance(b.get("text"), dict))
+
+
+def revert(endpoint: str, name: str) -> None:
+    client = s3(endpoint)
+    client.delete_bucket_policy(Bucket=name)
+    client.put_public_access_block(
+        Bucket=name,
+        PublicAccessBlockConfiguration={
+            "BlockPublicAcls": True,
+            "IgnorePublicAcls": True,
+            "BlockPublicPolicy": True,
+            "RestrictPublicBuckets": True,
+        },
+    )
+
+
+def test_new_drift_once_silence_while_unchanged_resolved_after_revert(
+    state_repo: Path, aws: str, invoke: Invoke, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seed(aws)
+    monkeypatch.setenv("TEST_SLACK_TOKEN", TOKEN)
+    with running_slack_server(valid_tokens=[TOKEN]) as slack:
+        config = str(
+            write_config(
+                state_repo,
+                aws,
+                extra=f"""
+[alerts]
+commit_url = "https://git.example.com/ops/state/commit/{{commit}}"
+
+[[notify]]
+type = "slack"
+channel = "#drift"
+token_env = "TEST_SLACK_TOKEN"
+base_url = "{slack.base_url}"
+min_severity = "medium"
+thread_details = true
+""",
+            )
+        )
+        assert invoke("-c", config, "run").exit_code == 0  # only unapproved resources (low)
+        assert slack.messages == []
+        assert invoke("-c", config, "approve", "--all", "--reason", "ok", "--author", APPROVER).exit_code == 0
+
+        make_public(aws, "team-web")
+        assert invoke("-c", config, "run").exit_code == 2
+        digest, thread = slack.messages
+        head = git(state_repo, "rev-parse", "HEAD").strip()
+        assert (
+            digest["text"]
+            == f"driftwatch run {run_id(state_repo)}: 2 new (1 critical, 1 high); commit {head[:7]}"
+        )
+        body = texts(digest)
+        assert f"<https://git.example.com/ops/state/commit/{head}|`{head[:7]}`>" in body
+        assert "• :new: new · *s3-bucket-public* (against the baseline): bucket team-web is public" in body
+        assert 'Approve as intended: `driftwatch approve arn:aws:s3:::team-web --reason "..."`' in body
+        assert "PublicAccessBlock: {" in body and "-> null" in body
+        assert thread["thread_ts"] == slack.requests[-2].response["ts"]
+        assert texts(thread).startswith(
+            ":rotating_light: *CRITICAL* · *s3-bucket-public* on *team-web* (new)"
+        )
+
+        # The alert state went into the snapshot's commit, so a restart (a new process) keeps it.
+        assert ALERT_STATE in git(state_repo, "show", "--name-only", "--format=", "HEAD").split()
+        body = git(state_repo, "log", "-1", "--format=%b")
+        assert "Alerts: 2 new, 7 resolved; 2 open" in body  # 7 unapproved resources were approved
+        assert "resolved: [low] unapproved-resource arn:aws:s3:::team-web (approved)\n" in body
+        state = json.loads((state_repo / ALERT_STATE).read_text())
+        assert sorted(f["rule"] for f in state["findings"].values() if f["status"] == "open") == [
+            "s3-bucket-public",
+            "s3-public-access-block-weakened",
+        ]
+
+        commits = git(state_repo, "rev-list", "--count", "HEAD")
+        assert invoke("-c", config, "run").exit_code == 2  # still open: exit code as before
+        assert len(slack.messages) == 2  # silence while unchanged
+        assert git(state_repo, "rev-list", "--count", "HEAD") == commits  # and no commit
+
+        revert(aws, "team-web")
+        assert invoke("-c", config, "run").exit_code == 0
+        resolved = slack.messages[2]
+        assert resolved["text"].startswith(f"driftwatch run {run_id(state_repo)}: 2 resolved; commit ")
+        body = texts(resolved)
+        assert ":white_check_mark: *RESOLVED* (2)" in body
+        assert (
+            "*team-web*  arn:aws:s3:::team-web · *s3-bucket-public* (critical): changed back in the account"
+            in body
+        )
+        assert len(slack.messages) == 3  # no thread for resolved findings
+
+        assert invoke("-c", config, "run").exit_code == 0
+        assert len(slack.messages) == 3
+
+
+def test_a_refused_token_is_reported_once_and_the_news_is_told_at_the_next_run(
+    state_repo: Path, aws: str, invoke: Invoke, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seed(aws)
+    with running_slack_server(valid_tokens=[TOKEN]) as slack:
+        config = str(
+            write_config(
+                state_repo,
+                aws,
+                extra=f"""
+[[notify]]
+type = "slack"
+channel = "#drift"
+token_env = "TEST_SLACK_TOKEN"
+base_url = "{slack.base_url}"
+min_severity = "high"
+""",
+            )
+        )
+        make_public(aws, "team-web")
+        monkeypatch.setenv("TEST_SLACK_TOKEN", "xoxb-revoked")
+        refused = invoke("-c", config, "run")
+        assert refused.exit_code == 2
+        errors = [line for line in refused.stderr.splitlines() if "notifier failed" in line]
+        assert errors == [
+            "driftwatch: notifier failed (the snapshot is kept): slack: Slack chat.postMessage to channel "
+            "#drift failed with invalid_auth: check the token in the environment variable named by "
+            "[[notify]] token_env"
+        ]
+        assert len(slack.requests) == 1 and slack.messages == []
+        assert (
+            git(state_repo, "log", "-1", "--format=%s")
+            == "driftwatch: alerts not delivered, told again next run\n"
+        )
+        assert json.loads(git(state_repo, "show", f"HEAD~1:{ALERT_STATE}"))  # committed with the snapshot too
+
+        monkeypatch.setenv("TEST_SLACK_TOKEN", TOKEN)
+        assert invoke("-c", config, "run").exit_code == 2
+        [message] = slack.messages
+        assert message["text"].startswith("driftwatch run ")
+        assert ": 1 new (1 critical)" in message["text"]
+        assert "*team-web*  arn:aws:s3:::team-web" in texts(message)
+
+
+@pytest.mark.parametrize(
+    ("remote", "url"),
+    [
+        ("https://github.com/acme/drift-state.git", "https://github.com/acme/drift-state/commit/abc123"),
+        ("git@github.com:acme/drift-state.git", "https://github.com/acme/drift-state/commit/abc123"),
+        ("ssh://git@github.com/acme/drift-state", "https://github.com/acme/drift-state/commit/abc123"),
+        (
+            "https://gitlab.com/acme/sec/drift-state.git",
+            "https://gitlab.com/acme/sec/drift-state/-/commit/abc123",
+        ),
+        ("git@gitlab.example.com:acme/state.git", "https://gitlab.example.com/acme/state/-/commit/abc123"),
+        ("ssh://git@gitlab.com:2222/acme/state.git", "https://gitlab.com/acme/state/-/commit/abc123"),
+        ("https://token@github.com/acme/state", "https://github.com/acme/state/commit/abc123"),
+        ("/srv/git/state.git", None),
+        ("git@bitbucket.org:acme/state.git", None),
+    ],
+)
+def test_commit_links_from_the_remote(remote: str, url: str | None) -> None:
+    assert commit_url(remote, "abc123") == url
+
+
+def test_a_configured_pattern_wins_over_the_remote() -> None:
+    pattern = "https://gitea.example.com/ops/state/commit/{commit}"
+    assert (
+        commit_url("git@github.com:a/b.git", "abc", pattern)
+        == "https://gitea.example.com/ops/state/commit/abc"
+    )
+    assert commit_url(None, None, pattern) is None
+
+
+def run_id(repo: Path) -> str:
+    return str(json.loads((repo / ".driftwatch" / "last-run.json").read_text())["run_id"])
