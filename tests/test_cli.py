@@ -405,13 +405,10 @@ def test_demo_tells_the_story(tmp_path: Path) -> None:
         out.split("== Run 2")[1].split("== Run 3")[0],
         *out.split("== Run 3")[1].split("== Run 4"),
     )
-    assert "  | # driftwatch: 6 new, 76 resolved\n" in second
-    assert (
-        "  | • 76 findings resolved by approval (the approval commits list them: `git log baselines/`)"
-        in second
-    )
-    assert second.count("(in a thread under the digest)") == 2  # one per critical finding
-    assert "Slack #drift-alerts: no message (nothing new, nothing resolved; 6 still open)." in third
+    assert "  | # driftwatch: 6 new, 1 reopened, 1 resolved\n" in second
+    assert "  | • :repeat: reopened · *s3-bucket-public* (against the baseline): reverted to public" in second
+    assert second.count("(in a thread under the digest)") == 3  # one per critical finding
+    assert "Slack #drift-alerts: no message (nothing new, nothing resolved; 8 still open)." in third
     assert "  | # driftwatch: 5 resolved\n" in fourth
     assert (
         "*acme-prod-invoices*  arn:aws:s3:::acme-prod-invoices · *s3-bucket-public* (critical): changed back"
@@ -421,17 +418,22 @@ def test_demo_tells_the_story(tmp_path: Path) -> None:
         "*acme-tmp-data-export*  arn:aws:s3:::acme-tmp-data-export · *unapproved-resource* (low): approved"
         in fourth
     )
-    assert "Still open, not repeated until the daily reminder: iam-user-mfa-missing on carol.diaz" in fourth
+    assert "  | :white_check_mark: 5 resolved · 2 still open, not repeated\n" in fourth
+    assert (
+        "reminder: s3-bucket-public on acme-legacy-ftp-mirror, iam-user-mfa-missing on carol.diaz" in fourth
+    )
     log = git(tmp_path / "demo", "log", "--format=%an|%s").splitlines()
     assert [line.split("|")[0] for line in log] == [
-        "driftwatch",
+        "driftwatch",  # run 4 (run 3 changed nothing and told nothing: no commit)
+        "Alex Admin",
+        "driftwatch",  # run 2
         "Sam Security",
         "driftwatch",
         "Alex Admin",
         "driftwatch",
         "driftwatch",
     ]
-    assert log[0].split("|")[1] == (
+    assert log[2].split("|")[1] == (
         "driftwatch: 16 changed, 1 added, 0 removed (cloudtrail 1, docs 1, ec2 1, iam 3, kms 1, rds 1, s3 9)"
     )
     assert git(tmp_path / "demo", "status", "--porcelain") == ""  # the demo leaves a clean repository
