@@ -41,14 +41,10 @@ def test_new_drift_once_silence_while_unchanged_resolved_after_revert(
     seed(aws)
     monkeypatch.setenv("TEST_SLACK_TOKEN", TOKEN)
     with running_slack_server(valid_tokens=[TOKEN]) as slack:
-        config = str(
-            write_config(
-                state_repo,
-                aws,
-                extra=f"""
-[alerts]
-commit_url = "https://git.example.com/ops/state/commit/{{commit}}"
-
+        path = write_config(
+            state_repo,
+            aws,
+            extra=f"""
 [[notify]]
 type = "slack"
 channel = "#drift"
@@ -57,8 +53,10 @@ base_url = "{slack.base_url}"
 min_severity = "medium"
 thread_details = true
 """,
-            )
         )
+        pattern = 'commit_url = "https://git.example.com/ops/state/commit/{commit}"'
+        path.write_text(path.read_text().replace('commit_url = ""', pattern))
+        config = str(path)
         assert invoke("-c", config, "run").exit_code == 0  # only unapproved resources (low)
         assert slack.messages == []
         assert invoke("-c", config, "approve", "--all", "--reason", "ok", "--author", APPROVER).exit_code == 0

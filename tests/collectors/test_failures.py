@@ -186,6 +186,10 @@ def approve_all(invoke: Invoke, config: Path) -> None:
     assert result.exit_code == 0, result.stderr
 
 
+NOT_ALERTS = ("--", ".", ":!alert-state.json")
+"""Pathspec for what a run recorded of the account: everything but the alert state."""
+
+
 def git(repo: Path, *args: str) -> str:
     return subprocess.run(["git", "-C", str(repo), *args], check=True, capture_output=True, text=True).stdout
 
@@ -272,7 +276,10 @@ def test_case_18a_denied_public_access_block_keeps_the_last_known_value(
     assert report["coverage_gaps"] == [expected_gap]
     assert report["findings"] == []  # no "block removed", no "became public", no drift
     assert report["resources_changed"] == 0
-    assert git(state_repo, "diff", "--name-status", head, "HEAD") == f"M\t{OWN_MANIFEST}\nM\t{MANIFEST}\n"
+    assert (
+        git(state_repo, "diff", "--name-status", head, "HEAD", *NOT_ALERTS)
+        == f"M\t{OWN_MANIFEST}\nM\t{MANIFEST}\n"
+    )
     message = git(state_repo, "log", "-1", "--format=%B")
     assert (
         "! arn:aws:s3:::example-logs field PublicAccessBlock: s3.get_public_access_block failed "
@@ -290,7 +297,10 @@ def test_case_18a_denied_public_access_block_keeps_the_last_known_value(
     assert report["findings"] == [] and report["coverage_gaps"] == [] and report["resources_changed"] == 0
     assert (state_repo / logs).read_text(encoding="utf-8") == before
     assert read(state_repo, MANIFEST)["gaps"] == []
-    assert git(state_repo, "diff", "--name-status", "HEAD~1", "HEAD") == f"M\t{OWN_MANIFEST}\nM\t{MANIFEST}\n"
+    assert (
+        git(state_repo, "diff", "--name-status", "HEAD~1", "HEAD", *NOT_ALERTS)
+        == f"M\t{OWN_MANIFEST}\nM\t{MANIFEST}\n"
+    )
 
 
 def test_case_18b_removed_public_access_block_is_stored_as_null_and_reported(
@@ -323,7 +333,7 @@ def test_case_18b_removed_public_access_block_is_stored_as_null_and_reported(
             [{"path": "PublicAccessBlock", "before": ALL_ON, "after": None, "against": "baseline"}],
         )
     ]
-    assert git(state_repo, "diff", "--name-status", head, "HEAD") == f"M\t{logs}\n"
+    assert git(state_repo, "diff", "--name-status", head, "HEAD", *NOT_ALERTS) == f"M\t{logs}\n"
     assert git(state_repo, "log", "-1", "--format=%s") == "driftwatch: 1 changed, 0 added, 0 removed (s3 1)\n"
 
 
@@ -417,7 +427,7 @@ def test_denied_listings_keep_every_file_of_their_scope_while_other_scopes_updat
     assert sorted(report["coverage_gaps"], key=json.dumps) == expected
     assert all(c["path"] != "" for f in report["findings"] for c in f["changes"])  # nothing "deleted"
     assert (
-        git(state_repo, "diff", "--name-status", head, "HEAD")
+        git(state_repo, "diff", "--name-status", head, "HEAD", *NOT_ALERTS)
         == f"M\t{OWN_MANIFEST}\nM\t{account.sg_path('us-east-1')}\nM\t{MANIFEST}\n"
     )
     assert (
@@ -562,7 +572,7 @@ def test_case_19_a_region_not_enabled_is_skipped_and_rejected_credentials_elsewh
     # Its exact wording is test_case_19_manifest_says_skipped_for_a_region_not_enabled's subject.
     assert manifest["scopes"][sg_scope("ap-east-1")].startswith(("skipped", "not read"))
     assert (
-        git(state_repo, "diff", "--name-status", head, "HEAD")
+        git(state_repo, "diff", "--name-status", head, "HEAD", *NOT_ALERTS)
         == f"A\tlast-verified.json\nM\t{OWN_MANIFEST}\nM\t{MANIFEST}\n"
     )  # now a complete read
 
@@ -776,7 +786,10 @@ def test_endpoint_down_or_dropping_connections_never_deletes_or_rewrites_history
     assert result.exit_code == 0, result.stderr
     assert snapshot_files(state_repo) == before  # example-logs is gone, but was not seen to go
     assert git(state_repo, "rev-parse", "HEAD~1").strip() == head  # history only grows
-    assert git(state_repo, "diff", "--name-status", head, "HEAD") == f"M\t{OWN_MANIFEST}\nM\t{MANIFEST}\n"
+    assert (
+        git(state_repo, "diff", "--name-status", head, "HEAD", *NOT_ALERTS)
+        == f"M\t{OWN_MANIFEST}\nM\t{MANIFEST}\n"
+    )
     scopes = read(state_repo, MANIFEST)["scopes"]
     assert "read" not in scopes.values()
     assert all(
