@@ -405,10 +405,10 @@ def test_demo_tells_the_story(tmp_path: Path) -> None:
         out.split("== Run 2")[1].split("== Run 3")[0],
         *out.split("== Run 3")[1].split("== Run 4"),
     )
-    assert "  | # driftwatch: 6 new, 1 reopened, 1 resolved\n" in second
+    assert "  | # driftwatch: 7 new, 1 reopened, 1 resolved\n" in second
     assert "  | • :repeat: reopened · *s3-bucket-public* (against the baseline): reverted to public" in second
-    assert second.count("(in a thread under the digest)") == 3  # one per critical finding
-    assert "Slack #drift-alerts: no message (nothing new, nothing resolved; 8 still open)." in third
+    assert second.count("(in a thread under the digest)") == 4  # one per critical finding
+    assert "Slack #drift-alerts: no message (nothing new, nothing resolved; 9 still open)." in third
     assert "  | # driftwatch: 5 resolved\n" in fourth
     assert (
         "*acme-prod-invoices*  arn:aws:s3:::acme-prod-invoices · *s3-bucket-public* (critical): changed back"
@@ -418,9 +418,10 @@ def test_demo_tells_the_story(tmp_path: Path) -> None:
         "*acme-tmp-data-export*  arn:aws:s3:::acme-tmp-data-export · *unapproved-resource* (low): approved"
         in fourth
     )
-    assert "  | :white_check_mark: 5 resolved · 2 still open, not repeated\n" in fourth
+    assert "  | :white_check_mark: 5 resolved · 3 still open, not repeated\n" in fourth
     assert (
-        "reminder: s3-bucket-public on acme-legacy-ftp-mirror, iam-user-mfa-missing on carol.diaz" in fourth
+        "reminder: s3-bucket-public on acme-legacy-ftp-mirror, docs-anyone-with-the-link on acme, "
+        "iam-user-mfa-missing on carol.diaz" in fourth
     )
     log = git(tmp_path / "demo", "log", "--format=%an|%s").splitlines()
     assert [line.split("|")[0] for line in log] == [
