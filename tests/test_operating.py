@@ -14,6 +14,7 @@ from pathlib import Path
 import boto3
 import pytest
 
+from driftwatch.collectors.aws.services import AWS_SERVICES
 from tests.conftest import Invoke
 from tests.support.aws_faults import Fault, FaultProxy, running_fault_proxy
 
@@ -140,8 +141,6 @@ def test_a_terminal_shows_the_progress_of_the_collection(config: Path, state_rep
     assert process.returncode == 0, terminal
     assert out.decode().startswith(f"Read {resource_files(state_repo)} resources")
     # One account opened, then each global service once and each regional one in both regions.
-    from driftwatch.collectors.aws.services import AWS_SERVICES
-
     steps = 1 + sum(2 if service.regional else 1 for service in AWS_SERVICES)
     assert "reading AWS" in terminal
     assert re.search(rf"reading AWS .* {steps}/{steps} ", terminal.replace("\r", "\n")), terminal
