@@ -25,6 +25,8 @@ UNAPPROVED_LISTED = 10
 """Up to this many new unapproved resources are listed one by one; more (a first run) are summed up."""
 RESOLVED_LISTED = 10
 """Up to this many resolved findings are listed one by one; beyond, those approved are counted."""
+RELATED_LISTED = 12
+"""Up to this many resources of a fleet-wide finding are named; the rest are counted."""
 KIND_ORDER = ("new", "reopened", "reminder", "resolved")
 
 
@@ -111,6 +113,8 @@ def _alert(alert: Alert, limit: int) -> dict[str, Any]:
         "against": finding.against,
         "since": when(alert.first_seen),
         "changes": [_change(c, limit) for c in finding.changes],
+        "related": [escape(r.id) for r in finding.related[:RELATED_LISTED]],
+        "related_count": len(finding.related),
     }
 
 

@@ -19,6 +19,7 @@ from driftwatch.model import (
     GapNotice,
     Notification,
     ResourceId,
+    Reversion,
     RunReport,
     Scope,
     Severity,
@@ -276,6 +277,32 @@ def test_a_first_run_sums_up_unapproved_resources() -> None:
     assert "bucket-0" not in text and "prod-customer-exports" in text
     assert "*30 resources have no approved baseline yet* (unapproved-resource)" in text
     assert 'then approve: `driftwatch approve --all --reason "..."`' in text
+
+
+def test_a_fleet_wide_finding_names_what_it_affects_and_a_reverted_fix_comes_first() -> None:
+    buckets = [ResourceId("aws", ACCOUNT, "global", "s3/bucket", f"data-{i:02d}") for i in range(14)]
+    fleet = Finding(
+        "provider-default-change",
+        Severity.HIGH,
+        ResourceId("aws", ACCOUNT, "*", "s3/bucket", "*"),
+        "the same change on 14 of 14 s3/bucket in one run (Policy)",
+        "previous",
+        related=tuple(buckets),
+    )
+    reverted = Finding(
+        "sg-open-to-world",
+        Severity.HIGH,
+        SG,
+        "re-opened to the world (fixed on 2024-04-02 in 7c1d9e0 by Alice): SSH open",
+        "baseline",
+        reverted=Reversion(WHEN - timedelta(days=29), "7c1d9e0" + "0" * 33, "Alice"),
+    )
+    with running_slack_server() as fake:
+        notifier(fake).notify(Notification.from_report(make_report((fleet, reverted))))
+    text = "\n".join(block_texts(fake.messages[0]))
+    names = ", ".join(f"data-{i:02d}" for i in range(12))
+    assert f"affects 14: {names} and 2 more" in text
+    assert text.index("re-opened to the world") < text.index("the same change on 14")
 
 
 def test_low_threshold_includes_low_findings() -> None:
