@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import PurePosixPath
 from typing import Any
 from urllib.parse import quote, unquote
 
@@ -79,7 +78,7 @@ def identity_document(identity: ResourceId) -> dict[str, Any]:
 
 def is_resource_file(path: str, root: str) -> bool:
     """True for ``<root>/<provider>/.../<id>.json`` files (not the manifest or other files)."""
-    parts = PurePosixPath(path).parts
+    parts = path.split("/")  # paths come from git or the layout, already in normal form
     return (
         len(parts) >= (5 if len(parts) > 1 and parts[1] == SAAS else 6)
         and parts[0] == root

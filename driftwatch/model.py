@@ -154,8 +154,10 @@ class Resource:
 
 def content_digest(config: Mapping[str, JSONValue]) -> str:
     """SHA-256 of the canonical JSON text of ``config``."""
-    text = json.dumps(config, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(text.encode()).hexdigest()
+    return hashlib.sha256(_CANONICAL.encode(config).encode()).hexdigest()
+
+
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
 @dataclass(frozen=True)

@@ -5,11 +5,13 @@ from __future__ import annotations
 import contextlib
 import errno
 import fcntl
+import hashlib
 import json
 import os
+import subprocess
 import time
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -28,11 +30,16 @@ from driftwatch.layout import (
     is_resource_file,
     snapshot_path,
 )
-from driftwatch.model import CoverageGap, JSONValue, Resource, Scope, Snapshot
+from driftwatch.model import CoverageGap, JSONValue, Resource, Scope, Snapshot, content_digest
 from driftwatch.normalise import file_text, jsonable
 from driftwatch.run_record import commit_message, is_complete, manifest
 
 OBSERVATIONS = f"{PRIVATE_DIR}/observations.json"
+"""Untracked: what the last run observed but never stores as configuration (last-used dates)."""
+
+DIGESTS = f"{PRIVATE_DIR}/digests.json"
+"""Untracked: the digest and blob id of each stored document, valid for one tree of ``snapshots/``."""
+
 """Untracked: what the last run observed but never stores as configuration (last-used dates)."""
 
 Documents = dict[str, dict[str, Any]]
@@ -50,6 +57,8 @@ class Recorded:
     changed: tuple[str, ...]
     removed: tuple[str, ...]
     gaps: tuple[CoverageGap, ...] = ()
+    blobs: Mapping[str, str] = field(default_factory=dict)
+    """Each document's git blob id at the snapshot commit, so that checks match baselines by id."""
 
 
 class StateRepo:
@@ -118,14 +127,15 @@ class StateRepo:
             return
         paths = [SNAPSHOTS, LAST_VERIFIED, ALERT_STATE]
         dirty = self.repo.git.status("--porcelain", "--untracked-files=all", "--", *paths).splitlines()
-        if dirty:
-            shown = ", ".join(line[3:] for line in dirty[:5]) + (
-                f" and {len(dirty) - 5} more" if len(dirty) > 5 else ""
-            )
-            self.warn(
-                f"discarded uncommitted changes under snapshots/ ({shown}): driftwatch owns that "
-                "folder and restores it to the last commit; approve changes in baselines/ instead"
-            )
+        if not dirty:
+            return  # nothing to restore; each step below would read the whole folder again
+        shown = ", ".join(line[3:] for line in dirty[:5]) + (
+            f" and {len(dirty) - 5} more" if len(dirty) > 5 else ""
+        )
+        self.warn(
+            f"discarded uncommitted changes under snapshots/ ({shown}): driftwatch owns that "
+            "folder and restores it to the last commit; approve changes in baselines/ instead"
+        )
         tree = self.repo.head.commit.tree
         tracked = [p for p in paths if _in_tree(tree, p)]
         if tracked:
@@ -142,14 +152,20 @@ class StateRepo:
         except ValueError:
             return None
 
-    def read_documents(self, root: str = SNAPSHOTS) -> Documents:
-        """Every resource file under ``root`` in the working tree (the state at HEAD after recovery)."""
+    def read_documents(self, root: str = SNAPSHOTS, blobs: dict[str, str] | None = None) -> Documents:
+        """Every resource file under ``root`` in the working tree (the state at HEAD after recovery).
+
+        When ``blobs`` is given, it receives each file's git blob id.
+        """
         documents: Documents = {}
         base = self.path / root
         for file in sorted(base.rglob("*.json")) if base.is_dir() else []:
             rel = file.relative_to(self.path).as_posix()
             if is_resource_file(rel, root):
-                documents[rel] = _load_json(file, rel)
+                data = file.read_bytes()
+                documents[rel] = _parse_json(data, rel)
+                if blobs is not None:
+                    blobs[rel] = blob_id(data)
         return documents
 
     def read_manifest(self) -> dict[str, Any]:
@@ -166,34 +182,77 @@ class StateRepo:
             return {}
         return data if isinstance(data, dict) else {}
 
-    def committed_files(self, root: str, at: str | None = None) -> dict[str, bytes]:
-        """Every file under ``root`` as committed at HEAD (or at commit ``at``)."""
+    def committed_blobs(self, root: str, at: str | None = None) -> dict[str, str]:
+        """The blob id of every file under ``root`` as committed at HEAD (or at commit ``at``)."""
         if self.head() is None:
             return {}
-        commit = self.repo.commit(at) if at else self.repo.head.commit
-        if not _in_tree(commit.tree, root):
-            return {}
-        tree = commit.tree / root
-        files: dict[str, bytes] = {}
-        for item in tree.traverse():
-            if isinstance(item, git.Blob):
-                files[str(item.path)] = item.data_stream.read()
-        return files
+        out = self._git_bytes("ls-tree", "-r", "-z", "--full-tree", at or "HEAD", "--", root)
+        blobs: dict[str, str] = {}
+        for entry in out.split(b"\0"):
+            if entry:
+                info, _, path = entry.partition(b"\t")
+                _mode, kind, sha = info.split()
+                if kind == b"blob":
+                    blobs[path.decode()] = sha.decode()
+        return blobs
+
+    def committed_files(self, root: str, at: str | None = None) -> dict[str, bytes]:
+        """Every file under ``root`` as committed at HEAD (or at commit ``at``)."""
+        return self.read_blobs(self.committed_blobs(root, at))
+
+    def read_blobs(self, blobs: Mapping[str, str]) -> dict[str, bytes]:
+        """The content of each blob id in ``blobs`` (path -> blob id), by path."""
+        contents = self._cat(list(blobs.values()))
+        return {path: data for path, sha in blobs.items() if (data := contents.get(sha)) is not None}
 
     def read_at(self, commit: str, paths: list[str]) -> Documents:
         """The given files as they were at ``commit``; files absent then are left out."""
-        tree = self.repo.commit(commit).tree
+        contents = self._cat([f"{commit}:{path}" for path in paths])
         documents: Documents = {}
         for path in paths:
-            try:
-                blob = tree / path
-            except KeyError:
+            data = contents.get(f"{commit}:{path}")
+            if data is None:
                 continue
             try:
-                documents[path] = json.loads(blob.data_stream.read())
+                documents[path] = json.loads(data)
             except ValueError:  # UnicodeDecodeError included
                 raise StoreError(f"{path} at commit {commit[:10]}: not valid JSON") from None
         return documents
+
+    def _cat(self, names: list[str]) -> dict[str, bytes | None]:
+        """The contents of many git objects (ids or ``commit:path``) through one ``git cat-file``;
+        None for a name that does not exist."""
+        if not names:
+            return {}
+        unique = list(dict.fromkeys(names))
+        out = self._git_bytes("cat-file", "--batch", stdin=b"".join(n.encode() + b"\n" for n in unique))
+        contents: dict[str, bytes | None] = {}
+        position = 0
+        for name in unique:
+            end = out.index(b"\n", position)
+            header = out[position:end].split()
+            position = end + 1
+            if header[-1] == b"missing" or len(header) != 3:
+                contents[name] = None
+                continue
+            size = int(header[2])
+            contents[name] = out[position : position + size] if header[1] == b"blob" else None
+            position += size + 1
+        return contents
+
+    def _git_bytes(
+        self, *args: str, stdin: bytes | None = None, env: Mapping[str, str] | None = None
+    ) -> bytes:
+        """Run git in the repository and return its output as bytes (for NUL-separated and batch output)."""
+        command = [git.Git.GIT_PYTHON_GIT_EXECUTABLE or "git", *args]
+        done = subprocess.run(
+            command, cwd=self.path, input=stdin, capture_output=True, env={**os.environ, **(env or {})}
+        )
+        if done.returncode != 0:
+            raise StoreError(
+                f"{self.path}: git {args[0]} failed: {done.stderr.decode(errors='replace').strip()}"
+            )
+        return done.stdout
 
     def snapshot_commits(self, limit: int = 2) -> list[str]:
         """The latest commits that changed ``snapshots/``, newest first."""
@@ -367,38 +426,44 @@ class StateRepo:
     ) -> Recorded:
         """Write the snapshot's changed files and commit them; no change, no commit.
 
-        A resource whose scope was not read keeps its file; a field that could not be read keeps
-        its last stored value. Only a complete listing can remove a file. ``also`` is given what
-        is recorded (not yet committed) and returns driftwatch's own files to commit with it
-        (the alert state), and a paragraph for the commit message.
+        Each document is compared with the stored one by the digest of its canonical JSON, so an
+        unchanged resource costs one hash: it is not read, written or staged. A resource whose
+        scope was not read keeps its file; a field that could not be read keeps its last stored
+        value. Only a complete listing can remove a file. ``also`` is given what is recorded (not
+        yet committed) and returns driftwatch's own files to commit with it (the alert state),
+        and a paragraph for the commit message.
         """
         previous_commit = self.head()
-        existing = self.read_documents()
+        stored, trusted = self._stored_index()
         documents: Documents = {}
+        index: dict[str, tuple[str, str]] = {}  # path -> (digest, blob id) of what is stored after the run
         added: list[str] = []
         changed: list[str] = []
         for resource in snapshot.resources:
             path = snapshot_path(resource.identity)
-            old = existing.get(path)
+            known = stored.get(path)
+            old = self._read_stored(path) if resource.unreadable and known else None
             config = _with_last_known(resource, old)
             if not config and resource.unreadable:
                 continue  # nothing was read and nothing was known: only the gap is recorded
             document = {"identity": identity_document(resource.identity), "config": config}
             documents[path] = document
-            if old is None:
-                added.append(path)
-            elif old != document:
-                changed.append(path)
+            digest = content_digest(document)
+            if known is not None and known[0] == digest:
+                index[path] = known
+                continue
+            (added if known is None else changed).append(path)
+            index[path] = (digest, "")
         removed: list[str] = []
         read_scopes = {str(scope) for scope in snapshot.scopes_read}
         kept: dict[str, int] = {}
-        for path, old in existing.items():
-            if path in documents:
-                continue
+        for path in sorted(stored.keys() - documents.keys()):
+            old = self._read_stored(path)
             if _scope_of(old) in read_scopes:
                 removed.append(path)
             else:
                 documents[path] = old  # not read this run: the last known state stays
+                index[path] = stored[path]
                 kept[_scope_of(old)] = kept.get(_scope_of(old), 0) + 1
         scope_gaps = [g for g in snapshot.gaps if g.resource is None]
         kept_by_gap = {
@@ -424,19 +489,31 @@ class StateRepo:
             if not any(e.covers(Scope.parse(scope)) for e in explained)
         )
         snapshot = replace(snapshot, gaps=gaps)
-        for path in added + changed:
-            self._write(path, file_text(documents[path]))
+        written: list[str] = []
+        for paths in (added, changed):
+            for path in list(paths):
+                text = file_text(documents[path])
+                index[path] = (index[path][0], blob_id(text.encode()))
+                if self._write(path, text):
+                    written.append(path)
+                else:  # the file already says this (a stale digest): no change after all
+                    paths.remove(path)
         for path in removed:
             (self.path / path).unlink()
-        self._write(MANIFEST, file_text(manifest(snapshot)))
+            written.append(path)
+        if self._write(MANIFEST, file_text(manifest(snapshot))):
+            written.append(MANIFEST)
         for account in snapshot.accounts:  # an account not reached keeps the manifest of its last read
-            self._write(account_manifest_path("aws", account), file_text(manifest(snapshot, account)))
+            account_manifest = account_manifest_path("aws", account)
+            if self._write(account_manifest, file_text(manifest(snapshot, account))):
+                written.append(account_manifest)
         if is_complete(snapshot):  # evidence of a check only when every configured scope was read
             today = snapshot.finished_at.astimezone(UTC).date().isoformat()
-            self._write(
+            if self._write(
                 LAST_VERIFIED,
                 file_text({"date": today, "note": "the day driftwatch last read every setting"}),
-            )
+            ):
+                written.append(LAST_VERIFIED)
         extra: Mapping[str, str] = {}
         note = ""
         if also is not None:
@@ -444,15 +521,22 @@ class StateRepo:
                 Recorded(None, previous_commit, documents, tuple(added), tuple(changed), tuple(removed), gaps)
             )
         for path, text in extra.items():
-            self._write(path, text)
-        commit = self._commit(snapshot, added, changed, removed, author_name, author_email, list(extra), note)
+            if self._write(path, text):
+                written.append(path)
+        commit = None
+        if written:
+            message = commit_message(snapshot, added, changed, removed, note)
+            self.commit(message, written, author_name, author_email)
+            commit = self.head()
+        if commit is not None or not trusted:
+            self._save_index(index)
         self._write(
             OBSERVATIONS,
             file_text(
                 {r.identity.key: jsonable(dict(r.observations)) for r in snapshot.resources if r.observations}
             ),
         )
-        latest = self.snapshot_commits(1)
+        latest = [commit] if commit is not None else self.snapshot_commits(1)
         self._write(
             f"{PRIVATE_DIR}/last-run.json",
             file_text(
@@ -467,40 +551,68 @@ class StateRepo:
             ),
         )
         return Recorded(
-            commit, previous_commit, documents, tuple(added), tuple(changed), tuple(removed), snapshot.gaps
+            commit,
+            previous_commit,
+            documents,
+            tuple(added),
+            tuple(changed),
+            tuple(removed),
+            snapshot.gaps,
+            {path: blob for path, (_, blob) in index.items()},
         )
+
+    def _stored_index(self) -> tuple[dict[str, tuple[str, str]], bool]:
+        """(digest, blob id) of every stored document, and whether the saved index was valid.
+
+        The index saved by the last run is trusted only for the tree of ``snapshots/`` it was
+        made for; otherwise (a first run, a commit made by hand) every file is read again.
+        """
+        tree = self._snapshots_tree()
+        try:
+            saved = json.loads((self.path / DIGESTS).read_text(encoding="utf-8"))
+            if tree is not None and saved.get("tree") == tree:
+                return {path: (digest, blob) for path, (digest, blob) in saved["documents"].items()}, True
+        except (OSError, ValueError, TypeError, KeyError, AttributeError):
+            pass  # missing or damaged: rebuilt below
+        blobs: dict[str, str] = {}
+        documents = self.read_documents(blobs=blobs)
+        return {path: (content_digest(doc), blobs[path]) for path, doc in documents.items()}, False
+
+    def _save_index(self, index: Mapping[str, tuple[str, str]]) -> None:
+        tree = self._snapshots_tree()
+        if tree is not None:
+            text = json.dumps({"tree": tree, "documents": index}, separators=(",", ":"), sort_keys=True)
+            self._write(DIGESTS, text)
+
+    def _snapshots_tree(self) -> str | None:
+        """The id of ``snapshots/`` in HEAD's tree, or None."""
+        try:
+            return (
+                self._git_bytes("rev-parse", "--verify", "-q", f"HEAD:{SNAPSHOTS}").decode().strip() or None
+            )
+        except StoreError:
+            return None
+
+    def _read_stored(self, path: str) -> dict[str, Any]:
+        return _load_json(self.path / path, path)
 
     def write(self, path: str, text: str) -> None:
         """Write one file of the repository atomically (only when its text changes)."""
         self._write(path, text)
 
-    def _write(self, path: str, text: str) -> None:
+    def _write(self, path: str, text: str) -> bool:
+        """Write ``text`` atomically unless the file already holds it; True when it was written."""
         target = self.path / path
         target.parent.mkdir(parents=True, exist_ok=True)
-        if target.exists() and target.read_text(encoding="utf-8") == text:
-            return
+        try:
+            if target.read_text(encoding="utf-8") == text:
+                return False
+        except (FileNotFoundError, UnicodeDecodeError):
+            pass
         temporary = target.with_name(f".{target.name}.tmp")
         temporary.write_text(text, encoding="utf-8")
         os.replace(temporary, target)  # atomic: a killed run never leaves half a file
-
-    def _commit(
-        self,
-        snapshot: Snapshot,
-        added: list[str],
-        changed: list[str],
-        removed: list[str],
-        author_name: str,
-        author_email: str,
-        extra: list[str],
-        note: str,
-    ) -> str | None:
-        paths = [p for p in (SNAPSHOTS, LAST_VERIFIED, *extra) if (self.path / p).exists()]
-        self.repo.git.add("-A", "--", *paths)
-        if not self.repo.git.status("--porcelain", "--", *paths).strip():
-            return None
-        message = commit_message(snapshot, added, changed, removed, note)
-        self.commit(message, paths, author_name, author_email)
-        return self.head()
+        return True
 
     def commit(
         self, message: str, paths: list[str], author_name: str, author_email: str, sign: bool = False
@@ -508,19 +620,42 @@ class StateRepo:
         """Commit ``paths`` only (never what else is staged) as the given author and committer.
 
         ``sign`` signs the commit with git's own signing set-up (``user.signingkey``, ``gpg.format``).
+        The commit is built in a temporary index from HEAD plus ``paths``, so git hashes only
+        those files; then the real index takes the same paths, and anything else staged there
+        stays staged. The message and the paths go through files and stdin: a first run lists
+        every resource, more than a command line holds.
         """
-        env = {
+        git_dir = Path(self.repo.git_dir)
+        message_file = git_dir / "DRIFTWATCH_MSG"
+        temporary_index = {"GIT_INDEX_FILE": str(git_dir / "driftwatch-index")}
+        listing = b"".join(path.encode() + b"\0" for path in paths)
+        person = {
             "GIT_AUTHOR_NAME": author_name,
             "GIT_AUTHOR_EMAIL": author_email,
             "GIT_COMMITTER_NAME": author_name,
             "GIT_COMMITTER_EMAIL": author_email,
         }
+        parent = self.head()
+        message_file.write_text(message, encoding="utf-8")
         try:
-            self.repo.git.add("-A", "--", *paths)
+            if parent is not None:
+                self._git_bytes("read-tree", "HEAD", env=temporary_index)
+            self._git_bytes(
+                "update-index", "--add", "--remove", "-z", "--stdin", stdin=listing, env=temporary_index
+            )
+            tree = self._git_bytes("write-tree", env=temporary_index).decode().strip()
+            parents = ["-p", parent] if parent is not None else []
             sign_flag = ["-S"] if sign else []
-            self.repo.git.commit("-q", "--no-verify", *sign_flag, "-m", message, "--", *paths, env=env)
-        except git.GitCommandError as exc:
-            raise StoreError(f"{self.path}: git commit failed: {exc.stderr.strip() or exc}") from None
+            new = self._git_bytes(
+                "commit-tree", tree, *parents, *sign_flag, "-F", str(message_file), env=person
+            )
+            subject = message.splitlines()[0] if message.strip() else "driftwatch"
+            reflog = f"commit{'' if parent else ' (initial)'}: {subject}"
+            self._git_bytes("update-ref", "-m", reflog, "HEAD", new.decode().strip(), parent or "0" * 40)
+            self._git_bytes("update-index", "--add", "--remove", "-z", "--stdin", stdin=listing)
+        finally:
+            message_file.unlink(missing_ok=True)
+            (git_dir / "driftwatch-index").unlink(missing_ok=True)
 
 
 AlsoRecord = Callable[[Recorded], tuple[Mapping[str, str], str]]
@@ -589,9 +724,9 @@ def _in_tree(tree: Any, path: str) -> bool:
 def _with_last_known(resource: Resource, old: Mapping[str, Any] | None) -> dict[str, JSONValue]:
     config = dict(resource.config)
     old_config = old.get("config", {}) if old else {}
-    for field in resource.unreadable:
-        if field in old_config:
-            config[field] = old_config[field]
+    for name in resource.unreadable:
+        if name in old_config:
+            config[name] = old_config[name]
     return config
 
 
@@ -601,8 +736,12 @@ def _scope_of(document: Mapping[str, Any]) -> str:
 
 
 def _load_json(file: Path, rel: str) -> dict[str, Any]:
+    return _parse_json(file.read_bytes(), rel)
+
+
+def _parse_json(data: bytes, rel: str) -> dict[str, Any]:
     try:
-        data = json.loads(file.read_text(encoding="utf-8"))
+        parsed = json.loads(data.decode("utf-8"))
     except UnicodeDecodeError as exc:
         raise StoreError(
             f"{rel}: not UTF-8 text (byte {exc.start}); restore it with `git checkout -- {rel}`"
@@ -612,9 +751,14 @@ def _load_json(file: Path, rel: str) -> dict[str, Any]:
             f"{rel}: line {exc.lineno} column {exc.colno}: not valid JSON ({exc.msg}); "
             "restore it with `git checkout -- " + rel + "`"
         ) from None
-    if not isinstance(data, dict):
+    if not isinstance(parsed, dict):
         raise StoreError(f"{rel}: expected a JSON object")
-    return data
+    return parsed
+
+
+def blob_id(data: bytes) -> str:
+    """The id git gives a file with this content (``git hash-object``)."""
+    return hashlib.sha1(b"blob %d\0" % len(data) + data, usedforsecurity=False).hexdigest()
 
 
 def init_repo(path: Path, files: Mapping[str, str], author_name: str, author_email: str) -> str:
