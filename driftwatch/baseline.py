@@ -148,13 +148,22 @@ def _severity(where: str, key: str, value: Any) -> Severity:
         raise BaselineError(f"{where} {key}: {exc}") from None
 
 
-def parse_baselines(files: Mapping[str, bytes]) -> Baselines:
-    """Every approved baseline among ``files`` (path -> content), keyed by resource key."""
+def parse_baselines(files: Mapping[str, bytes], identical: Mapping[str, Any] | None = None) -> Baselines:
+    """Every approved baseline among ``files`` (path -> content), keyed by resource key.
+
+    ``identical`` maps baseline paths to documents already read whose file is byte for byte the
+    same (a snapshot equal to its baseline): they are validated without being parsed again.
+    """
     baselines: Baselines = {}
-    for rel, data in sorted(files.items()):
+    identical = identical or {}
+    for rel in sorted(set(files) | set(identical)):
         if not is_resource_file(rel, BASELINES):
             continue
-        for key, approved in parse_baseline(_text(data, rel), rel).items():
+        if rel in identical:
+            found = baseline_from_document(identical[rel], rel)
+        else:
+            found = parse_baseline(_text(files[rel], rel), rel)
+        for key, approved in found.items():
             if key in baselines:
                 raise BaselineError(
                     f"{rel}: approves {key} again; {baselines[key].path} already does. Keep one of them"
@@ -171,6 +180,11 @@ def parse_baseline(text: str, label: str) -> Baselines:
         raise BaselineError(
             f"{label}: line {exc.lineno} column {exc.colno}: not valid JSON ({exc.msg})"
         ) from None
+    return baseline_from_document(document, label)
+
+
+def baseline_from_document(document: Any, label: str) -> Baselines:
+    """One baseline document as ``{resource key: Approved}``; BaselineError otherwise."""
     try:
         identity = identity_from_document(document, label)
     except ValueError as exc:
@@ -189,7 +203,10 @@ def parse_baseline(text: str, label: str) -> Baselines:
     config = document.get("config")
     if not isinstance(config, Mapping):
         raise BaselineError(f'{label}: "config" must be a JSON object with the approved settings')
-    return {identity.key: Approved(identity, dict(config), label, partial)}
+    # The config object itself, not a copy: a baseline identical to the snapshot shares it, and
+    # the comparator skips what is the same object.
+    config = config if isinstance(config, dict) else dict(config)
+    return {identity.key: Approved(identity, config, label, partial)}
 
 
 def approved_history(repo: StateRepo, identity: ResourceId) -> list[BaselineVersion]:

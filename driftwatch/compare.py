@@ -40,7 +40,7 @@ def diff_configs(
     Lists in canonical documents are sets in a stable order, so a change inside a list is
     reported once, as the whole list before and after: readable, and immune to shifted positions.
     """
-    if before is None and after is None:
+    if before is after:  # an unchanged resource shares one document with its previous state
         return ()
     if before is None or after is None:
         return (Change(resource, "", before, after, against),)

@@ -28,7 +28,7 @@ from driftwatch.rules.engine import evaluate
 from driftwatch.rules.fleet import ToolUpgrade, group_fleet_changes, label_new_defaults
 from driftwatch.rules.reverted import label_reverted
 from driftwatch.run_record import gaps_from_manifest, unreadable_fields
-from driftwatch.store import AlsoRecord, Documents, Recorded, StateRepo
+from driftwatch.store import AlsoRecord, Documents, Recorded, StateRepo, blob_id
 
 
 @dataclass(frozen=True)
@@ -87,24 +87,34 @@ def check(
     other changes are findings. A malformed baseline or guardrail file raises BaselineError:
     the snapshot is already committed by then. ``trusted`` is the config's trusted accounts.
     """
-    view = approved_view(repo, approval)  # approval is by commit: the working tree is a draft
-    approved_files = view.files
-    guardrails = parse_guardrail_file(approved_files.get(GUARDRAILS))
-    settings = guardrails.settings
-    baselines = parse_baselines(approved_files)
     if recorded is not None:
         current = recorded.documents
+        blobs = dict(recorded.blobs)
         previous_commit = recorded.previous_commit
         touched = list(recorded.added + recorded.changed + recorded.removed)
         head = recorded.commit or repo.head()
     else:
-        current = repo.read_documents()
+        blobs = {}
+        current = repo.read_documents(blobs=blobs)
         head, previous_commit = _last_comparison(repo)
         touched = repo.changed_paths(previous_commit, head) if previous_commit else []
+    view = approved_view(repo, approval)  # approval is by commit: the working tree is a draft
+    # A baseline whose blob is the snapshot's own is that document: it is not parsed again, and
+    # compares as unchanged.
+    identical = {
+        path: current[snap]
+        for path, data in view.files.items()
+        if (snap := SNAPSHOTS + path.removeprefix(BASELINES)) in blobs and blobs[snap] == blob_id(data)
+    }
+    approved_files = {p: data for p, data in view.files.items() if p not in identical}
+    guardrails = parse_guardrail_file(approved_files.get(GUARDRAILS))
+    settings = guardrails.settings
+    baselines = parse_baselines(approved_files, identical)
     # Unchanged files are the same as before; only the touched ones are read from git.
     previous: Documents = {}
     if previous_commit is not None:
-        unchanged = {path: doc for path, doc in current.items() if path not in set(touched)}
+        touched_set = set(touched)
+        unchanged = {path: doc for path, doc in current.items() if path not in touched_set}
         previous = unchanged | repo.read_at(previous_commit, touched)
     manifest = repo.read_manifest()
     states = _states(current, previous, baselines, unreadable_fields(manifest))

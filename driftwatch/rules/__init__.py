@@ -91,19 +91,33 @@ class Rule:
     params: Mapping[str, Any]
     evaluate: RuleFunction
     description: str
+    reads: tuple[str, ...] = ()
+    """Types of other resources (of the same account) that the rule looks at through the Context."""
 
 
 RULES: dict[str, Rule] = {}
 
 
 def register(
-    name: str, *, types: tuple[str, ...], severity: Severity, params: Mapping[str, Any] | None = None
+    name: str,
+    *,
+    types: tuple[str, ...],
+    severity: Severity,
+    params: Mapping[str, Any] | None = None,
+    reads: tuple[str, ...] = (),
 ) -> Callable[[RuleFunction], RuleFunction]:
-    """Register a rule function under ``name`` (the name used in guardrails.toml)."""
+    """Register a rule function under ``name`` (the name used in guardrails.toml).
+
+    A rule reports only what the approved baseline does not have, so a resource identical to its
+    baseline, whose ``reads`` types are too, is not evaluated: declare every type read from the
+    Context in ``reads``.
+    """
 
     def add(function: RuleFunction) -> RuleFunction:
         doc = (function.__doc__ or "").strip().splitlines()
-        RULES[name] = Rule(name, types, severity, dict(params or {}), function, doc[0] if doc else "")
+        RULES[name] = Rule(
+            name, types, severity, dict(params or {}), function, doc[0] if doc else "", tuple(reads)
+        )
         return function
 
     return add

@@ -49,20 +49,46 @@ def evaluate(
     extra: Sequence[Rule] = (),
     trusted: TrustedAccounts | None = None,
 ) -> list[Finding]:
-    """Every finding for every resource, most severe first."""
+    """Every finding for every resource, most severe first; ``extra``: the guardrail file's own rules.
+
+    A resource that is its approved baseline (one shared document, every field read) cannot
+    break a rule unless something the rule reads beside it changed: such pairs are skipped, so
+    an unchanged account costs almost nothing to judge.
+    """
     ctx = Context(states, trusted)
+    enabled = [
+        rule for rule in [*RULES.values(), *extra] if (s := settings.get(rule.name)) is not None and s.enabled
+    ]
+    by_type: dict[str, list[Rule]] = {}
+    settled_context: dict[tuple[str, str], bool] = {}
+
+    def context_settled(account: str, types: tuple[str, ...]) -> bool:
+        for type_ in types:
+            if (account, type_) not in settled_context:
+                settled_context[account, type_] = all(_as_approved(s) for s in ctx.of_type(account, type_))
+            if not settled_context[account, type_]:
+                return False
+        return True
+
     findings: list[Finding] = []
     for state in states.values():
+        type_ = state.identity.type
+        if type_ not in by_type:
+            by_type[type_] = [r for r in enabled if any(fnmatch(type_, pattern) for pattern in r.types)]
+        settled = _as_approved(state)
         found: list[Finding] = []
-        for rule in [*RULES.values(), *extra]:  # extra: the guardrail file's own [[guardrail]] rules
-            rule_settings = settings.get(rule.name)
-            if rule_settings is None or not rule_settings.enabled:
+        for rule in by_type[type_]:
+            if settled and context_settled(state.identity.account, rule.reads):
                 continue
-            if any(fnmatch(state.identity.type, pattern) for pattern in rule.types):
-                found.extend(rule.evaluate(state, ctx, rule_settings))
+            found.extend(rule.evaluate(state, ctx, settings[rule.name]))
         found.extend(_meta_findings(state, found, settings))
         findings.extend(found)
     return sorted(findings, key=lambda f: f.sort_key)
+
+
+def _as_approved(state: ResourceState) -> bool:
+    """True when the resource is exactly its approved baseline and every field was read."""
+    return state.current is not None and state.current is state.baseline and not state.unreadable
 
 
 def _meta_findings(

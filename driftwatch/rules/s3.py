@@ -71,7 +71,11 @@ def _public(exposure: BucketExposure, prefix: str, settings: RuleSettings) -> Vi
 
 
 @register(
-    "s3-bucket-public", types=(BUCKET,), severity=Severity.CRITICAL, params={"acl_only_severity": "low"}
+    "s3-bucket-public",
+    types=(BUCKET,),
+    severity=Severity.CRITICAL,
+    params={"acl_only_severity": "low"},
+    reads=(ACCOUNT_BLOCK,),
 )
 def bucket_public(state: ResourceState, ctx: Context, settings: RuleSettings) -> list[Finding]:
     """A bucket that anyone outside the account can read or write, all settings considered."""
