@@ -6,6 +6,7 @@ same text and only real changes show up in git and in findings.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import json
@@ -15,6 +16,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 from itertools import pairwise
+from json.encoder import encode_basestring as _encode_string
 from typing import Any
 
 from driftwatch.model import JSONValue, Resource
@@ -126,6 +128,16 @@ def _words(key: str) -> list[str]:
     return [w.lower() for w in _SPLIT_WORDS.findall(key.replace("-", "_"))]
 
 
+@functools.lru_cache(maxsize=4096)
+def _names_a_secret(key: str) -> bool:
+    """True when the key's words name a secret and do not end in a reference word (``..._NAME``)."""
+    words = _words(key)
+    named_secret = any(w in _SECRET_WORDS for w in words) or any(
+        pair in _SECRET_PAIRS for pair in pairwise(words)
+    )
+    return named_secret and not (words and words[-1] in _REFERENCE_WORDS)
+
+
 def is_secret(key: str, value: Any) -> bool:
     """True when ``value`` under ``key`` looks like a secret, judged by key name and value together.
 
@@ -136,16 +148,13 @@ def is_secret(key: str, value: Any) -> bool:
         return False
     if _SECRET_VALUE.search(value):
         return True
-    words = _words(key)
-    named_secret = any(w in _SECRET_WORDS for w in words) or any(
-        pair in _SECRET_PAIRS for pair in pairwise(words)
-    )
-    if not named_secret:
-        return False
-    if words and words[-1] in _REFERENCE_WORDS:
+    if not _names_a_secret(key):
         return False
     looks_like_reference = value.startswith(("arn:", "/", "./", "${", "{{", "s3://", "file:"))
     return not looks_like_reference
+
+
+_PLAIN = frozenset({int, float, bool})
 
 
 def canonical(
@@ -183,12 +192,14 @@ def canonical(
                     else doc
                     for name, doc in item.items()
                 }
-            if redactor is not None and is_secret(key, item):
-                result[key] = redactor.redact(item)
-                continue
-            result[key] = canonical(
-                item, redactor=redactor, ordered=ordered, observations=observations, _path=path
-            )
+            if type(item) is str:  # the common leaf, handled here: a secret is judged once
+                result[key] = redactor.redact(item) if redactor and is_secret(key, item) else item
+            elif item is None or type(item) in _PLAIN:
+                result[key] = item
+            else:
+                result[key] = canonical(
+                    item, redactor=redactor, ordered=ordered, observations=observations, _path=path
+                )
         return dict(sorted(result.items()))
     if isinstance(value, list | tuple | set | frozenset):
         items = [
@@ -226,14 +237,20 @@ def _looks_like_policy(item: str | Mapping[str, Any]) -> bool:
     return item.lstrip().startswith("{") and "Statement" in item
 
 
+_COMPACT = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+_INDENTED = json.JSONEncoder(sort_keys=True, indent=2, ensure_ascii=False)
+
+
 def canonical_text(value: JSONValue) -> str:
     """Compact canonical JSON text, the sort key for lists and the basis of content hashes."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    if isinstance(value, str):
+        return _encode_string(value)  # what the encoder itself does for a string, without its set-up
+    return _COMPACT.encode(value)
 
 
 def file_text(document: JSONValue) -> str:
     """The text of a stored file: sorted keys, two-space indent, newline at the end."""
-    return json.dumps(document, sort_keys=True, indent=2, ensure_ascii=False) + "\n"
+    return _INDENTED.encode(document) + "\n"
 
 
 def normalise_resource(
