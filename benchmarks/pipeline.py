@@ -25,7 +25,7 @@ from benchmarks.synthetic import SyntheticCollector
 from driftwatch.approve import approve
 from driftwatch.defaults import initial_files
 from driftwatch.layout import SNAPSHOTS
-from driftwatch.model import Resource, Severity, Snapshot
+from driftwatch.model import Notification, Resource, Severity, Snapshot
 from driftwatch.normalise import Redactor, canonical_text, file_text, normalise_resource
 from driftwatch.notify.console import ConsoleNotifier
 from driftwatch.runner import check, new_run_id
@@ -119,7 +119,7 @@ def run_scenario(
 
     recorded = timed("store", store)
     report = timed("compare_rules", lambda: check(repo, recorded, snapshot))
-    timed("notify", lambda: notifier.notify(report))
+    timed("notify", lambda: notifier.notify(Notification.from_report(report)))
     pipeline = sum(times[s] for s in STAGES if s != "collect")
     refs = {
         "git_cli": reference.commit({p: d for p, d in recorded.documents.items()}),
