@@ -47,7 +47,7 @@ def parse_author(text: str, option: str = "--author") -> tuple[str, str]:
     return match.group("name"), match.group("email")
 
 
-def _spec_path(spec: str) -> str | None:
+def spec_path(spec: str) -> str | None:
     """A file path in any form (absolute, ./, under snapshots/ or baselines/) as a snapshot path."""
     for root in (SNAPSHOTS, BASELINES):
         marker = f"{root}/"
@@ -62,7 +62,7 @@ def resolve(specs: Sequence[str], documents: dict[str, dict[str, Any]]) -> dict[
     chosen: dict[str, ResourceId] = {}
     for spec in specs:
         target = spec.strip()
-        as_path = _spec_path(target)
+        as_path = spec_path(target)
         matches = [
             path
             for path, ident in identities.items()

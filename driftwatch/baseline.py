@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -207,6 +207,28 @@ def baseline_from_document(document: Any, label: str) -> Baselines:
     # the comparator skips what is the same object.
     config = config if isinstance(config, dict) else dict(config)
     return {identity.key: Approved(identity, config, label, partial)}
+
+
+def approved_histories(repo: StateRepo, identities: Iterable[ResourceId]) -> dict[str, list[BaselineVersion]]:
+    """``approved_history`` of many resources at once, by key: one ``git log`` and one read of the blobs."""
+    keys = {baseline_path(identity): identity.key for identity in identities}
+    if not keys:
+        return {}
+    log = repo.file_changes(sorted(keys))
+    contents = repo.read_blob_ids([new for _, changes in log for _, new in changes.values() if new])
+    histories: dict[str, list[BaselineVersion]] = {key: [] for key in keys.values()}
+    for commit, changes in log:
+        for path, (_, new) in changes.items():
+            try:
+                document = json.loads((contents.get(new) or b"").decode("utf-8")) if new else None
+            except ValueError:  # UnicodeDecodeError included
+                continue  # a malformed version was never in force; it cannot have fixed anything
+            config = document.get("config") if isinstance(document, dict) else None
+            if isinstance(config, dict) and path in keys:
+                histories[keys[path]].append(
+                    BaselineVersion(commit.sha, commit.time, commit.author_name, config)
+                )
+    return histories
 
 
 def approved_history(repo: StateRepo, identity: ResourceId) -> list[BaselineVersion]:

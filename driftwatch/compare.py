@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import json
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -44,11 +46,42 @@ def diff_configs(
         return ()
     if before is None or after is None:
         return (Change(resource, "", before, after, against),)
-    if canonical_text(before) == canonical_text(after):
-        return ()
+    # Only the top-level settings whose text differs go to deepdiff, one at a time: its cost grows
+    # with what it is given, and a change the fleet shares (a provider default) is diffed once.
+    changes: dict[str, Change] = {}
+    for key in sorted(set(before) | set(after), key=str):
+        old, new = before.get(key, _MISSING), after.get(key, _MISSING)
+        if old is not _MISSING and new is not _MISSING:
+            old_text, new_text = canonical_text(old), canonical_text(new)
+            if old_text == new_text:
+                continue
+            if isinstance(old, Mapping) and isinstance(new, Mapping):
+                for parts, was, now in _dict_changes(old_text, new_text):
+                    path = format_path([key, *parts])
+                    changes.setdefault(path, Change(resource, path, was, now, against))
+                continue
+        path = format_path([key])
+        changes.setdefault(
+            path,
+            Change(
+                resource, path, None if old is _MISSING else old, None if new is _MISSING else new, against
+            ),
+        )
+    return tuple(changes[p] for p in sorted(changes))
+
+
+@functools.lru_cache(maxsize=1024)
+def _dict_changes(
+    before_text: str, after_text: str
+) -> tuple[tuple[tuple[Any, ...], JSONValue, JSONValue], ...]:
+    """deepdiff's changes between two JSON objects given as canonical text: (path parts, before, after).
+
+    A change inside a list is cut at the list, reported as the whole list before and after.
+    """
+    before, after = json.loads(before_text), json.loads(after_text)
     # threshold_to_diff_deeper=0: never collapse a document into one root change (case 16).
     diff = DeepDiff(before, after, view="tree", verbose_level=2, threshold_to_diff_deeper=0)
-    changes: dict[str, Change] = {}
+    found: list[tuple[tuple[Any, ...], JSONValue, JSONValue]] = []
     for levels in diff.values():
         for level in levels:
             parts = level.path(output_format="list")
@@ -59,9 +92,8 @@ def diff_configs(
             else:
                 old = None if isinstance(level.t1, NotPresent) else level.t1
                 new = None if isinstance(level.t2, NotPresent) else level.t2
-            path = format_path(parts)
-            changes.setdefault(path, Change(resource, path, old, new, against))
-    return tuple(changes[p] for p in sorted(changes))
+            found.append((tuple(parts), old, new))
+    return tuple(found)
 
 
 def _get(document: Any, parts: list[Any]) -> Any:

@@ -9,13 +9,13 @@ from typing import Any
 
 from driftwatch.ack import ACKS
 from driftwatch.approval import ApprovedView, approved_view
-from driftwatch.approve import resolve
+from driftwatch.approve import resolve, spec_path
 from driftwatch.compare import diff_configs
 from driftwatch.config import NO_APPROVERS, ApprovalSettings
 from driftwatch.errors import StoreError
-from driftwatch.layout import baseline_path, snapshot_path
+from driftwatch.layout import SNAPSHOTS, baseline_path, identity_from_document, snapshot_path
 from driftwatch.model import Against, Change, ResourceId
-from driftwatch.store import CommitInfo, StateRepo
+from driftwatch.store import CommitInfo, Documents, StateRepo
 
 
 @dataclass(frozen=True)
@@ -38,8 +38,7 @@ class HistoryEntry:
 
 def find_resource(repo: StateRepo, spec: str) -> ResourceId:
     """The resource named by ``spec`` (ARN, key, path or id), deleted ones included."""
-    documents = {**repo.deleted_documents(), **repo.read_documents()}  # deleted resources have a history too
-    return next(iter(resolve([spec], documents).values()))
+    return next(iter(resolve([spec], _candidates(repo, spec)).values()))
 
 
 def resource_history(
@@ -61,17 +60,19 @@ def resource_history(
     paths.update(dict.fromkeys(acks, "ack"))
     entries = []
     # One log over every file keeps git's order: commits made within one second stay in order.
-    for info in repo.file_log(list(paths)):
+    # It carries the blob ids before and after each commit; all of them are read at once.
+    log = repo.file_changes(list(paths))
+    contents = repo.read_blob_ids([b for _, blobs in log for pair in blobs.values() for b in pair if b])
+    for info, blobs in log:
         if (since and info.time < since) or (until and info.time > until):
             continue
-        every = list(paths)
-        touched = repo.changed_among(info.parent, info.sha, every) if info.parent else set(every)
         author = f"{info.author_name} <{info.author_email}>"
         for path, kind in paths.items():
-            if path not in touched:
+            if path not in blobs:
                 continue
+            old, new = blobs[path]
             if kind == "ack":
-                doc = _json(repo.blob_at(info.sha, path)) or {}
+                doc = _json(contents.get(new) if new else None) or {}
                 accepted = (
                     f"{doc.get('rule')} (finding {doc.get('finding')}) accepted until {doc.get('until')}"
                 )
@@ -82,8 +83,8 @@ def resource_history(
                 continue
             against: Against = "previous" if kind == "snapshot" else "baseline"
             try:
-                before = _config(repo.read_file_at(info.parent, path))
-                after = _config(repo.read_file_at(info.sha, path))
+                before = _config(_document(contents, old, path, info.parent))
+                after = _config(_document(contents, new, path, info.sha))
                 changes = diff_configs(identity, before, after, against)
             except StoreError as exc:  # a malformed file in the past must not hide the rest
                 changes = (Change(identity, "(unreadable)", None, str(exc), against),)
@@ -109,6 +110,57 @@ def _json(data: bytes | None) -> Any:
         return json.loads(data) if data is not None else None
     except ValueError:
         return None
+
+
+def _candidates(repo: StateRepo, spec: str) -> Documents:
+    """Every document that ``spec`` could name, deleted ones included, read without reading them all.
+
+    An ARN or an id appears in the document's text; a key without an ARN, or a path, gives the
+    file's path. Where neither finds anything, every document is read, as ``resolve`` expects.
+    """
+    target = spec.strip()
+    needle = json.dumps(target, ensure_ascii=False)[1:-1]
+    paths = set(repo.paths_containing(needle)) if needle else set()
+    paths |= {p for p in _paths_named(target) if (repo.path / p).is_file()}
+    current = repo.read_paths(sorted(paths))
+    if any(_named(target, path, document) for path, document in current.items()):
+        return current  # named exactly; a deleted resource of the same name has the same file
+    # A bare id, or a deleted resource: the full set, deleted ones included (reading the whole log).
+    documents = repo.deleted_documents(containing=needle) | current
+    return documents or {**repo.deleted_documents(), **repo.read_documents()}
+
+
+def _named(target: str, path: str, document: dict[str, Any]) -> bool:
+    """True when ``target`` names this document by key, ARN or path (not merely by id)."""
+    try:
+        identity = identity_from_document(document, path)
+    except ValueError:
+        return False
+    return target in (identity.key, identity.arn) or path in _paths_named(target)
+
+
+def _paths_named(target: str) -> list[str]:
+    """The snapshot paths a path spec or a key such as ``aws:1111:global:iam/password-policy/account``
+    can stand for."""
+    as_path = spec_path(target)
+    paths = [as_path] if as_path else [f"{SNAPSHOTS}/{target}"]
+    provider, account, region, rest = [*target.split(":", 3), "", "", ""][:4]
+    for cut in [i for i, char in enumerate(rest) if char == "/"]:
+        paths.append(snapshot_path(ResourceId(provider, account, region, rest[:cut], rest[cut + 1 :])))
+    return [p for p in paths if p.endswith(".json")]
+
+
+def _document(
+    contents: dict[str, bytes | None], blob: str | None, path: str, commit: str | None
+) -> dict[str, Any] | None:
+    if blob is None:
+        return None
+    data = contents.get(blob)
+    try:
+        document = json.loads((data or b"").decode("utf-8"))
+    except ValueError:  # UnicodeDecodeError included
+        raise StoreError(f"{path} at commit {(commit or '')[:10]}: not valid JSON") from None
+    return document if isinstance(document, dict) else None
 
 
 def _config(document: dict[str, Any] | None) -> dict[str, Any] | None:

@@ -11,7 +11,13 @@ from typing import Any
 from driftwatch import lifecycle
 from driftwatch.ack import mark_acknowledged, read_acks
 from driftwatch.approval import approved_view, tamper_findings
-from driftwatch.baseline import Baselines, approved_history, parse_baselines, parse_guardrail_file
+from driftwatch.baseline import (
+    Baselines,
+    approved_histories,
+    approved_history,
+    parse_baselines,
+    parse_guardrail_file,
+)
 from driftwatch.collectors import Collection, Collector
 from driftwatch.compare import diff_configs, pinned
 from driftwatch.config import NO_APPROVERS, ApprovalSettings, Config
@@ -26,7 +32,7 @@ from driftwatch.redaction_key import load_redactor
 from driftwatch.rules import ResourceState
 from driftwatch.rules.engine import evaluate
 from driftwatch.rules.fleet import ToolUpgrade, group_fleet_changes, label_new_defaults
-from driftwatch.rules.reverted import label_reverted
+from driftwatch.rules.reverted import BaselineVersion, label_reverted
 from driftwatch.run_record import gaps_from_manifest, unreadable_fields
 from driftwatch.store import AlsoRecord, Documents, Recorded, StateRepo, blob_id
 
@@ -122,11 +128,14 @@ def check(
     found = evaluate(states, guardrails.settings, guardrails.rules, trusted=trusted)
     found = group_fleet_changes(states, found, guardrails.settings, default_catalogue(), upgrade)
     found = label_new_defaults(states, found, default_catalogue())
-    found = label_reverted(
-        found,
-        states,
-        lambda identity: [v for v in approved_history(repo, identity) if view.is_approval(v.commit)],
-    )
+    # One log for every finding that may undo an approved fix, instead of one log each.
+    histories = approved_histories(repo, [f.resource for f in found if f.against == "baseline" and f.changes])
+
+    def approved_versions(identity: ResourceId) -> list[BaselineVersion]:
+        versions = histories[identity.key] if identity.key in histories else approved_history(repo, identity)
+        return [v for v in versions if view.is_approval(v.commit)]
+
+    found = label_reverted(found, states, approved_versions)
     tampered = tamper_findings(repo, view, current, settings.get("baseline-tampered"), previous_commit)
     found = sorted([*found, *tampered], key=lambda f: f.sort_key)
     now = datetime.now(UTC)

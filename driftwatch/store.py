@@ -168,6 +168,10 @@ class StateRepo:
                     blobs[rel] = blob_id(data)
         return documents
 
+    def read_paths(self, paths: list[str], root: str = SNAPSHOTS) -> Documents:
+        """The resource files at ``paths`` in the working tree (paths that are none are left out)."""
+        return {p: _load_json(self.path / p, p) for p in paths if is_resource_file(p, root)}
+
     def read_manifest(self) -> dict[str, Any]:
         """The manifest of the last snapshot ({} before the first run)."""
         path = self.path / MANIFEST
@@ -241,14 +245,18 @@ class StateRepo:
         return contents
 
     def _git_bytes(
-        self, *args: str, stdin: bytes | None = None, env: Mapping[str, str] | None = None
+        self,
+        *args: str,
+        stdin: bytes | None = None,
+        env: Mapping[str, str] | None = None,
+        ok: tuple[int, ...] = (0,),
     ) -> bytes:
         """Run git in the repository and return its output as bytes (for NUL-separated and batch output)."""
         command = [git.Git.GIT_PYTHON_GIT_EXECUTABLE or "git", *args]
         done = subprocess.run(
             command, cwd=self.path, input=stdin, capture_output=True, env={**os.environ, **(env or {})}
         )
-        if done.returncode != 0:
+        if done.returncode not in ok:
             raise StoreError(
                 f"{self.path}: git {args[0]} failed: {done.stderr.decode(errors='replace').strip()}"
             )
@@ -382,21 +390,84 @@ class StateRepo:
             return False
         return True
 
-    def deleted_documents(self, root: str = SNAPSHOTS) -> Documents:
-        """Resource files once under ``root`` and deleted since, as they were just before deletion."""
+    def deleted_documents(self, root: str = SNAPSHOTS, containing: str | None = None) -> Documents:
+        """Resource files once under ``root`` and deleted since, as they were just before deletion.
+
+        With ``containing``, only those whose text contains it (a cheap filter before parsing).
+        """
         if self.head() is None:
             return {}
-        out = self.repo.git.log("--diff-filter=D", "--name-only", "--format=%x1e%H", "--", root)
+        out = self.repo.git.log(
+            "--diff-filter=D", "--raw", "--no-abbrev", "--no-renames", "--format=", "--", root
+        )
+        last: dict[str, str] = {}  # path -> blob id just before its latest deletion
+        for line in out.splitlines():
+            info, _, path = line.partition("\t")
+            fields = info.split()
+            if len(fields) == 5 and is_resource_file(path, root):
+                last.setdefault(path, fields[2])  # newest first: the latest deletion wins
+        contents = self._cat(list(last.values()))
         documents: Documents = {}
-        for record in out.split("\x1e"):
-            lines = record.split()
-            if not lines:
+        for path, blob in last.items():
+            data = contents.get(blob)
+            if data is None or (containing is not None and containing.encode() not in data):
                 continue
-            parent = self.repo.commit(lines[0]).parents[0].hexsha
-            for path in lines[1:]:
-                if is_resource_file(path, root) and path not in documents:
-                    documents.update(self.read_at(parent, [path]))
+            documents[path] = _parse_json(data, path)
         return documents
+
+    def paths_containing(self, text: str, root: str = SNAPSHOTS) -> list[str]:
+        """Files under ``root`` in the working tree whose content contains ``text`` (``git grep``)."""
+        out = self._git_bytes("grep", "-l", "-z", "-F", "--untracked", "-e", text, "--", root, ok=(0, 1))
+        return [p for p in out.decode().split("\0") if p]
+
+    def file_changes(
+        self, paths: list[str]
+    ) -> list[tuple[CommitInfo, dict[str, tuple[str | None, str | None]]]]:
+        """Commits that touched any of ``paths``, oldest first, each with the blob ids of those files
+        before and after it (None where the file did not exist)."""
+        if self.head() is None:
+            return []
+        fields = (
+            "%x1e%H%x1f%aI%x1f%an%x1f%ae%x1f%s%x1f%P%x1f%(trailers:key=Reason,valueonly,separator=%x20)%x1f"
+        )
+        out = self.repo.git.log(
+            "--reverse",
+            "--raw",
+            "--no-abbrev",
+            "--no-renames",
+            "--diff-merges=first-parent",
+            f"--format={fields}",
+            "--",
+            *paths,
+        )
+        wanted = set(paths)
+        commits = []
+        for record in out.split("\x1e"):
+            if not record.strip():
+                continue
+            sha, when, name, email, subject, parents, reason, raw = record.split("\x1f")
+            changes: dict[str, tuple[str | None, str | None]] = {}
+            for line in raw.splitlines():
+                info, _, path = line.partition("\t")
+                parts = info.split()
+                if path in wanted and len(parts) == 5:
+                    old, new = parts[2], parts[3]
+                    changes[path] = (None if set(old) == {"0"} else old, None if set(new) == {"0"} else new)
+            info_ = CommitInfo(
+                sha,
+                datetime.fromisoformat(when),
+                name,
+                email,
+                subject,
+                parents.split()[0] if parents.strip() else None,
+                reason.strip() or None,
+            )
+            commits.append((info_, changes))
+        return commits
+
+    def read_blob_ids(self, blobs: list[str]) -> dict[str, bytes | None]:
+        """The content of each blob id (None for one that does not exist)."""
+        return self._cat(blobs)
 
     def read_file_at(self, commit: str | None, path: str) -> dict[str, Any] | None:
         """One JSON file as it was at ``commit``, or None if it did not exist then."""
@@ -586,11 +657,11 @@ class StateRepo:
 
     def _snapshots_tree(self) -> str | None:
         """The id of ``snapshots/`` in HEAD's tree, or None."""
+        if self.head() is None:
+            return None
         try:
-            return (
-                self._git_bytes("rev-parse", "--verify", "-q", f"HEAD:{SNAPSHOTS}").decode().strip() or None
-            )
-        except StoreError:
+            return str((self.repo.head.commit.tree / SNAPSHOTS).hexsha)
+        except KeyError:
             return None
 
     def _read_stored(self, path: str) -> dict[str, Any]:
