@@ -94,6 +94,11 @@ def build(repo: Path, resources: int, commits: int) -> tuple[str, int]:
     subprocess.run(["git", "init", "-q", "-b", "main", str(repo)], check=True)
     subprocess.run(["git", "-C", str(repo), "fast-import", "--quiet"], input=b"".join(stream), check=True)
     subprocess.run(["git", "-C", str(repo), "checkout", "-q", "-f", "main"], check=True)
+    # What driftwatch's own commits leave: the commit-graph with changed-path filters.
+    subprocess.run(
+        ["git", "-C", str(repo), "commit-graph", "write", "--reachable", "--changed-paths", "--split"],
+        check=True,
+    )
     return key, changes
 
 

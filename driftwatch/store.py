@@ -655,6 +655,13 @@ class StateRepo:
             text = json.dumps({"tree": tree, "documents": index}, separators=(",", ":"), sort_keys=True)
             self._write(DIGESTS, text)
 
+    def _index_history(self) -> None:
+        """Add the new commit to git's commit-graph with changed-path filters, so that the log of
+        one file (``driftwatch history``) skips the commits that did not touch it. Best effort:
+        an old git or a read-only object store only makes history slower."""
+        with contextlib.suppress(StoreError):
+            self._git_bytes("commit-graph", "write", "--reachable", "--changed-paths", "--split")
+
     def _snapshots_tree(self) -> str | None:
         """The id of ``snapshots/`` in HEAD's tree, or None."""
         if self.head() is None:
@@ -724,6 +731,7 @@ class StateRepo:
             reflog = f"commit{'' if parent else ' (initial)'}: {subject}"
             self._git_bytes("update-ref", "-m", reflog, "HEAD", new.decode().strip(), parent or "0" * 40)
             self._git_bytes("update-index", "--add", "--remove", "-z", "--stdin", stdin=listing)
+            self._index_history()
         finally:
             message_file.unlink(missing_ok=True)
             (git_dir / "driftwatch-index").unlink(missing_ok=True)
