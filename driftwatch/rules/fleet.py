@@ -286,14 +286,14 @@ def label_new_defaults(
     created after the provider changed the default.
     """
     labelled: dict[str, KnownChange] = {}
+    older_by_type: dict[str, list[Mapping[str, Any]]] = {}  # once per type, not once per new resource
+    for s in states.values():
+        if s.previous is not None and s.current is not None:
+            older_by_type.setdefault(s.identity.type, []).append(s.current)
     for key, state in states.items():
         if state.previous is not None or state.current is None:
             continue
-        older = [
-            s.current
-            for s in states.values()
-            if s.identity.type == state.identity.type and s.previous is not None and s.current is not None
-        ]
+        older = older_by_type.get(state.identity.type, [])
         for entry in catalogue:
             if (
                 entry.applies_to == "new"
