@@ -19,7 +19,22 @@ if TYPE_CHECKING:
     from driftwatch.collectors.saas.settings import SaasSettings
 
 CONFIG_FILE_NAME = "driftwatch.toml"
-SERVICES = ("s3", "ec2", "iam", "cloudtrail", "kms", "rds")
+SERVICES = (
+    "s3",
+    "ec2",
+    "iam",
+    "cloudtrail",
+    "kms",
+    "rds",
+    "ec2-account",
+    "ebs",
+    "ami",
+    "lambda",
+    "sns",
+    "sqs",
+    "config",
+    "guardduty",
+)
 RETRY_MODES = ("standard", "adaptive")
 _INTERVAL = re.compile(r"^(\d+)\s*([smhd])$")
 _INTERVAL_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}

@@ -100,12 +100,22 @@ _REFERENCE_WORDS = frozenset(
         "prevention",
         "date",
         "version",
+        "ttl",
+        "timeout",
+        "expiry",
+        "expiration",
+        "seconds",
+        "param",
+        "parameter",
     }
 )
 _SECRET_VALUE = re.compile(
     r"-----BEGIN [A-Z ]*PRIVATE KEY-----|xox[abposr]-[0-9A-Za-z-]{10,}|gh[pousr]_[0-9A-Za-z]{30,}"
     r"|(?i:password|pwd)=[^;&\s]+"
+    r"|\b[a-z][a-z0-9+.-]*://[^/\s:@]+:[^/\s@]+@"  # credentials in a URL: postgres://app:pw@db
+    r"|\b[sr]k_live_[0-9A-Za-z]{8,}|(?i:bearer|basic) [0-9A-Za-z._~+/=-]{16,}"
 )
+_SETTING_VALUE = re.compile(r"(?i)true|false|yes|no|on|off")
 _SPLIT_WORDS = re.compile(r"[A-Z]?[a-z0-9]+|[A-Z]+(?![a-z])")
 REDACTED_PREFIX = "[redacted hmac-sha256:"
 
@@ -142,7 +152,9 @@ def is_secret(key: str, value: Any) -> bool:
     """True when ``value`` under ``key`` looks like a secret, judged by key name and value together.
 
     ``DB_PASSWORD`` and ``PAYMENT_API_KEY`` are secrets; ``DB_SECRET_NAME`` (a reference to a
-    secret), ``AWS_CA_BUNDLE`` (a file path) and an ARN are not.
+    secret), ``AWS_CA_BUNDLE`` (a file path), an ARN, ``TOKEN_TTL`` (a setting about a secret)
+    and ``ENABLE_TOKEN_AUTH = "true"`` are not. Some values are secrets whatever their key: a
+    private key, a Slack or GitHub token, a URL with a password in it.
     """
     if not isinstance(value, str) or not value.strip():
         return False
@@ -151,7 +163,7 @@ def is_secret(key: str, value: Any) -> bool:
     if not _names_a_secret(key):
         return False
     looks_like_reference = value.startswith(("arn:", "/", "./", "${", "{{", "s3://", "file:"))
-    return not looks_like_reference
+    return not looks_like_reference and not _SETTING_VALUE.fullmatch(value.strip())
 
 
 _PLAIN = frozenset({int, float, bool})

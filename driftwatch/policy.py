@@ -210,6 +210,35 @@ def pinned_values(statement: Mapping[str, Any], key: str) -> frozenset[str] | No
     return frozenset(pinned) if pinned is not None else None
 
 
+def public_statements(document: Any) -> list[Mapping[str, Any]]:
+    """The statements of a resource policy that grant something to everyone, in canonical form.
+
+    A statement counts when it allows a ``*`` principal in any spelling (or uses
+    ``NotPrincipal``) and no condition pins it to fixed values (:func:`condition_restricts`):
+    the rule S3 applies, used for SNS topics, SQS queues and Lambda functions too. A document
+    that is not a policy (``None``: no policy) has none.
+    """
+    if not isinstance(document, str | Mapping):
+        return []
+    try:
+        policy = normalise_policy(document)
+    except ValueError:
+        return []
+    return [
+        s
+        for s in policy["Statement"]
+        if isinstance(s, Mapping) and statement_public_principal(s) and not condition_restricts(s)
+    ]
+
+
+def allows_action(statement: Mapping[str, Any], action: str) -> bool:
+    """True when the statement's ``Action`` (or ``NotAction``) patterns cover ``action``."""
+    if "NotAction" in statement:
+        excluded = [a for a in _as_list(statement["NotAction"]) if isinstance(a, str)]
+        return not any(_pattern(a).fullmatch(action) for a in excluded)
+    return any(_pattern(a).fullmatch(action) for a in _as_list(statement.get("Action")) if isinstance(a, str))
+
+
 def s3_access(actions: Iterable[str], not_action: bool = False) -> frozenset[S3Access]:
     """The kinds of S3 access granted by a statement's action patterns (case-insensitive, with
     IAM wildcards). With ``not_action`` the patterns are a ``NotAction`` list: a kind is granted

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -64,13 +65,24 @@ def aws(moto_server: str) -> str:
     return moto_server
 
 
+TEST_SERVICES = ("s3", "ec2", "iam")
+"""The services a test config reads unless it asks for others: each service is a few calls per
+region and run, and the tests of the other services ask for them."""
+
+
 def write_config(
-    repo: Path, endpoint: str | None, regions: tuple[str, ...] = ("us-east-1",), extra: str = ""
+    repo: Path,
+    endpoint: str | None,
+    regions: tuple[str, ...] = ("us-east-1",),
+    extra: str = "",
+    services: tuple[str, ...] = TEST_SERVICES,
 ) -> Path:
-    """The example config aimed at ``endpoint`` and ``regions``, plus ``extra`` TOML; returns its path."""
+    """The example config aimed at ``endpoint``, ``regions`` and ``services``, plus ``extra`` TOML."""
     text = default_text("config.example.toml").replace(
         'regions = ["us-east-1"]', "regions = [" + ", ".join(f'"{r}"' for r in regions) + "]"
     )
+    listed = ", ".join(f'"{s}"' for s in services)
+    text = re.sub(r"^services = \[.*\]$", f"services = [{listed}]", text, count=1, flags=re.MULTILINE)
     if endpoint:
         text = text.replace('endpoint_url = ""', f'endpoint_url = "{endpoint}"')
     text = text.replace(

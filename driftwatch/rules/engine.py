@@ -11,7 +11,21 @@ from driftwatch.model import Change, Finding, Severity, TrustedAccounts
 from driftwatch.rules import RULES, Context, ResourceState, Rule, RuleSettings
 
 # Importing the modules registers the built-in rules.
-from driftwatch.rules import cloudtrail, declarative, ec2, iam, iam_account, iam_trust, kms, rds, s3  # noqa: F401  # isort: skip
+from driftwatch.rules import (  # noqa: F401  # isort: skip
+    cloudtrail,
+    declarative,
+    ec2,
+    ec2_images,
+    iam,
+    iam_account,
+    iam_trust,
+    kms,
+    lambda_functions,
+    messaging,
+    monitoring,
+    rds,
+    s3,
+)
 
 
 @dataclass(frozen=True)

@@ -31,6 +31,14 @@ _S3_SUBRESOURCES = {
     "location": "BucketLocation",
 }
 _S3_VERBS = {"GET": "Get", "PUT": "Put", "DELETE": "Delete"}
+# REST APIs without an Action or a target header: (service, method, path pattern) -> operation.
+_REST_ROUTES = (
+    ("lambda", "GET", re.compile(r"/2015-03-31/functions/?"), "ListFunctions"),
+    ("lambda", "GET", re.compile(r"/2021-10-31/functions/[^/]+/url"), "GetFunctionUrlConfig"),
+    ("lambda", "GET", re.compile(r"/2015-03-31/functions/[^/]+/policy"), "GetPolicy"),
+    ("guardduty", "GET", re.compile(r"/detector"), "ListDetectors"),
+    ("guardduty", "GET", re.compile(r"/detector/[^/]+"), "GetDetector"),
+)
 _HOP_BY_HOP = {
     "connection",
     "keep-alive",
@@ -106,6 +114,10 @@ def identify(method: str, path: str, query: str, headers: Message, body: bytes) 
         operation = _S3_VERBS.get(method, method.title()) + resource[:1].upper() + resource[1:]
     elif target := headers.get("X-Amz-Target"):
         operation = target.rsplit(".", 1)[-1]
+    elif route := next(
+        (r for r in _REST_ROUTES if r[:2] == (service, method) and r[2].fullmatch(path)), None
+    ):
+        operation = route[3]
     elif service == "s3":
         bucket = unquote(path.lstrip("/").split("/", 1)[0]) or None
         keys = [key for key, _ in parse_qsl(query, keep_blank_values=True)]
@@ -125,7 +137,7 @@ def identify(method: str, path: str, query: str, headers: Message, body: bytes) 
 
 def error_body(service: str, code: str, message: str) -> tuple[bytes, str]:
     """The error document and content type that ``service``'s protocol uses for ``code``."""
-    if service not in ("s3", "s3control", "ec2", "iam", "sts", "rds"):  # JSON protocols
+    if service not in ("s3", "s3control", "ec2", "iam", "sts", "rds", "sns"):  # JSON protocols
         return json.dumps({"__type": code, "message": message}).encode(), "application/x-amz-json-1.1"
     code, message = escape(code), escape(message)
     if service in ("s3", "s3control"):
@@ -135,7 +147,7 @@ def error_body(service: str, code: str, message: str) -> tuple[bytes, str]:
             f"<Response><Errors><Error><Code>{code}</Code><Message>{message}</Message></Error>"
             "</Errors><RequestID>x</RequestID></Response>"
         )
-    else:  # iam, sts, rds
+    else:  # iam, sts, rds, sns
         text = (
             f"<ErrorResponse><Error><Type>Sender</Type><Code>{code}</Code><Message>{message}"
             "</Message></Error><RequestId>x</RequestId></ErrorResponse>"

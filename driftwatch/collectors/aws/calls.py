@@ -15,6 +15,7 @@ from botocore.exceptions import (
     HTTPClientError,
     ReadTimeoutError,
 )
+from botocore.parsers import ResponseParserError
 
 from driftwatch.errors import CredentialsRejected
 from driftwatch.model import CoverageGap, GapKind, ResourceId, Scope
@@ -140,3 +141,8 @@ def _guarded(client: Any, operation: str, read: Callable[[], Any]) -> Any:
         raise ReadFailure(api_call, "unreachable", type(exc).__name__, str(exc)) from None
     except BotoCoreError as exc:
         raise ReadFailure(api_call, "error", type(exc).__name__, str(exc)) from None
+    except ResponseParserError as exc:
+        # An answer that is not the API's (an emulator's HTML error page for a call it lacks, a
+        # proxy's): a failed read. Its first line says why; the body that follows is noise.
+        reason = str(exc).split(":\n", 1)[0]
+        raise ReadFailure(api_call, "error", "ResponseParserError", reason) from None

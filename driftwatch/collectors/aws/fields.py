@@ -14,7 +14,9 @@ from driftwatch.model import CoverageGap, JSONValue, ResourceId
 class FieldRead:
     """One field of a resource document: the call that reads it and how to pick the value.
 
-    ``absent`` is the value stored when AWS answers "nothing configured". With ``items``, the
+    ``absent`` is the value stored when AWS answers "nothing configured", which is one of
+    ``calls.ABSENT_CODES`` or, for this call only, one of ``absent_codes`` (Lambda answers
+    ``ResourceNotFoundException`` for a function without a URL or a policy). With ``items``, the
     call is paginated and ``extract`` gets the list of every page's ``items``.
     """
 
@@ -23,6 +25,7 @@ class FieldRead:
     extract: Callable[[Any], JSONValue]
     absent: JSONValue = None
     items: str | None = None
+    absent_codes: frozenset[str] = frozenset()
 
 
 @dataclass
@@ -50,7 +53,10 @@ def read_fields(client: Any, identity: ResourceId, reads: Sequence[FieldRead], *
             else:
                 answer = call(client, read.operation, **kwargs)
         except ReadFailure as failure:
-            result.failed(read.field, failure)
+            if failure.code in read.absent_codes:
+                result.config[read.field] = read.absent
+            else:
+                result.failed(read.field, failure)
             continue
         result.config[read.field] = read.absent if answer is ABSENT else read.extract(answer)
     return result

@@ -13,8 +13,19 @@ from driftwatch.collectors import Collection
 from driftwatch.collectors.aws.cloudtrail import TRAIL, collect_trails
 from driftwatch.collectors.aws.context import AwsContext
 from driftwatch.collectors.aws.ec2 import SECURITY_GROUP, collect_security_groups
+from driftwatch.collectors.aws.ec2_images import (
+    ACCOUNT_SETTINGS,
+    IMAGE,
+    SNAPSHOT,
+    collect_account_settings,
+    collect_images,
+    collect_snapshots,
+)
 from driftwatch.collectors.aws.iam import collect_iam
 from driftwatch.collectors.aws.kms import KEY, collect_keys
+from driftwatch.collectors.aws.lambda_functions import FUNCTION, collect_functions
+from driftwatch.collectors.aws.messaging import QUEUE, TOPIC, collect_queues, collect_topics
+from driftwatch.collectors.aws.monitoring import DETECTORS, RECORDERS, collect_detectors, collect_recorders
 from driftwatch.collectors.aws.rds import CLUSTER, INSTANCE, collect_databases
 from driftwatch.collectors.aws.s3 import collect_s3
 
@@ -41,4 +52,12 @@ AWS_SERVICES: tuple[AwsService, ...] = (
     AwsService("cloudtrail", collect_trails, regional=True, types=(TRAIL,)),
     AwsService("kms", collect_keys, regional=True, types=(KEY,)),
     AwsService("rds", collect_databases, regional=True, types=(INSTANCE, CLUSTER)),
+    AwsService("ec2-account", collect_account_settings, regional=True, types=(ACCOUNT_SETTINGS,)),
+    AwsService("ebs", collect_snapshots, regional=True, types=(SNAPSHOT,)),
+    AwsService("ami", collect_images, regional=True, types=(IMAGE,)),
+    AwsService("lambda", collect_functions, regional=True, types=(FUNCTION,)),
+    AwsService("sns", collect_topics, regional=True, types=(TOPIC,)),
+    AwsService("sqs", collect_queues, regional=True, types=(QUEUE,)),
+    AwsService("config", collect_recorders, regional=True, types=(RECORDERS,)),
+    AwsService("guardduty", collect_detectors, regional=True, types=(DETECTORS,)),
 )

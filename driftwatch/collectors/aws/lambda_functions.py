@@ -1,0 +1,84 @@
+"""Lambda functions: configuration, environment (secrets redacted later), function URL, resource policy."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from driftwatch.collectors import Collection
+from driftwatch.collectors.aws.context import AwsContext
+from driftwatch.collectors.aws.fields import FieldRead
+from driftwatch.collectors.aws.listed import ListedType, collect_listed, pick
+from driftwatch.model import JSONValue
+
+FUNCTION = "lambda/function"
+_NOT_FOUND = frozenset({"ResourceNotFoundException"})  # no URL, no policy: a state
+_SETTINGS = (
+    "FunctionName",
+    "FunctionArn",
+    "Runtime",
+    "Role",
+    "Handler",
+    "Description",
+    "Timeout",
+    "MemorySize",
+    "KMSKeyArn",
+    "PackageType",
+    "Architectures",
+    "EphemeralStorage",
+    "DeadLetterConfig",
+    "FileSystemConfigs",
+    "LoggingConfig",
+    "SigningProfileVersionArn",
+)
+
+
+def function_config(item: Mapping[str, Any]) -> dict[str, JSONValue]:
+    """The settings of one ListFunctions entry.
+
+    Left out: the code's hash and size (a deploy is not a settings change), ``LastModified`` and
+    ``RevisionId`` (they change with any change), and ``State``/``LastUpdateStatus`` (AWS turns
+    an idle function ``Inactive`` by itself). Environment values are kept here; normalisation
+    redacts the secret-looking ones before anything is written.
+    """
+    environment = item.get("Environment") or {}
+    vpc = item.get("VpcConfig") or {}
+    return pick(item, _SETTINGS) | {
+        "Environment": {"Variables": dict(environment.get("Variables") or {})},
+        "Layers": [layer["Arn"] for layer in item.get("Layers") or []],
+        "TracingConfig": (item.get("TracingConfig") or {}).get("Mode"),
+        "VpcConfig": pick(vpc, ("SubnetIds", "SecurityGroupIds", "Ipv6AllowedForDualStack")),
+    }
+
+
+def _environment_error(item: Mapping[str, Any]) -> dict[str, str]:
+    # Variables encrypted with a KMS key the reader may not use come back as an Error instead.
+    error = (item.get("Environment") or {}).get("Error")
+    return {"Environment": str(error.get("ErrorCode", "Error"))} if isinstance(error, Mapping) else {}
+
+
+FUNCTIONS = ListedType(
+    type=FUNCTION,
+    client="lambda",
+    list_operation="list_functions",
+    items="Functions",
+    identify=lambda f, _account, _region: (f["FunctionName"], f["FunctionArn"]),
+    base=function_config,
+    broken=_environment_error,
+    reads=(
+        FieldRead(
+            "FunctionUrl",
+            "get_function_url_config",
+            lambda a: pick(a, ("AuthType", "Cors", "FunctionUrl", "InvokeMode")),
+            absent_codes=_NOT_FOUND,
+        ),
+        FieldRead("Policy", "get_policy", lambda a: a["Policy"], absent_codes=_NOT_FOUND),
+    ),
+    arguments=lambda f: {"FunctionName": f["FunctionName"]},
+)
+"""``lambda/function``: each function's settings, its URL (``null``: none) and policy (``null``: none)."""
+
+
+def collect_functions(ctx: AwsContext, region: str) -> Collection:
+    """Every Lambda function in one region."""
+    return collect_listed(ctx, region, FUNCTIONS)

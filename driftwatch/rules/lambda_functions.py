@@ -1,0 +1,84 @@
+"""Lambda rules: a function URL anyone can call, and secrets kept in plain environment variables."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from driftwatch.compare import format_path
+from driftwatch.model import Finding, Severity
+from driftwatch.normalise import REDACTED_PREFIX
+from driftwatch.policy import allows_action, public_statements
+from driftwatch.rules import (
+    Context,
+    ResourceState,
+    RuleSettings,
+    Violation,
+    Which,
+    guardrail_findings,
+    register,
+)
+
+FUNCTION = "lambda/function"
+
+
+def _url_public(
+    config: Mapping[str, Any], state: ResourceState, ctx: Context, settings: RuleSettings, which: Which
+) -> list[Violation]:
+    url = config.get("FunctionUrl")
+    if not isinstance(url, Mapping) or url.get("AuthType") != "NONE":
+        return []
+    name = config.get("FunctionName", state.identity.id)
+    open_now = any(
+        allows_action(s, "lambda:InvokeFunctionUrl") for s in public_statements(config.get("Policy"))
+    )
+    reach = (
+        "anyone on the internet can call it"
+        if open_now
+        else "anyone could call it as soon as its resource policy allows lambda:InvokeFunctionUrl to *"
+    )
+    message = (
+        f"lambda function {name}: its function URL {url.get('FunctionUrl', '')} has auth type NONE: {reach}"
+    )
+    return [Violation("url auth NONE", message, ("FunctionUrl", "Policy"))]
+
+
+@register("lambda-url-public", types=(FUNCTION,), severity=Severity.HIGH)
+def url_public(state: ResourceState, ctx: Context, settings: RuleSettings) -> list[Finding]:
+    """A function URL with auth type NONE: no IAM signature needed to invoke the function."""
+    return guardrail_findings("lambda-url-public", state, ctx, settings, _url_public)
+
+
+def secret_variables(config: Mapping[str, Any]) -> list[str]:
+    """The environment variables stored redacted: judged secret by their name and value together.
+
+    Normalisation redacted exactly these (``normalise.is_secret``), so the plaintext is never
+    needed here: a file path or a secret's *name* was kept as it is and is not listed.
+    """
+    environment = config.get("Environment")
+    variables = environment.get("Variables") if isinstance(environment, Mapping) else None
+    if not isinstance(variables, Mapping):
+        return []
+    return sorted(k for k, v in variables.items() if isinstance(v, str) and v.startswith(REDACTED_PREFIX))
+
+
+def _plaintext(
+    config: Mapping[str, Any], state: ResourceState, ctx: Context, settings: RuleSettings, which: Which
+) -> list[Violation]:
+    name = config.get("FunctionName", state.identity.id)
+    return [
+        Violation(
+            f"secret {key}",
+            f"lambda function {name}: environment variable {key} holds a secret in plain text (any reader "
+            "of the function's configuration sees it); keep it in Secrets Manager or Parameter Store "
+            "and pass its name",
+            (format_path(["Environment", "Variables", key]),),
+        )
+        for key in secret_variables(config)
+    ]
+
+
+@register("plaintext-secret", types=(FUNCTION,), severity=Severity.HIGH)
+def plaintext_secret(state: ResourceState, ctx: Context, settings: RuleSettings) -> list[Finding]:
+    """A secret (a password, token or key, by name and value) in a Lambda environment variable."""
+    return guardrail_findings("plaintext-secret", state, ctx, settings, _plaintext)
