@@ -385,8 +385,19 @@ def test_demo_tells_the_story(tmp_path: Path) -> None:
     ):
         assert expected in out
     assert re.search(r"\[sg-open-to-world\] arn:aws:ec2:eu-west-1:123456789012:security-group/sg-\w+", out)
-    assert re.search(r"\[kms-rotation-disabled\] arn:aws:kms:us-east-1:123456789012:key/[\w-]+", out)
-    assert "14 finding(s) at or above info: 5 critical 4 high 3 medium 1 low 1 info" in out
+    for expected in (  # one misconfiguration of each regional type
+        "[plaintext-secret] arn:aws:lambda:us-east-1:123456789012:function:acme-orders-api",
+        "environment variable PAYMENT_API_KEY holds a secret in plain text",
+        "[lambda-url-public] arn:aws:lambda:us-east-1:123456789012:function:acme-orders-api",
+        "[ec2-defaults-weakened] aws:123456789012:eu-west-1:ec2/account-settings/account",
+        "[sns-topic-public] arn:aws:sns:us-east-1:123456789012:acme-security-alerts",
+        "[sqs-queue-public] arn:aws:sqs:us-east-1:123456789012:acme-order-events",
+        "[config-recorder-off] aws:123456789012:us-east-1:config/recorders/account",
+        "[guardduty-off] aws:123456789012:us-east-1:guardduty/detectors/account",
+    ):
+        assert expected in out
+    assert re.search(r"\[ebs-snapshot-public\] arn:aws:ec2:eu-west-1::snapshot/snap-\w+", out)
+    assert re.search(r"\[ami-public\] arn:aws:ec2:us-east-1::image/ami-\w+", out)
     # The undone fix comes first, named with the approval that had fixed it.
     assert re.search(
         r"CRITICAL\n  \[s3-bucket-public\] arn:aws:s3:::acme-legacy-ftp-mirror .*\n"
@@ -442,8 +453,11 @@ def test_demo_tells_the_story(tmp_path: Path) -> None:
         "driftwatch",
     ]
     assert log[2].split("|")[1] == (
-        "driftwatch: 16 changed, 1 added, 0 removed (cloudtrail 1, docs 1, ec2 1, iam 3, kms 1, rds 1, s3 9)"
+        "driftwatch: 24 changed, 1 added, 0 removed (ami 1, cloudtrail 1, config 1, docs 1, ebs 1, ec2 2, "
+        "guardduty 1, iam 3, kms 1, lambda 1, rds 1, s3 9, sns 1, sqs 1)"
     )
+    leaked = "demo-only-not-a-real-key-7f3a"  # account_data.LEAKED_SECRET_VALUE
+    assert leaked not in out + result.stderr + git(tmp_path / "demo", "log", "-p")
     assert git(tmp_path / "demo", "status", "--porcelain") == ""  # the demo leaves a clean repository
     prepare(tmp_path / "demo")  # a second demo replaces the first (running it twice costs a minute)
     assert not (tmp_path / "demo").exists()

@@ -12,6 +12,7 @@ import botocore.config
 
 from driftwatch.collectors.aws.context import keep_requests_on_endpoint
 from driftwatch.demo import account_data as data
+from driftwatch.demo import regional_services
 from driftwatch.demo.account_data import ACCOUNT_ID as ACCOUNT_ID
 from driftwatch.demo.account_data import BUCKETS, BucketSpec, GroupSpec
 from driftwatch.demo.account_data import DEMO_REGIONS as DEMO_REGIONS
@@ -336,8 +337,8 @@ def key_id(kms: Client, alias: str) -> str:
 
 
 def seed_account(endpoint_url: str) -> None:
-    """Create the demo account (S3, security groups, IAM, CloudTrail, KMS, RDS) in the empty moto
-    at ``endpoint_url``."""
+    """Create the demo account (S3, security groups, IAM, CloudTrail, KMS, RDS and the regional
+    services) in the empty moto at ``endpoint_url``."""
     clients = demo_clients(endpoint_url)
     try:
         clients.iam.get_policy(PolicyArn=data.policy_arn("AdministratorAccess"))
@@ -355,6 +356,7 @@ def seed_account(endpoint_url: str) -> None:
     _seed_keys(clients)
     _seed_trails(clients)
     _seed_databases(clients)
+    regional_services.seed(endpoint_url)
 
 
 def find_security_group(ec2: Client, group_name: str) -> dict[str, Any]:
@@ -374,7 +376,8 @@ def find_security_group(ec2: Client, group_name: str) -> dict[str, Any]:
 def apply_drift(endpoint_url: str) -> None:
     """Apply the demo drift: a bucket made public, SSH opened, MFA removed, a bucket, a tag, a role
     trusting another account, the password policy weakened, a trail stopped, a key's rotation off,
-    a database made public."""
+    a database made public, and one misconfiguration of each regional service
+    (``regional_services.apply_drift``)."""
     clients = demo_clients(endpoint_url)
     s3 = clients.s3
     s3.delete_public_access_block(Bucket=DRIFTED_BUCKET)
@@ -398,6 +401,7 @@ def apply_drift(endpoint_url: str) -> None:
         raise RuntimeError(f"{TAGGED_BUCKET} is not in its seeded state; seed the account first")
     tags[TAGGED_BUCKET_TAG] = TAGGED_BUCKET_NEW_VALUE
     s3.put_bucket_tagging(Bucket=TAGGED_BUCKET, Tagging={"TagSet": _tag_set(tags)})
+    regional_services.apply_drift(endpoint_url)
 
     principal = {"AWS": [f"arn:aws:iam::{ACCOUNT_ID}:root", f"arn:aws:iam::{data.PARTNER_ACCOUNT}:root"]}
     document = json.dumps(data.trust(principal))

@@ -366,3 +366,23 @@ TLS_PARAMETER_GROUP = "acme-postgres16-tls"
 # DB instance -> (region, engine); every one private, encrypted, TLS enforced.
 DB_INSTANCES = {PUBLIC_DB: (_E, "postgres"), "acme-analytics-db": (_W, "postgres")}
 DB_CLUSTER = "acme-ledger"  # Aurora PostgreSQL in us-east-1
+
+# The regional services (demo/regional_services.py): clean when seeded; apply_drift() leaves one
+# misconfiguration of each type, which the second run reports.
+ORDERS_FUNCTION = "acme-orders-api"  # us-east-1; gets a plaintext secret and a public URL
+ORDERS_FUNCTION_ENV = {
+    "DB_HOST": "orders.cluster-c0ffee.us-east-1.rds.amazonaws.com",
+    "DB_SECRET_NAME": "prod/orders/db",  # a reference to Secrets Manager: fine
+    "AWS_CA_BUNDLE": "/etc/pki/ca-trust/extracted/pem/tls-ca-bundle.pem",
+}
+LEAKED_SECRET_KEY = "PAYMENT_API_KEY"
+LEAKED_SECRET_VALUE = "demo-only-not-a-real-key-7f3a"  # never in git, logs or the report
+THUMBNAILS_FUNCTION = "acme-thumbnails"
+EBS_DEFAULT_REGION = "eu-west-1"  # EBS encryption by default: on in both regions, then off here
+SNAPSHOT_REGION = "eu-west-1"
+SNAPSHOT_DESCRIPTION = "acme-orders-db nightly"  # shared with everyone by the drift
+IMAGE_NAME = "acme-web-golden-2026-11"  # us-east-1; made public by the drift
+ALERTS_TOPIC = "acme-security-alerts"  # AWS's default policy, then opened to everyone
+ORDER_EVENTS_QUEUE = "acme-order-events"  # subscribed to the topic, then opened to everyone
+CONFIG_REGION = "us-east-1"  # the Config recorder is stopped here
+GUARDDUTY_REGION = "us-east-1"  # the GuardDuty detector is suspended here

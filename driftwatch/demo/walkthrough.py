@@ -114,7 +114,8 @@ def run_demo(directory: Path, out: Callable[[str], None]) -> RunResult:
         out(
             f"Seeded a realistic account at {endpoint}: S3 buckets, security groups, CloudTrail "
             f"trails, KMS keys and databases in {' and '.join(account.DEMO_REGIONS)}, IAM users, "
-            "groups, roles, policies and a password policy.\n"
+            "groups, roles, policies and a password policy, Lambda functions, EBS snapshots, an AMI, "
+            "SNS, SQS, AWS Config and GuardDuty.\n"
             f"Started Acme Docs, a SaaS file-sharing service, at {docs_url}; driftwatch reads it "
             "through a [saas.docs] table in driftwatch.toml and a rule written as data.\n"
         )
@@ -184,6 +185,12 @@ def run_demo(directory: Path, out: Callable[[str], None]) -> RunResult:
             f"- trail {data.STOPPED_TRAIL}: logging stopped\n"
             f"- KMS key {data.ROTATION_OFF_KEY}: automatic rotation turned off\n"
             f"- database {data.PUBLIC_DB}: made publicly accessible\n"
+            f"- lambda {data.ORDERS_FUNCTION}: {data.LEAKED_SECRET_KEY} added in plain text, a function URL "
+            "without auth\n"
+            f"- EBS encryption by default turned off in {data.EBS_DEFAULT_REGION}; the database snapshot "
+            f"and AMI {data.IMAGE_NAME} shared with everyone\n"
+            f"- SNS topic {data.ALERTS_TOPIC} and SQS queue {data.ORDER_EVENTS_QUEUE} opened to everyone\n"
+            f"- AWS Config recorder stopped and GuardDuty suspended in {data.CONFIG_REGION}\n"
         )
 
         out("== Run 2: driftwatch reads the account again and reports ==")
