@@ -213,6 +213,30 @@ def test_ec2_account_settings_read_where_moto_can_and_gaps_where_it_lacks_the_ap
     }
 
 
+def test_ec2_account_settings_whose_api_the_region_lacks_are_unsupported_not_gaps(
+    aws: str, state_repo: Path, invoke: Invoke
+) -> None:
+    lacking = (
+        "GetInstanceMetadataDefaults",
+        "GetSnapshotBlockPublicAccessState",
+        "GetImageBlockPublicAccessState",
+    )
+    with running_fault_proxy(aws) as proxy:
+        for operation in lacking:  # what EC2 answers in a region or partition without the API
+            proxy.add_fault(Fault("ec2", operation, code="InvalidAction", status=400, message="not valid"))
+        config = configure(state_repo, proxy.url, "ec2-account")
+
+        _, report = run(invoke, config)
+
+    assert stored(state_repo, "ec2/account-settings", "account")["config"] == {
+        "EbsEncryptionByDefault": False,
+        "ImageBlockPublicAccess": "unsupported",
+        "InstanceMetadataDefaults": "unsupported",
+        "SnapshotBlockPublicAccess": "unsupported",
+    }
+    assert report["coverage_gaps"] == []
+
+
 def test_snapshots_and_amis_shared_with_everyone(aws: str, state_repo: Path, invoke: Invoke) -> None:
     config = configure(state_repo, aws, "ebs", "ami")
     shared = public_snapshot(aws)
