@@ -65,9 +65,9 @@ def aws(moto_server: str) -> str:
     return moto_server
 
 
-TEST_SERVICES = ("s3", "ec2", "iam")
+TEST_SERVICES = ("s3", "ec2", "iam", "cloudtrail", "kms", "rds")
 """The services a test config reads unless it asks for others: each service is a few calls per
-region and run, and the tests of the other services ask for them."""
+region and run, and the tests of the regional services (test_regional_services.py) ask for them."""
 
 
 def write_config(
