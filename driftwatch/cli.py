@@ -150,6 +150,12 @@ def check_config(ctx: click.Context) -> None:
     )
     if not config.approval.enforced:
         _err("warning: [approval] names no approvers: any commit to baselines/ counts as approved")
+    for saas in config.saas:
+        if saas.token_env and not os.environ.get(saas.token_env):
+            _err(
+                f"warning: [saas.{saas.name}]: the environment variable {saas.token_env} is not set here; "
+                "runs will report its resource types as coverage gaps"
+            )
     for entry in config.notify:
         for key, variable in entry.options.items():
             if key.endswith("_env") and variable and not os.environ.get(str(variable)):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import ssl
 import threading
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -104,17 +105,22 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 @contextmanager
-def running_json_api(api: JsonApi | None = None) -> Iterator[JsonApi]:
-    """Serve ``api`` (a new one by default) on 127.0.0.1, a free port; its ``base_url`` is set."""
+def running_json_api(api: JsonApi | None = None, tls: ssl.SSLContext | None = None) -> Iterator[JsonApi]:
+    """Serve ``api`` (a new one by default) on 127.0.0.1, a free port; its ``base_url`` is set.
+
+    With ``tls`` (a server context holding a certificate) it speaks HTTPS.
+    """
     api = api or JsonApi()
     handler = type("Handler", (_Handler,), {"api": api})
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     server.daemon_threads = True
+    if tls is not None:
+        server.socket = tls.wrap_socket(server.socket, server_side=True)
     thread = threading.Thread(
         target=server.serve_forever, kwargs={"poll_interval": 0.05}, name="driftwatch-json-api", daemon=True
     )
     thread.start()
-    api.base_url = f"http://127.0.0.1:{server.server_address[1]}"
+    api.base_url = f"{'https' if tls else 'http'}://127.0.0.1:{server.server_address[1]}"
     try:
         yield api
     finally:

@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import json
+import ssl
 import tomllib
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import trustme
 
 from driftwatch.collectors.build import build_collector
 from driftwatch.collectors.saas.http import HttpCollector, next_link
 from driftwatch.collectors.saas.settings import SaasSettings, parse_saas
 from driftwatch.config import load_config
 from driftwatch.defaults import initial_files
+from driftwatch.demo.account import demo_clients
 from driftwatch.demo.json_api import JsonApi, Reply, Request, running_json_api
 from driftwatch.normalise import Redactor
 from driftwatch.runner import run_once
@@ -373,3 +376,51 @@ def test_a_secret_field_is_stored_as_a_keyed_hash_that_changes_with_it(api: Json
     run_once(config, build_collector(config), [])
     second = json.loads(path.read_text())["config"]["webhook"]
     assert second["secret"].startswith("[redacted hmac-sha256:") and second["secret"] != first["secret"]
+
+
+def test_tls_is_verified_and_a_private_ca_can_be_named(tmp_path: Path) -> None:
+    ca = trustme.CA()
+    server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("127.0.0.1").configure_cert(server_context)
+    with running_json_api(tls=server_context) as api:
+        api.route("GET /settings")(lambda _request: Reply({"sharing": "private"}))
+        text = SINGLE.format(base=api.base_url)
+        (gap,) = HttpCollector(settings(text, tmp_path), REDACTOR).collect().gaps
+        assert (gap.kind, gap.code) == ("unreachable", "TLSVerifyFailed")
+        assert api.requests == []  # nothing was sent over the untrusted connection
+        ca.cert_pem.write_to_path(str(tmp_path / "private-ca.pem"))
+        trusted = text.replace("max_attempts = 3", 'max_attempts = 3\nca_file = "private-ca.pem"')
+        collection = HttpCollector(settings(trusted, tmp_path), REDACTOR).collect()
+    assert collection.gaps == ()
+    assert [dict(r.config) for r in collection.resources] == [{"sharing": "private"}]
+
+
+def test_a_failing_saas_service_leaves_aws_read_and_its_own_files_kept(
+    api: JsonApi, docs_repo: Path, aws: str
+) -> None:
+    healthy = {"ok": True}
+
+    @api.route("GET /drives")
+    def drives(request: Request) -> Reply:
+        if not healthy["ok"]:
+            return Reply({"error": "maintenance"}, 503)
+        return Reply({"drives": [{"id": "hr"}] if request.query["page"] == "1" else []})
+
+    iam = demo_clients(aws).iam
+    iam.create_user(UserName="alice")
+    path = write_config(docs_repo, aws, extra=DOCS.format(base=api.base_url))
+    path.write_text(path.read_text().replace('services = ["s3", "ec2", "iam"]', 'services = ["iam"]'))
+    config = load_config(path)
+    run_once(config, build_collector(config), [])
+    assert (docs_repo / "snapshots/saas/docs/drive/hr.json").exists()
+
+    healthy["ok"] = False
+    iam.create_user(UserName="bob")
+    result = run_once(config, build_collector(config), [])
+    assert result.recorded is not None
+    assert [p.rsplit("/", 1)[1] for p in result.recorded.added] == ["bob.json"]
+    assert result.recorded.removed == ()
+    assert (docs_repo / "snapshots/saas/docs/drive/hr.json").exists()
+    assert [(str(g.scope), g.code) for g in result.report.gaps] == [
+        ("saas/docs/global/docs/drive", "HTTP503")
+    ]
