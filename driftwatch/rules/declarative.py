@@ -27,7 +27,19 @@ from driftwatch.rules import guardrail_findings as _guardrail_findings
 VALUE_OPERATORS = ("equals", "not_equals", "in", "not_in", "matches", "<=", ">=")
 OPERATORS = (*VALUE_OPERATORS, "absent", "present")
 RULE_KEYS = frozenset(
-    {"name", "type", "path", "operator", "value", "severity", "message", "reference", "enabled", "if_absent"}
+    {
+        "name",
+        "type",
+        "path",
+        "operator",
+        "value",
+        "severity",
+        "message",
+        "reference",
+        "enabled",
+        "if_absent",
+        "provider",
+    }
 )
 MESSAGE_FIELDS = frozenset({"id", "type", "account", "path", "actual", "expected", "name"})
 _NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
@@ -49,6 +61,7 @@ class DataRule:
     reference: str = ""
     enabled: bool = True
     if_absent: str = "fail"
+    provider: str = ""  # "aws" or "saas": only that provider's resources ("" = any)
 
     def holds(self, actual: Any) -> bool:
         """True when one matched value (or ``_ABSENT``) satisfies the rule."""
@@ -118,6 +131,8 @@ class DataRule:
         """This rule in the engine's form."""
 
         def evaluate(state: ResourceState, ctx: Context, settings: RuleSettings) -> list[Finding]:
+            if self.provider and state.identity.provider != self.provider:
+                return []
             return _guardrail_findings(self.name, state, ctx, settings, self.check)
 
         return Rule(self.name, self.types, self.severity, {}, evaluate, self.message or self.name)
@@ -185,6 +200,9 @@ def _parse_rule(table: Any, where: str) -> DataRule:
         raise BaselineError(f"{where}: message: unknown field {{{sorted(bad)[0]}}} (known: {known})")
     if not isinstance(enabled, bool):
         raise BaselineError(f"{where}: enabled: must be true or false")
+    provider = table.get("provider", "")
+    if provider not in ("", "aws", "saas"):
+        raise BaselineError(f'{where}: provider: must be "aws" or "saas", not {provider!r}')
     if if_absent not in ("fail", "pass"):
         raise BaselineError(f'{where}: if_absent: must be "fail" (the default) or "pass"')
     return DataRule(
@@ -198,6 +216,7 @@ def _parse_rule(table: Any, where: str) -> DataRule:
         reference,
         enabled,
         if_absent,
+        provider,
     )
 
 

@@ -162,3 +162,23 @@ def test_shipped_rules_can_be_turned_off_in_the_guardrail_file() -> None:
     guardrails = parse_guardrail_file(b"[rules.github-2fa-not-required]\nenabled = false\n", LABEL)
     assert guardrails.settings["github-2fa-not-required"].enabled is False
     assert guardrails.settings["m365-anyone-links-allowed"].enabled is True
+
+
+def test_the_ai_training_rule_judges_saas_resources_wherever_the_flag_is() -> None:
+    guardrails = parse_guardrail_file(b"", LABEL)
+    chat = ResourceId("saas", "chat", "global", "chat/workspace", "acme")
+    docs = ResourceId("saas", "docs", "global", "docs/workspace", "acme")
+    bucket = ResourceId("aws", "111122223333", "global", "s3/bucket", "b", "arn:aws:s3:::b")
+    training_on = {"features": {"assistant": {"use_data_for_training": True}}}
+    states = {
+        chat.key: ResourceState(chat, training_on, training_on, None),  # approved: an exception
+        docs.key: ResourceState(docs, training_on, None, None),
+        bucket.key: ResourceState(bucket, training_on, None, None),  # not a SaaS resource
+        "other": ResourceState(docs, {"ai": {"enabled": True}}, None, None),  # no such flag: no finding
+    }
+    found = [
+        (f.resource.account, f.subject)
+        for f in evaluate(states, guardrails.settings)
+        if f.rule == "ai-training-on-customer-data"
+    ]
+    assert found == [("docs", "ai-training-on-customer-data:features.assistant.use_data_for_training")]
