@@ -170,13 +170,15 @@ def check_config(ctx: click.Context) -> None:
 def collect(ctx: click.Context) -> None:
     """Read the cloud settings and commit them to the state repository (no compare, no notify)."""
     from driftwatch.collectors.build import build_collector
-    from driftwatch.runner import collect_and_record
+    from driftwatch.runner import collect_and_record, pull, push
     from driftwatch.store import StateRepo
 
     config = _load(ctx)
     repo = StateRepo(config.state.repo, warn=_err)
     with repo.lock():
+        synced = pull(config, repo)
         snapshot, recorded = collect_and_record(config, repo, build_collector(config, _progress()))
+        synced = synced.then(push(config, repo))
     changed = len(recorded.added) + len(recorded.changed) + len(recorded.removed)
     where = f"commit {recorded.commit[:10]}" if recorded.commit else "no commit (nothing changed)"
     _out(
@@ -185,6 +187,7 @@ def collect(ctx: click.Context) -> None:
     )
     for gap in snapshot.gaps:
         _err(f"not read: {gap.describe()}")
+    _remote_problems(synced.problems)
 
 
 def _emit(report: RunReport, output: str, threshold: Severity, show: Severity) -> int:
@@ -339,9 +342,15 @@ def _cycle(config: Config, output: str, threshold: Severity, daemon: bool = Fals
     told = result.notification is not None and (result.notification.alerts or result.notification.gaps)
     if told and (result.notify_errors or build_errors):
         _err("this run's alerts stay pending in alert-state.json; the next run tells them again")
+    _remote_problems(result.synced.problems)
     for gap in result.report.gaps:
         _err(f"coverage gap: {gap.describe()}")
     return (EXIT_FINDINGS if result.report.at_least(threshold) else EXIT_OK), result
+
+
+def _remote_problems(problems: Sequence[str]) -> None:
+    for problem in problems:
+        _err(f"state repository remote: {problem}")
 
 
 @cli.command()

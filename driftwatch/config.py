@@ -552,6 +552,7 @@ def parse_config(raw: Mapping[str, Any], path: Path) -> Config:
     notify = tuple(_load_notify(path, i, entry) for i, entry in enumerate(notify_raw))
     templates_dir = _load_templates(path, here, root.take("templates", dict, {}))
     alerts = _load_alerts(path, root.take("alerts", dict, {}))
+    remote = _load_remote(path, root.take("remote", dict, {}))
     root.finish()
 
     return Config(
@@ -566,6 +567,7 @@ def parse_config(raw: Mapping[str, Any], path: Path) -> Config:
         approval=approval,
         saas=saas,
         alerts=alerts,
+        remote=remote,
     )
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -34,7 +34,7 @@ from driftwatch.rules.engine import evaluate
 from driftwatch.rules.fleet import ToolUpgrade, group_fleet_changes, label_new_defaults
 from driftwatch.rules.reverted import BaselineVersion, label_reverted
 from driftwatch.run_record import gaps_from_manifest, unreadable_fields
-from driftwatch.store import AlsoRecord, Documents, Recorded, StateRepo, blob_id
+from driftwatch.store import AlsoRecord, Documents, Recorded, StateRepo, Synced, blob_id
 
 
 @dataclass(frozen=True)
@@ -49,6 +49,7 @@ class RunResult:
     recorded: Recorded | None = None
     notification: Notification | None = None
     alerts_commit: str | None = None
+    synced: Synced = field(default_factory=Synced)
 
 
 def new_run_id(now: datetime) -> str:
@@ -77,6 +78,28 @@ def collect_and_record(
     )
     recorded = repo.record(snapshot, config.state.author_name, config.state.author_email, also)
     return snapshot, recorded
+
+
+def pull(config: Config, repo: StateRepo) -> Synced:
+    """Take the commits pushed to the state repository's remote (baseline approvals) before a run."""
+    return repo.pull(config.remote, (config.state.author_name, config.state.author_email))
+
+
+def push(config: Config, repo: StateRepo) -> Synced:
+    """Push the run's commits to the state repository's remote, rebasing them if it moved on."""
+    return repo.push(config.remote, (config.state.author_name, config.state.author_email))
+
+
+def with_rebased_commits(report: RunReport, synced: Synced) -> RunReport:
+    """``report`` naming the commits as they are after a rebase onto the remote."""
+    moved = dict(synced.rewritten)
+    if not moved:
+        return report
+    return replace(
+        report,
+        commit=moved.get(report.commit or "", report.commit),
+        findings=tuple(replace(f, commit=moved.get(f.commit or "", f.commit)) for f in report.findings),
+    )
 
 
 def check(
@@ -258,9 +281,11 @@ def run_once(
                 news, pending=bool(unavailable)
             )
 
+        pulled = pull(config, repo)
         snapshot, recorded = collect_and_record(config, repo, collector, alert_state)
         if failed:
             raise failed[0]
+        synced = pulled.then(push(config, repo))  # before the messages, which link to the commit
         report, news = told[0]
         head = repo.head()
         report = replace(
@@ -277,7 +302,8 @@ def run_once(
         alerts_commit = None
         if errors and not unavailable:
             alerts_commit = lifecycle.save_state(repo, news.state, notification, author)
-    return RunResult(report, errors, recorded, notification, alerts_commit)
+            synced = synced.then(push(config, repo))
+    return RunResult(report, errors, recorded, notification, alerts_commit, synced)
 
 
 def resolutions(repo: StateRepo, recorded: Recorded) -> Callable[[ResourceId], str]:

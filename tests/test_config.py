@@ -110,6 +110,9 @@ min_severity = "medium"
             '[[notify]]\ntype = "webhook"\nurl = "https://x.example"\nsecret_env = "abc def"\n',
             "config.toml: [[notify]] #1 secret_env: 'abc def' is not an environment variable name",
         ),
+        ("[remote]\nattempts = 0\n", "config.toml: [remote] attempts: must be between 1 and 20, not 0"),
+        ('[remote]\nname = "a b"\n', "config.toml: [remote] name: 'a b' is not a git remote name"),
+        ("[remote]\nbackoff = -1\n", "config.toml: [remote] backoff: must be 0 to 600 seconds, not -1"),
         ("[templates]\ndir = 3\n", "config.toml: [templates] dir: must be a string, not integer 3"),
         ('[alerts]\nremind_after = "0h"\n', "config.toml: [alerts] remind_after: '0h' is not an interval"),
         (
@@ -216,6 +219,10 @@ def test_routing_remote_and_templates_are_read(tmp_path: Path) -> None:
         write(
             tmp_path,
             """
+[remote]
+name = "upstream"
+attempts = 5
+backoff = 0
 [templates]
 dir = "tpl"
 [[notify]]
@@ -229,6 +236,7 @@ resources = ["arn:aws:s3:::prod-*"]
 """,
         )
     )
+    assert config.remote == RemoteSettings("upstream", 5, 0.0, 120.0)
     assert config.templates_dir == (tmp_path / "tpl").resolve()
     (hook,) = config.notify
     assert hook.filter == NotifyFilter(

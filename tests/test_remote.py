@@ -1,0 +1,195 @@
+"""A state repository shared through a remote: a local bare repo as remote, a second clone as the admin."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from driftwatch.config import RemoteSettings
+from driftwatch.defaults import initial_files
+from driftwatch.errors import StoreError
+from driftwatch.store import StateRepo, Synced, init_repo
+from tests.conftest import Invoke
+from tests.test_cli import APPROVER, make_public, seed
+from tests.test_store import AUTHOR, LOGS, bucket, snapshot
+
+QUICK = RemoteSettings(attempts=2, backoff=0)
+ADMIN = ("Alice Admin", "alice@example.com")
+
+
+def git(repo: Path, *args: str) -> str:
+    command = ["git", "-c", "user.name=Operator", "-c", "user.email=ops@example.com", "-C", str(repo), *args]
+    return subprocess.run(command, check=True, capture_output=True, text=True).stdout.strip()
+
+
+def share(repo: Path, tmp_path: Path) -> tuple[Path, Path]:
+    """Push ``repo`` to a new bare remote and clone it for an admin; returns (remote, admin clone)."""
+    remote = tmp_path / "remote.git"
+    subprocess.run(["git", "init", "-q", "--bare", "-b", "main", str(remote)], check=True)
+    git(repo, "remote", "add", "origin", str(remote))
+    git(repo, "push", "-q", "-u", "origin", "main")
+    admin = tmp_path / "admin"
+    subprocess.run(["git", "clone", "-q", str(remote), str(admin)], check=True)
+    git(admin, "config", "user.name", ADMIN[0])
+    git(admin, "config", "user.email", ADMIN[1])
+    return remote, admin
+
+
+def admin_commits(admin: Path, path: str, text: str, message: str) -> str:
+    git(admin, "pull", "-q", "--rebase")
+    (admin / path).parent.mkdir(parents=True, exist_ok=True)
+    (admin / path).write_text(text)
+    git(admin, "add", path)
+    git(admin, "commit", "-q", "-m", message)
+    git(admin, "push", "-q")
+    return git(admin, "rev-parse", "HEAD")
+
+
+def test_an_approval_pushed_between_two_runs_is_used_by_the_next(
+    state_repo: Path, aws: str, invoke: Invoke, tmp_path: Path
+) -> None:
+    seed(aws)
+    git(state_repo, "commit", "-q", "-am", "config for this account")
+    remote, admin = share(state_repo, tmp_path)
+    config = str(state_repo / "driftwatch.toml")
+    first = invoke("-c", config, "run")
+    assert first.exit_code == 0 and "state repository remote" not in first.stderr, first.stderr
+    assert git(remote, "rev-parse", "main") == git(state_repo, "rev-parse", "HEAD")
+
+    git(admin, "pull", "-q")
+    approved = invoke(
+        "-c", str(admin / "driftwatch.toml"), "approve", "--all", "--reason", "ok", "--author", APPROVER
+    )
+    assert approved.exit_code == 0, approved.stderr
+    git(admin, "push", "-q")
+
+    make_public(aws, "team-web")
+    second = invoke("-c", config, "run", "--format", "json")
+    assert second.exit_code == 2, second.stderr
+    findings = json.loads(second.stdout)["findings"]
+    # Nothing is unapproved any more: the admin's approval counts, and the drift is against it.
+    assert {(f["rule"], f["resource"], f["against"]) for f in findings} == {
+        ("s3-bucket-public", "arn:aws:s3:::team-web", "baseline"),
+        ("s3-public-access-block-weakened", "arn:aws:s3:::team-web", "baseline"),
+    }
+    assert git(state_repo, "log", "--format=%an: %s", "-3").splitlines() == [
+        "driftwatch: driftwatch: 1 changed, 0 added, 0 removed (s3 1)",
+        "Alice Admin: approve: 8 resource(s)",
+        "driftwatch: driftwatch: 0 changed, 8 added, 0 removed (ec2 2, iam 3, s3 3)",
+    ]
+    assert git(remote, "rev-parse", "main") == git(state_repo, "rev-parse", "HEAD") == findings[0]["commit"]
+
+
+def test_a_remote_that_is_down_loses_nothing_and_gets_the_commits_later(
+    state_repo: Path, aws: str, invoke: Invoke, tmp_path: Path
+) -> None:
+    seed(aws)
+    path = state_repo / "driftwatch.toml"
+    path.write_text(path.read_text().replace("attempts = 3\nbackoff = 2.0", "attempts = 2\nbackoff = 0"))
+    git(state_repo, "commit", "-q", "-am", "config for this account")
+    remote, _ = share(state_repo, tmp_path)
+    away = remote.rename(tmp_path / "remote-away.git")
+    config = str(state_repo / "driftwatch.toml")
+
+    first = invoke("-c", config, "run", "--fail-on", "critical")
+    assert first.exit_code == 0, first.stderr
+    assert "state repository remote: fetch from origin failed after 2 attempt(s): " in first.stderr
+    assert (
+        f"state repository remote: push to origin failed after 2 attempt(s): fatal: '{remote}' does not "
+        f"appear to be a git repository; 1 commit(s) stay in {state_repo} and the next run pushes them"
+    ) in first.stderr
+    make_public(aws, "team-web")
+    second = invoke("-c", config, "run", "--fail-on", "critical")
+    assert second.exit_code == 2 and "2 commit(s) stay in" in second.stderr
+    local = git(state_repo, "log", "--format=%H %s").splitlines()
+
+    away.rename(remote)
+    third = invoke("-c", config, "run", "--fail-on", "critical")
+    assert third.exit_code == 2 and "state repository remote" not in third.stderr, third.stderr
+    assert git(state_repo, "log", "--format=%H %s").splitlines() == local  # nothing rewritten or lost
+    assert git(remote, "log", "--format=%H %s", "main").splitlines() == local
+
+
+Shared = tuple[StateRepo, Path, Path]
+
+
+@pytest.fixture
+def shared(tmp_path: Path) -> tuple[StateRepo, Path, Path]:
+    init_repo(tmp_path / "state", initial_files(), *AUTHOR)
+    remote, admin = share(tmp_path / "state", tmp_path)
+    return StateRepo(tmp_path / "state"), remote, admin
+
+
+def test_a_refused_push_is_resolved_by_rebasing_the_collectors_commit(
+    shared: Shared,
+) -> None:
+    repo, remote, admin = shared
+    with repo.lock():
+        assert repo.pull(QUICK, AUTHOR).taken == 0
+        recorded = repo.record(snapshot(bucket("logs", Versioning={})), *AUTHOR)
+        # The admin pushes an approval after this run fetched and before it pushes.
+        approval = admin_commits(admin, "baselines/README.md", "approved\n", "approve: logs")
+        synced = repo.push(QUICK, AUTHOR)
+    assert recorded.commit is not None
+    new = git(repo.path, "rev-parse", "HEAD")
+    assert (synced.pushed, synced.taken, synced.rewritten, synced.problems) == (
+        1,
+        1,
+        ((recorded.commit, new),),
+        (),
+    )
+    assert git(remote, "rev-parse", "main") == new
+    assert git(repo.path, "rev-parse", "HEAD~1") == approval  # the collector's commit now sits on the admin's
+    assert (
+        git(repo.path, "log", "-1", "--format=%an %s")
+        == "driftwatch driftwatch: 0 changed, 1 added, 0 removed (s3 1)"
+    )
+    assert repo.last_run()["snapshot_commit"] == new  # check compares the rebased commit
+    assert (repo.path / LOGS).exists() and (repo.path / "baselines/README.md").read_text() == "approved\n"
+
+
+def test_local_commits_are_rebased_onto_the_remote_before_a_run(shared: Shared) -> None:
+    repo, remote, admin = shared
+    with repo.lock():
+        repo.record(snapshot(bucket("logs")), *AUTHOR)  # not pushed: as after a run while the remote was down
+    approval = admin_commits(admin, "baselines/README.md", "approved\n", "approve: logs")
+    with repo.lock():
+        synced = repo.pull(QUICK, AUTHOR)
+    assert (synced.taken, len(synced.rewritten)) == (1, 1)
+    assert git(repo.path, "rev-parse", "HEAD~1") == approval
+    assert git(remote, "rev-parse", "main") == approval  # pushed only after the run commits
+
+
+def test_a_rebase_that_conflicts_stops_the_run_and_loses_nothing(
+    shared: Shared,
+) -> None:
+    repo, _, admin = shared
+    with repo.lock():
+        repo.record(snapshot(bucket("logs", Versioning={})), *AUTHOR)
+        repo.push(QUICK, AUTHOR)
+        repo.record(snapshot(bucket("logs", Versioning={"Status": "Enabled"})), *AUTHOR)
+    local = git(repo.path, "rev-parse", "HEAD")
+    admin_commits(admin, LOGS, "{}\n", "edit a snapshot by hand")  # what the collector owns
+    with repo.lock(), pytest.raises(StoreError) as error:
+        repo.pull(QUICK, AUTHOR)
+    assert str(error.value) == (
+        f"{repo.path}: cannot rebase 1 local commit(s) onto origin/main: {LOGS} changed on both sides. "
+        "Nothing is lost: the local commits are still on this branch and are not pushed. Merge them by hand "
+        f"(`git -C {repo.path} pull --rebase origin`), then run again"
+    )
+    assert git(repo.path, "rev-parse", "HEAD") == local
+    assert git(repo.path, "status", "--porcelain") == ""
+    assert not (Path(repo.repo.git_dir) / "rebase-merge").exists()
+
+
+def test_without_a_remote_nothing_is_fetched_or_pushed(tmp_path: Path) -> None:
+    init_repo(tmp_path / "state", initial_files(), *AUTHOR)
+    repo = StateRepo(tmp_path / "state")
+    with repo.lock():
+        repo.record(snapshot(bucket("logs")), *AUTHOR)
+        assert repo.pull(QUICK, AUTHOR) == repo.push(QUICK, AUTHOR) == Synced()
+    share(repo.path, tmp_path)
+    assert repo.push(RemoteSettings(name=""), AUTHOR) == Synced()  # a remote, but sharing switched off
