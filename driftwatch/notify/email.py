@@ -60,9 +60,8 @@ class EmailNotifier:
         return f"EmailNotifier(host={self.host!r}, to={self.recipients!r}, min_severity={self.min_severity})"
 
     def message(self, notification: Notification) -> EmailMessage | None:
-        """The message for the run: text and HTML alternatives; None when there is nothing to say."""
-        report = notification.report
-        if not report.at_least(self.min_severity) and not report.gaps:
+        """The message: text and HTML alternatives; None when the run has no news at the threshold."""
+        if not notification.has_news(self.min_severity):
             return None
         context = report_context(notification, self.min_severity)
         subject = render(self.templates, SUBJECT_TEMPLATE, **context)

@@ -28,20 +28,19 @@ class Routed:
 
 
 def select(notification: Notification, routing: NotifyFilter) -> Notification:
-    """``notification`` with only the findings ``routing`` matches (in the report, the alerts and
-    the quiet ones), and the gaps in its accounts and resources.
-
-    Rules and severities do not apply to coverage gaps: a gap has neither.
-    """
+    """``notification`` with only the findings and alerts ``routing`` matches, and the coverage gaps
+    in its accounts and resources (rules and severities do not apply to gaps: a gap has neither)."""
     report = notification.report
-    findings = tuple(f for f in report.findings if routing.matches(f))
-    gaps = tuple(g for g in report.gaps if _gap_matches(g, routing))
     return replace(
         notification,
-        report=replace(report, findings=findings, gaps=gaps),
+        report=replace(
+            report,
+            findings=tuple(f for f in report.findings if routing.matches(f)),
+            gaps=tuple(g for g in report.gaps if _gap_matches(g, routing)),
+        ),
         alerts=tuple(a for a in notification.alerts if routing.matches(a.finding)),
         quiet=tuple(f for f in notification.quiet if routing.matches(f)),
-        gaps=tuple(g for g in notification.gaps if _gap_matches(g.gap, routing)),
+        gaps=tuple(n for n in notification.gaps if _gap_matches(n.gap, routing)),
     )
 
 

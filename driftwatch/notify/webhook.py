@@ -8,14 +8,13 @@ import json
 import time
 import urllib.error
 import urllib.request
-from dataclasses import replace
 from email.message import Message
 
 from driftwatch import __version__
 from driftwatch.errors import NotifyError
 from driftwatch.model import Notification, Severity
 from driftwatch.notify import register
-from driftwatch.report_json import report_json
+from driftwatch.report_json import notification_json
 
 SIGNATURE_HEADER = "X-Driftwatch-Signature-256"
 """``sha256=<hex>``: HMAC-SHA256 of the exact request body, keyed with the shared secret."""
@@ -55,17 +54,15 @@ class WebhookNotifier:
         return f"WebhookNotifier(url={self.url!r}, min_severity={self.min_severity})"
 
     def body(self, notification: Notification) -> bytes | None:
-        """The request body for the run: its findings at or above the threshold and its gaps;
-        None when there is nothing to say."""
-        report = notification.report
-        shown = report.at_least(self.min_severity)
-        if not shown and not report.gaps:
+        """The request body: the run's findings at or above the threshold, its coverage gaps, and
+        what is news (``alerts``, ``gap_changes``); None when the run has no news for this threshold."""
+        if not notification.has_news(self.min_severity):
             return None
-        document = report_json(replace(report, findings=shown))
+        document = notification_json(notification, self.min_severity)
         return json.dumps(document, sort_keys=True, ensure_ascii=False).encode("utf-8")
 
     def notify(self, notification: Notification) -> None:
-        """POST the document; nothing when nothing is at or above the threshold."""
+        """POST the document; nothing when the run has no news at or above the threshold."""
         body = self.body(notification)
         if body is None:
             return

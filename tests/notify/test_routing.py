@@ -93,12 +93,15 @@ def test_select_applies_every_part_of_the_filter_to_findings_and_accounts_to_gap
     )
     report = RunReport("r", WHEN, WHEN, "/state", None, 4, 4, findings, gaps)
 
+    notification = Notification.from_report(report)
+
     def names(routing: NotifyFilter) -> tuple[list[str], list[str]]:
-        chosen = select(Notification.from_report(report), routing)
-        ids = [f.resource.id for f in chosen.report.findings]
-        assert [a.finding.resource.id for a in chosen.alerts] == ids  # every finding here is new
-        assert [g.gap for g in chosen.gaps] == list(chosen.report.gaps)
-        return ids, [g.scope.account for g in chosen.report.gaps]
+        chosen = select(notification, routing)
+        found = [f.resource.id for f in chosen.report.findings]
+        # What is news is cut the same way as the run's findings and gaps.
+        assert [a.finding.resource.id for a in chosen.alerts] == found
+        assert [n.gap for n in chosen.gaps] == list(chosen.report.gaps)
+        return found, [g.scope.account for g in chosen.report.gaps]
 
     everything = ["prod-data", "prod-logs", "prod-other", "dev-scratch"]
     assert names(NotifyFilter()) == (everything, [ACCOUNT, OTHER])

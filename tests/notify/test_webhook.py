@@ -15,7 +15,7 @@ from driftwatch.errors import NotifyError
 from driftwatch.model import Notification
 from driftwatch.notify.build import build_notifiers
 from driftwatch.notify.webhook import SIGNATURE_HEADER, WebhookNotifier
-from tests.notify.test_slack import CRITICAL, FULL_REPORT, GAP, LOW, make_report
+from tests.notify.test_slack import CRITICAL, FULL_REPORT, GAP, HIGH, LOW, make_report
 from tests.support.webhook_receiver import running_receiver
 
 SECRET = "s3cr3t-shared-with-the-receiver"
@@ -58,6 +58,14 @@ def test_posts_the_documented_schema_signed_with_the_secret_from_the_environment
         "against": "baseline",
     }
     assert [g["api_call"] for g in document["coverage_gaps"]] == ["ec2:DescribeSecurityGroups"]
+    # What is news this run: both findings are new; the gap started.
+    assert [(a["kind"], a["finding"]["id"]) for a in document["alerts"]] == [
+        ("new", CRITICAL.id),
+        ("new", HIGH.id),
+    ]
+    assert [(g["change"], g["gap"]["api_call"]) for g in document["gap_changes"]] == [
+        ("started", "ec2:DescribeSecurityGroups")
+    ]
 
 
 def test_without_a_secret_there_is_no_signature_and_nothing_to_say_sends_nothing() -> None:
