@@ -90,18 +90,6 @@ def push(config: Config, repo: StateRepo) -> Synced:
     return repo.push(config.remote, (config.state.author_name, config.state.author_email))
 
 
-def with_rebased_commits(report: RunReport, synced: Synced) -> RunReport:
-    """``report`` naming the commits as they are after a rebase onto the remote."""
-    moved = dict(synced.rewritten)
-    if not moved:
-        return report
-    return replace(
-        report,
-        commit=moved.get(report.commit or "", report.commit),
-        findings=tuple(replace(f, commit=moved.get(f.commit or "", f.commit)) for f in report.findings),
-    )
-
-
 def check(
     repo: StateRepo,
     recorded: Recorded | None = None,
