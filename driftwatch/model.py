@@ -66,8 +66,8 @@ class ResourceId:
 
     @property
     def name(self) -> str:
-        """A short readable name for messages."""
-        return self.id
+        """A short readable name for messages (``every s3/bucket`` for a fleet-wide finding's ``*``)."""
+        return f"every {self.type}" if self.id == "*" else self.id
 
 
 @dataclass(frozen=True, order=True)

@@ -219,7 +219,7 @@ def run_demo(directory: Path, out: Callable[[str], None]) -> RunResult:
         still = fourth.notification.quiet if fourth.notification else ()
         out(
             "Still open, not repeated until the daily reminder: "
-            + ", ".join(f"{f.rule} on {f.resource.id}" for f in still)
+            + ", ".join(f"{f.rule} on {f.resource.name}" for f in still)
             + "\n"
         )
     log = StateRepo(directory).repo.git.log("--format=%h %s  (%an)")

@@ -72,6 +72,7 @@ def test_the_same_change_on_every_bucket_is_one_finding_matched_to_the_catalogue
     (group,) = found["provider-default-change"]
     assert group.severity is Severity.INFO
     assert group.resource.key == f"aws:{ACCOUNT}:*:s3/bucket/*"
+    assert group.resource.name == "every s3/bucket"
     assert [r.id for r in group.related] == [f"data-{i:02}" for i in range(6)]
     assert group.known_change is not None and group.known_change.id == "aws-s3-default-encryption-2023"
     assert group.known_change.date.isoformat() == "2023-01-05"
