@@ -335,6 +335,15 @@ admin_ports = [22]
             "[rules.sg-open-to-world]\nadmin_ports = [22, 70000]\n",
             "guardrails.toml: [rules.sg-open-to-world] admin_ports: ports are numbers from 1 to 65535",
         ),
+        (
+            "[rules.provider-default-change]\nmin_share = 1.5\n",
+            "guardrails.toml: [rules.provider-default-change] min_share: a share between 0 and 1 "
+            "(0.5 = half), not 1.5",
+        ),
+        (
+            "[rules.provider-default-change]\nmin_resources = 0\n",
+            "guardrails.toml: [rules.provider-default-change] min_resources: must be at least 1, not 0",
+        ),
         ("severity = 1\n", "guardrails.toml: unknown table or key 'severity'"),
         ("[rules.s3-bucket-public\n", "guardrails.toml: not valid TOML: Expected ']'"),
     ],
