@@ -372,6 +372,8 @@ def test_demo_tells_the_story(tmp_path: Path) -> None:
         "[s3-bucket-public] arn:aws:s3:::acme-prod-invoices",
         "[s3-public-access-block-weakened] arn:aws:s3:::acme-prod-invoices",
         "[iam-user-mfa-missing] arn:aws:iam::123456789012:user/humans/carol.diaz",
+        "[baseline-drift] arn:aws:iam::123456789012:group/Finance",
+        "[baseline-drift] arn:aws:iam::123456789012:policy/acme-ops-runbooks",
         "[baseline-drift] arn:aws:s3:::acme-data-lake-raw",
         "[unapproved-resource] arn:aws:s3:::acme-tmp-data-export",
         'Tags.cost-center: "CC-2040" -> "CC-2045"',
@@ -453,8 +455,8 @@ def test_demo_tells_the_story(tmp_path: Path) -> None:
         "driftwatch",
     ]
     assert log[2].split("|")[1] == (
-        "driftwatch: 24 changed, 1 added, 0 removed (ami 1, cloudtrail 1, config 1, docs 1, ebs 1, ec2 2, "
-        "guardduty 1, iam 3, kms 1, lambda 1, rds 1, s3 9, sns 1, sqs 1)"
+        "driftwatch: 26 changed, 1 added, 0 removed (ami 1, cloudtrail 1, config 1, docs 1, ebs 1, ec2 2, "
+        "guardduty 1, iam 5, kms 1, lambda 1, rds 1, s3 9, sns 1, sqs 1)"
     )
     leaked = "demo-only-not-a-real-key-7f3a"  # account_data.LEAKED_SECRET_VALUE
     assert leaked not in out + result.stderr + git(tmp_path / "demo", "log", "-p")

@@ -408,6 +408,14 @@ def apply_drift(endpoint_url: str) -> None:
     iam.update_assume_role_policy(RoleName=data.TRUST_OPENED_ROLE, PolicyDocument=document)
     weaker = {**data.PASSWORD_POLICY, "MinimumPasswordLength": data.WEAKENED_PASSWORD_LENGTH}
     iam.update_account_password_policy(**weaker)
+    iam.create_policy_version(
+        PolicyArn=data.policy_arn(data.WIDENED_POLICY),
+        PolicyDocument=json.dumps(
+            {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
+        ),
+        SetAsDefault=True,
+    )
+    iam.attach_group_policy(GroupName=data.ESCALATED_GROUP, PolicyArn=data.policy_arn("AdministratorAccess"))
     clients.cloudtrail["us-east-1"].stop_logging(Name=data.STOPPED_TRAIL)
     kms = clients.kms["us-east-1"]
     kms.disable_key_rotation(KeyId=key_id(kms, data.ROTATION_OFF_KEY))

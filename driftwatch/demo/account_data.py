@@ -249,6 +249,8 @@ INLINE_POLICIES: dict[str, dict[str, Any]] = {
     "cloudwatch-read": _allow(["cloudwatch:GetMetricData", "cloudwatch:ListMetrics", "logs:FilterLogEvents"]),
     "legacy-s3-full": _allow(["s3:*"]),
 }
+WIDENED_POLICY = "acme-ops-runbooks"  # the drift gives it a new default version allowing everything
+ESCALATED_GROUP = "Finance"  # the drift attaches AdministratorAccess to it
 # Group name -> (managed policies, inline policies).
 GROUPS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "Admins": (("AdministratorAccess",), ()),

@@ -182,6 +182,8 @@ def run_demo(directory: Path, out: Callable[[str], None]) -> RunResult:
             "with the link)\n"
             f"- role {data.TRUST_OPENED_ROLE}: account {data.PARTNER_ACCOUNT} may now assume it\n"
             f"- password policy: minimum length {data.WEAKENED_PASSWORD_LENGTH}\n"
+            f"- customer-managed policy {data.WIDENED_POLICY}: a new default version allows everything\n"
+            f"- group {data.ESCALATED_GROUP}: AdministratorAccess attached\n"
             f"- trail {data.STOPPED_TRAIL}: logging stopped\n"
             f"- KMS key {data.ROTATION_OFF_KEY}: automatic rotation turned off\n"
             f"- database {data.PUBLIC_DB}: made publicly accessible\n"
