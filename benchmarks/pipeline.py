@@ -29,7 +29,7 @@ from driftwatch.layout import BASELINES, SNAPSHOTS, is_resource_file
 from driftwatch.model import Notification, Resource, Severity, Snapshot
 from driftwatch.normalise import Redactor, canonical_text, file_text, normalise_resource
 from driftwatch.notify.console import ConsoleNotifier
-from driftwatch.runner import check, new_run_id
+from driftwatch.runner import check, new_run_id, settled_heap
 from driftwatch.store import StateRepo, init_repo
 
 AUTHOR = ("driftwatch", "driftwatch@localhost")
@@ -118,8 +118,9 @@ def run_scenario(
         with repo.lock():  # the lock and the recovery it runs are part of every real run
             return repo.record(snapshot, *AUTHOR)
 
-    recorded = timed("store", store)
-    report = timed("compare_rules", lambda: check(repo, recorded, snapshot))
+    with settled_heap():  # as the runner stores and compares
+        recorded = timed("store", store)
+        report = timed("compare_rules", lambda: check(repo, recorded, snapshot))
     timed("notify", lambda: notifier.notify(Notification.from_report(report)))
     pipeline = sum(times[s] for s in STAGES if s != "collect")
     refs = {

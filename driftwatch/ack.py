@@ -135,4 +135,4 @@ def mark_acknowledged(
 def current_acks(repo: StateRepo, approval: ApprovalSettings = NO_APPROVERS) -> dict[str, Acknowledgement]:
     """The approved acknowledgements of the repository, expired ones included."""
     view = approved_view(repo, approval)
-    return read_acks(view.files, view.approved_at)
+    return read_acks(view.files.under(ACKS), view.approved_at)

@@ -25,7 +25,7 @@ from driftwatch.config import ApprovalSettings, Approver
 from driftwatch.layout import BASELINES, SNAPSHOTS, identity_from_document, is_resource_file
 from driftwatch.model import Change, Finding, ResourceId
 from driftwatch.rules import RuleSettings
-from driftwatch.store import PathCommit, StateRepo
+from driftwatch.store import BlobFiles, PathCommit, StateRepo
 
 _EMAIL = re.compile(r"<([^<>\s]+@[^<>\s]+)>")
 
@@ -51,7 +51,7 @@ class ApprovedView:
     changed it after its last approval (oldest first).
     """
 
-    files: dict[str, bytes]
+    files: BlobFiles
     approved_at: dict[str, str]
     tampered: dict[str, tuple[Unapproved, ...]]
     rejected: frozenset[str] = frozenset()
@@ -136,9 +136,9 @@ def approved_view(
 
     ``at`` names a commit to look from instead of HEAD (what was approved then).
     """
-    committed = repo.committed_files(root, at)
+    committed = repo.committed_blobs(root, at)
     if not settings.enforced:
-        return ApprovedView(committed, {}, {})
+        return ApprovedView(BlobFiles(repo, committed), {}, {})
     with tempfile.TemporaryDirectory(prefix="driftwatch-signers-") as tmp:
         signers = None
         if settings.require_signed:
@@ -161,18 +161,14 @@ def approved_view(
                 since.setdefault(path, []).append(
                     Unapproved(path, commit.sha, commit.time, author, commit.subject, reason)
                 )
-    files: dict[str, bytes] = {}
-    for path, sha in last_approval.items():
-        data = repo.blob_at(sha, path)
-        if data is not None:  # else the approval deleted it
-            files[path] = data
+    files = repo.blobs_at(last_approval)  # a file the approval deleted is left out
     tampered = {
         path: tuple(changes)
         for path, changes in sorted(since.items())
         if committed.get(path) != files.get(path)  # changed and changed back: nothing is in force
     }
     approved_at = {p: s for p, s in last_approval.items() if p in files}
-    return ApprovedView(files, approved_at, tampered, frozenset(rejected))
+    return ApprovedView(BlobFiles(repo, files), approved_at, tampered, frozenset(rejected))
 
 
 def _identity(path: str, documents: Mapping[str, Any], *candidates: bytes | None) -> ResourceId:
@@ -206,15 +202,19 @@ def tamper_findings(
     """One ``baseline-tampered`` finding per baseline file changed without approval."""
     if settings is None or not settings.enabled:
         return []
-    committed = repo.committed_files(BASELINES) if view.tampered else {}
+    committed: dict[str, bytes] = {}
+    approved = view.files.load(view.tampered)
+    if view.tampered:
+        now_blobs = repo.committed_blobs(BASELINES)
+        committed = repo.read_blobs({p: now_blobs[p] for p in view.tampered if p in now_blobs})
     findings = []
     for path, changes in view.tampered.items():
-        approved, now = view.files.get(path), committed.get(path)
-        identity = _identity(path, documents, approved, now)
+        was, now = approved.get(path), committed.get(path)
+        identity = _identity(path, documents, was, now)
         diff: tuple[Change, ...] = ()
         if is_resource_file(path, BASELINES):
-            before, after = _config(approved), _config(now)
-            if approved is None or before is not None:
+            before, after = _config(was), _config(now)
+            if was is None or before is not None:
                 diff = diff_configs(identity, before, after if now is not None else None, "baseline")
         named = "; ".join(
             f"commit {c.commit[:10]} by {c.author} on {c.time.astimezone(UTC).date()} ({c.reason})"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 from urllib.parse import quote, unquote
 
@@ -28,8 +29,13 @@ def relative_path(identity: ResourceId) -> str:
         parts = [identity.provider, identity.account, *identity.type.split("/")[1:]]
     else:
         parts = [identity.provider, identity.account, identity.region, *identity.type.split("/")]
-    safe = [quote(p, safe="-_.") for p in parts]
-    return "/".join([*safe, quote(identity.id, safe="-_.") + ".json"])
+    return "/".join([*map(_file_name, parts), _file_name(identity.id) + ".json"])
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _file_name(part: str) -> str:
+    """``part`` made safe as one file or folder name (accounts, regions and types repeat: cached)."""
+    return quote(part, safe="-_.")
 
 
 def account_manifest_path(provider: str, account: str) -> str:

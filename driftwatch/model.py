@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import enum
 import hashlib
-import json
 import shlex
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, Literal
+
+from driftwatch.jsontext import compact_bytes
 
 JSONValue = Any
 """A value made only of dict, list, str, int, float, bool and None."""
@@ -154,10 +155,7 @@ class Resource:
 
 def content_digest(config: Mapping[str, JSONValue]) -> str:
     """SHA-256 of the canonical JSON text of ``config``."""
-    return hashlib.sha256(_CANONICAL.encode(config).encode()).hexdigest()
-
-
-_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(compact_bytes(config)).hexdigest()
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ from itertools import pairwise
 from json.encoder import encode_basestring as _encode_string
 from typing import Any
 
+from driftwatch.jsontext import indented_text
 from driftwatch.model import JSONValue, Resource
 from driftwatch.policy import normalise_policy
 
@@ -250,7 +251,6 @@ def _looks_like_policy(item: str | Mapping[str, Any]) -> bool:
 
 
 _COMPACT = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-_INDENTED = json.JSONEncoder(sort_keys=True, indent=2, ensure_ascii=False)
 
 
 def canonical_text(value: JSONValue) -> str:
@@ -262,7 +262,7 @@ def canonical_text(value: JSONValue) -> str:
 
 def file_text(document: JSONValue) -> str:
     """The text of a stored file: sorted keys, two-space indent, newline at the end."""
-    return _INDENTED.encode(document) + "\n"
+    return indented_text(document)
 
 
 def normalise_resource(

@@ -10,7 +10,7 @@ import json
 import os
 import subprocess
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, ItemsView, Iterable, Iterator, Mapping, ValuesView
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -20,6 +20,7 @@ import git
 
 from driftwatch.config import RemoteSettings
 from driftwatch.errors import LockedError, StoreError
+from driftwatch.jsontext import compact_bytes, untracked_bytes
 from driftwatch.layout import (
     ALERT_STATE,
     LAST_VERIFIED,
@@ -42,6 +43,16 @@ DIGESTS = f"{PRIVATE_DIR}/digests.json"
 """Untracked: the digest and blob id of each stored document, valid for one tree of ``snapshots/``."""
 
 """Untracked: what the last run observed but never stores as configuration (last-used dates)."""
+
+ALWAYS_PACK = {
+    "GIT_CONFIG_COUNT": "1",
+    "GIT_CONFIG_KEY_0": "fastimport.unpackLimit",
+    "GIT_CONFIG_VALUE_0": "0",
+}
+"""git fast-import keeps even a few objects as a pack (not loose files); packs are merged as they add up."""
+
+MAX_PACKS = 20
+"""Packs in the object store above which a run merges the small ones (git's own gc waits for 50)."""
 
 Documents = dict[str, dict[str, Any]]
 """Resource files by repository path, each ``{"identity": ..., "config": ...}``."""
@@ -236,6 +247,19 @@ class StateRepo:
         contents = self._cat(list(blobs.values()))
         return {path: data for path, sha in blobs.items() if (data := contents.get(sha)) is not None}
 
+    def blobs_at(self, files: Mapping[str, str]) -> dict[str, str]:
+        """The blob id of each path at its commit (``files`` maps path -> commit); absent ones left out."""
+        if not files:
+            return {}
+        names = [f"{commit}:{path}" for path, commit in files.items()]
+        out = self._git_bytes("cat-file", "--batch-check", stdin=b"".join(n.encode() + b"\n" for n in names))
+        blobs: dict[str, str] = {}
+        for path, line in zip(files, out.decode().splitlines(), strict=True):
+            sha, _, kind = line.partition(" ")
+            if kind.startswith("blob "):
+                blobs[path] = sha
+        return blobs
+
     def read_at(self, commit: str, paths: list[str]) -> Documents:
         """The given files as they were at ``commit``; files absent then are left out."""
         contents = self._cat([f"{commit}:{path}" for path in paths])
@@ -399,13 +423,6 @@ class StateRepo:
             (parents.split() or [None])[0],
             reason.strip() or None,
         )
-
-    def blob_at(self, commit: str, path: str) -> bytes | None:
-        """The content of ``path`` at ``commit``, or None if it did not exist then."""
-        try:
-            return bytes(self.repo.commit(commit).tree[path].data_stream.read())
-        except KeyError:
-            return None
 
     def is_ancestor(self, old: str, new: str) -> bool:
         """True when ``old`` is ``new`` or one of its ancestors."""
@@ -587,31 +604,31 @@ class StateRepo:
             if not any(e.covers(Scope.parse(scope)) for e in explained)
         )
         snapshot = replace(snapshot, gaps=gaps)
-        written: list[str] = []
+        written: dict[str, bytes | None] = {}  # what the commit takes: new bytes, or None if removed
+
+        def put(path: str, text: str) -> bool:
+            data = text.encode()
+            if not self._write(path, data):
+                return False
+            written[path] = data
+            return True
+
         for paths in (added, changed):
             for path in list(paths):
                 text = file_text(documents[path])
                 index[path] = (index[path][0], blob_id(text.encode()))
-                if self._write(path, text):
-                    written.append(path)
-                else:  # the file already says this (a stale digest): no change after all
+                if not put(path, text):  # the file already says this (a stale digest): no change after all
                     paths.remove(path)
         for path in removed:
             (self.path / path).unlink()
-            written.append(path)
-        if self._write(MANIFEST, file_text(manifest(snapshot))):
-            written.append(MANIFEST)
+            written[path] = None
+        put(MANIFEST, file_text(manifest(snapshot)))
         for account in snapshot.accounts:  # an account not reached keeps the manifest of its last read
-            account_manifest = account_manifest_path("aws", account)
-            if self._write(account_manifest, file_text(manifest(snapshot, account))):
-                written.append(account_manifest)
+            put(account_manifest_path("aws", account), file_text(manifest(snapshot, account)))
         if is_complete(snapshot):  # evidence of a check only when every configured scope was read
             today = snapshot.finished_at.astimezone(UTC).date().isoformat()
-            if self._write(
-                LAST_VERIFIED,
-                file_text({"date": today, "note": "the day driftwatch last read every setting"}),
-            ):
-                written.append(LAST_VERIFIED)
+            verified = {"date": today, "note": "the day driftwatch last read every setting"}
+            put(LAST_VERIFIED, file_text(verified))
         extra: Mapping[str, str] = {}
         note = ""
         if also is not None:
@@ -619,21 +636,17 @@ class StateRepo:
                 Recorded(None, previous_commit, documents, tuple(added), tuple(changed), tuple(removed), gaps)
             )
         for path, text in extra.items():
-            if self._write(path, text):
-                written.append(path)
+            put(path, text)
         commit = None
         if written:
             message = commit_message(snapshot, added, changed, removed, note)
-            self.commit(message, written, author_name, author_email)
+            contents = {path: data for path, data in written.items() if data is not None}
+            self.commit(message, list(written), author_name, author_email, contents=contents)
             commit = self.head()
         if commit is not None or not trusted:
             self._save_index(index)
-        self._write(
-            OBSERVATIONS,
-            file_text(
-                {r.identity.key: jsonable(dict(r.observations)) for r in snapshot.resources if r.observations}
-            ),
-        )
+        observed = {r.identity.key: jsonable(r.observations) for r in snapshot.resources if r.observations}
+        self._write(OBSERVATIONS, untracked_bytes(observed))
         latest = [commit] if commit is not None else self.snapshot_commits(1)
         self._write(
             f"{PRIVATE_DIR}/last-run.json",
@@ -679,8 +692,7 @@ class StateRepo:
     def _save_index(self, index: Mapping[str, tuple[str, str]]) -> None:
         tree = self._snapshots_tree()
         if tree is not None:
-            text = json.dumps({"tree": tree, "documents": index}, separators=(",", ":"), sort_keys=True)
-            self._write(DIGESTS, text)
+            self._write(DIGESTS, compact_bytes({"tree": tree, "documents": index}))
 
     def _index_history(self) -> None:
         """Add the new commit to git's commit-graph with changed-path filters, so that the log of
@@ -705,31 +717,123 @@ class StateRepo:
         """Write one file of the repository atomically (only when its text changes)."""
         self._write(path, text)
 
-    def _write(self, path: str, text: str) -> bool:
-        """Write ``text`` atomically unless the file already holds it; True when it was written."""
+    def _write(self, path: str, content: str | bytes) -> bool:
+        """Write ``content`` unless the file already holds it; True when it was written.
+
+        A file is replaced atomically, so a killed run never leaves half of one; a new file under
+        ``snapshots/`` is written in place (half of one is untracked, and the next run's recovery
+        removes it).
+        """
+        data = content.encode() if isinstance(content, str) else content
         target = self.path / path
-        target.parent.mkdir(parents=True, exist_ok=True)
         try:
-            if target.read_text(encoding="utf-8") == text:
+            if target.read_bytes() == data:
                 return False
-        except (FileNotFoundError, UnicodeDecodeError):
-            pass
+        except FileNotFoundError:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            if path.startswith(f"{SNAPSHOTS}/"):
+                with open(target, "xb") as new:
+                    new.write(data)
+                return True
         temporary = target.with_name(f".{target.name}.tmp")
-        temporary.write_text(text, encoding="utf-8")
-        os.replace(temporary, target)  # atomic: a killed run never leaves half a file
+        temporary.write_bytes(data)
+        os.replace(temporary, target)
         return True
 
     def commit(
-        self, message: str, paths: list[str], author_name: str, author_email: str, sign: bool = False
+        self,
+        message: str,
+        paths: list[str],
+        author_name: str,
+        author_email: str,
+        sign: bool = False,
+        contents: Mapping[str, bytes] | None = None,
     ) -> None:
         """Commit ``paths`` only (never what else is staged) as the given author and committer.
 
-        ``sign`` signs the commit with git's own signing set-up (``user.signingkey``, ``gpg.format``).
-        The commit is built in a temporary index from HEAD plus ``paths``, so git hashes only
-        those files; then the real index takes the same paths, and anything else staged there
-        stays staged. The message and the paths go through files and stdin: a first run lists
-        every resource, more than a command line holds.
+        The commit is HEAD's tree with ``paths`` as they are in the working tree (a path that is
+        gone is removed); ``contents`` may give their bytes so that they are not read again. It
+        is made by ``git fast-import``, which writes the new objects in one pack and hashes
+        nothing else; then the real index takes the same paths, and anything else staged there
+        stays staged. ``sign`` signs the commit with git's own signing set-up
+        (``user.signingkey``, ``gpg.format``), which only ``git commit-tree`` can do.
         """
+        branch = self._branch()
+        if sign or branch is None:
+            self._commit_tree(message, paths, author_name, author_email, sign)
+        else:
+            self._fast_import(branch, message, paths, author_name, author_email, contents or {})
+        listing = b"".join(path.encode() + b"\0" for path in paths)
+        self._git_bytes("update-index", "--add", "--remove", "-z", "--stdin", stdin=listing)
+        self._index_history()
+        self._merge_small_packs()
+
+    def _merge_small_packs(self) -> None:
+        """Keep the object store to a few packs: each fast-import writes one. A geometric repack
+        merges the small packs and leaves the large one alone, so it costs what they hold."""
+        packs = Path(self.repo.git_dir) / "objects" / "pack"
+        if len(list(packs.glob("*.pack"))) > MAX_PACKS:
+            self._git_bytes("repack", "-d", "-q", "--geometric=2")
+
+    def _branch(self) -> str | None:
+        """The branch HEAD names (``refs/heads/main``), even before its first commit; None if detached."""
+        out = self._git_bytes("symbolic-ref", "-q", "HEAD", ok=(0, 1)).decode().strip()
+        return out or None
+
+    def _fast_import(
+        self,
+        branch: str,
+        message: str,
+        paths: list[str],
+        author_name: str,
+        author_email: str,
+        contents: Mapping[str, bytes],
+    ) -> None:
+        """One commit on ``branch`` through ``git fast-import``: HEAD plus ``paths``, nothing else.
+
+        The stream ends with ``done``, so a stream cut short (a killed run) commits nothing; the
+        branch moves only if it still points at the parent read here.
+        """
+        parent = self.head()
+        when = int(time.time())
+        person = f"{_fast_import_name(author_name)} <{_fast_import_name(author_email)}> {when} +0000"
+        encoded = message.encode()
+        stream = [
+            b"feature done\n",
+            f"commit {branch}\nauthor {person}\ncommitter {person}\n".encode(),
+            b"data %d\n%s\n" % (len(encoded), encoded),
+        ]
+        if parent is not None:
+            stream.append(f"from {parent}\n".encode())
+        for path in paths:
+            data = contents.get(path)
+            if data is None:
+                try:
+                    data = (self.path / path).read_bytes()
+                except FileNotFoundError:
+                    stream.append(b"D %s\n" % _fast_import_path(path))
+                    continue
+            stream.append(b"M 100644 inline %s\ndata %d\n" % (_fast_import_path(path), len(data)))
+            stream.extend((data, b"\n"))
+        stream.append(b"done\n")
+        try:
+            self._git_bytes(
+                "fast-import", "--quiet", "--date-format=raw", stdin=b"".join(stream), env=ALWAYS_PACK
+            )
+        except StoreError as exc:
+            if "Not updating" not in str(exc):
+                raise
+            raise StoreError(
+                f"{self.path}: {branch} moved while this run was committing (a commit or push into "
+                "this checkout); nothing was committed, and the next run records the state again"
+            ) from None
+        if self.head() == parent:
+            raise StoreError(f"{self.path}: git fast-import did not move {branch}")
+
+    def _commit_tree(
+        self, message: str, paths: list[str], author_name: str, author_email: str, sign: bool
+    ) -> None:
+        """One commit through git's plumbing (a temporary index from HEAD plus ``paths``)."""
         git_dir = Path(self.repo.git_dir)
         message_file = git_dir / "DRIFTWATCH_MSG"
         temporary_index = {"GIT_INDEX_FILE": str(git_dir / "driftwatch-index")}
@@ -757,8 +861,6 @@ class StateRepo:
             subject = message.splitlines()[0] if message.strip() else "driftwatch"
             reflog = f"commit{'' if parent else ' (initial)'}: {subject}"
             self._git_bytes("update-ref", "-m", reflog, "HEAD", new.decode().strip(), parent or "0" * 40)
-            self._git_bytes("update-index", "--add", "--remove", "-z", "--stdin", stdin=listing)
-            self._index_history()
         finally:
             message_file.unlink(missing_ok=True)
             (git_dir / "driftwatch-index").unlink(missing_ok=True)
@@ -943,6 +1045,48 @@ AlsoRecord = Callable[[Recorded], tuple[Mapping[str, str], str]]
 """Given what a run records, driftwatch's own files to commit with it and a commit message paragraph."""
 
 
+class BlobFiles(Mapping[str, bytes]):
+    """Files by path, known by blob id and read from git only when asked for.
+
+    Looking at which files there are, or whether two are the same (``blobs``), reads nothing;
+    ``items()``, ``values()`` and ``load()`` read what they need in one ``git cat-file``.
+    """
+
+    def __init__(self, repo: StateRepo, blobs: Mapping[str, str]) -> None:
+        self.blobs = dict(blobs)
+        self._repo = repo
+        self._read: dict[str, bytes] = {}
+
+    def load(self, paths: Iterable[str]) -> dict[str, bytes]:
+        """The content of ``paths`` (those that are files here), read at once."""
+        wanted = [p for p in paths if p in self.blobs]
+        missing = {p: self.blobs[p] for p in wanted if p not in self._read}
+        self._read.update(self._repo.read_blobs(missing))
+        return {p: self._read[p] for p in wanted if p in self._read}
+
+    def under(self, folder: str) -> dict[str, bytes]:
+        """The files under ``folder`` (``baselines/acks``), read at once."""
+        return self.load(p for p in self.blobs if p.startswith(folder.rstrip("/") + "/"))
+
+    def __getitem__(self, path: str) -> bytes:
+        return self.load([path])[path]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.blobs)
+
+    def __len__(self) -> int:
+        return len(self.blobs)
+
+    def __contains__(self, path: object) -> bool:
+        return path in self.blobs
+
+    def items(self) -> ItemsView[str, bytes]:
+        return self.load(self.blobs).items()
+
+    def values(self) -> ValuesView[bytes]:
+        return self.load(self.blobs).values()
+
+
 @dataclass(frozen=True)
 class CommitInfo:
     """One commit as history shows it."""
@@ -1046,6 +1190,19 @@ def _parse_json(data: bytes, rel: str) -> dict[str, Any]:
     if not isinstance(parsed, dict):
         raise StoreError(f"{rel}: expected a JSON object")
     return parsed
+
+
+def _fast_import_name(text: str) -> str:
+    """A name or email as ``git fast-import`` takes it (no angle brackets or line breaks)."""
+    return " ".join(text.replace("<", "").replace(">", "").split())
+
+
+def _fast_import_path(path: str) -> bytes:
+    """A path for a ``git fast-import`` command, quoted the C way when it needs to be."""
+    if not path.startswith('"') and "\n" not in path:
+        return path.encode()
+    escaped = path.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+    return f'"{escaped}"'.encode()
 
 
 def blob_id(data: bytes) -> str:

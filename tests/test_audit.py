@@ -123,10 +123,12 @@ def test_history_show_and_report_on_a_repository_with_runs_approvals_and_acks(
     entries = json.loads(
         invoke("-c", config, "history", "team-web", "--format", "json", "--until", when["run1"]).stdout
     )["entries"]
-    same_second = [("approval", c["approval"], "Alice Admin <alice@example.com>")]
+    alice, bot = "Alice Admin <alice@example.com>", "driftwatch <driftwatch@localhost>"
+    timeline = [("run1", "snapshot", bot), ("approval", "approval", alice), ("run2", "snapshot", bot)]
+    timeline += [("ack", "ack", alice), ("tamper", "unapproved", "Mallory <mallory@example.com>")]
+    # --until is inclusive to the second: what was committed within run1's second comes too.
     assert [(e["kind"], e["commit"], e["author"]) for e in entries] == [
-        ("snapshot", c["run1"], "driftwatch <driftwatch@localhost>"),
-        *(same_second if when["run1"] == when["approval"] else []),
+        (kind, c[key], author) for key, kind, author in timeline if when[key] <= when["run1"]
     ]
 
     # The trailers answer without driftwatch.

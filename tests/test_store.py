@@ -15,7 +15,7 @@ import pytest
 from driftwatch.defaults import initial_files
 from driftwatch.errors import LockedError, StoreError
 from driftwatch.model import CoverageGap, Resource, ResourceId, Scope, Snapshot
-from driftwatch.store import StateRepo, init_repo
+from driftwatch.store import MAX_PACKS, StateRepo, init_repo
 
 ACCOUNT = "111122223333"
 BUCKETS = Scope("aws", ACCOUNT, "global", "s3/bucket")
@@ -318,3 +318,59 @@ def test_recovery_says_what_it_discards(tmp_path: Path) -> None:
     assert warning.startswith("discarded uncommitted changes under snapshots/ (")
     assert "snapshots/NOTES.md" in warning and LOGS in warning
     assert not (repo.path / "snapshots/NOTES.md").exists()
+
+
+def test_paths_that_git_fast_import_must_quote_are_committed_as_named(repo: StateRepo) -> None:
+    odd = {'"quoted" name': "quoted", "with space and ü": "spaced", "trailing\\back": "slash"}
+    with repo.lock():
+        recorded = repo.record(snapshot(*(bucket(name) for name in odd)), *AUTHOR)
+    committed = repo.repo.git.ls_tree("-r", "--name-only", "-z", "HEAD", "--", "snapshots/").split("\0")
+    assert sorted(p for p in committed if p.endswith(".json") and "bucket" in p) == sorted(recorded.added)
+    for path in recorded.added:
+        assert repo.repo.git.show(f"HEAD:{path}") == (repo.path / path).read_text().rstrip("\n")
+    assert repo.repo.git.status("--porcelain") == ""
+
+
+def test_a_run_on_a_detached_head_commits_there(repo: StateRepo) -> None:
+    repo.repo.git.checkout("-q", "--detach")
+    before = repo.head()
+    with repo.lock():
+        recorded = repo.record(snapshot(bucket("logs")), *AUTHOR)
+    assert recorded.commit is not None and recorded.commit != before
+    assert repo.repo.git.rev_parse("HEAD^") == before
+    assert repo.repo.head.is_detached
+
+
+def test_a_commit_is_refused_when_the_branch_moved_under_it(repo: StateRepo, tmp_path: Path) -> None:
+    clone = git.Repo.clone_from(repo.path, tmp_path / "clone")
+    with clone.config_writer() as config:
+        config.set_value("user", "name", "Other").set_value("user", "email", "other@example.com")
+    clone.git.commit("--allow-empty", "-qm", "someone else")
+    parent = repo.head()
+    # the branch moves after the commit's parent was read, as a concurrent `git push` into it would
+    original = repo.head
+
+    def moved_after_reading() -> str | None:
+        seen = original()
+        repo.repo.git.fetch("-q", str(tmp_path / "clone"), "main:main", "--update-head-ok")
+        return seen
+
+    repo.head = moved_after_reading  # type: ignore[method-assign]
+    (repo.path / "snapshots" / "x.txt").write_text("x\n")
+    with pytest.raises(StoreError, match="main moved while this run was committing"):
+        repo.commit("late", ["snapshots/x.txt"], *AUTHOR)
+    repo.head = original  # type: ignore[method-assign]
+    assert repo.repo.git.log("-1", "--format=%s") == "someone else"
+    assert repo.repo.git.rev_parse("HEAD^") == parent
+
+
+def test_many_runs_leave_a_few_packs_and_every_commit_readable(repo: StateRepo) -> None:
+    for run in range(MAX_PACKS + 5):
+        when = DAY_1 + timedelta(minutes=run)
+        with repo.lock():
+            repo.record(snapshot(bucket("logs", Run=run), when=when), *AUTHOR)
+    packs = list((Path(repo.repo.git_dir) / "objects" / "pack").glob("*.pack"))
+    assert 0 < len(packs) <= MAX_PACKS
+    assert repo.repo.git.fsck("--strict", "--no-progress") == ""
+    assert json.loads(repo.repo.git.show(f"HEAD:{LOGS}"))["config"]["Run"] == MAX_PACKS + 4
+    assert json.loads(repo.repo.git.show(f"HEAD~{MAX_PACKS + 4}:{LOGS}"))["config"]["Run"] == 0
