@@ -17,7 +17,7 @@ from driftwatch.errors import DriftwatchError
 from driftwatch.layout import BASELINES, SNAPSHOTS, baseline_path, identity_from_document, is_resource_file
 from driftwatch.model import Finding, ResourceId
 from driftwatch.normalise import file_text
-from driftwatch.rules.engine import META_RULES
+from driftwatch.rules import META_RULES
 from driftwatch.store import StateRepo
 
 _AUTHOR = re.compile(r"^\s*(?P<name>[^<>]+?)\s*<(?P<email>[^<>@\s]+@[^<>\s]+)>\s*$")

@@ -12,9 +12,9 @@ from typing import Any
 from driftwatch.errors import BaselineError, StoreError
 from driftwatch.layout import BASELINES, GUARDRAILS, baseline_path, identity_from_document, is_resource_file
 from driftwatch.model import ResourceId, Severity
-from driftwatch.rules import RULES, Rule, RuleSettings
+from driftwatch.rules import META_RULES, RULES, Rule, RuleSettings
 from driftwatch.rules.declarative import parse_rules
-from driftwatch.rules.engine import META_RULES, default_settings
+from driftwatch.rules.engine import default_settings
 from driftwatch.rules.reverted import BaselineVersion
 from driftwatch.store import StateRepo
 

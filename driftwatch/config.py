@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from driftwatch.errors import ConfigError
 from driftwatch.model import Finding, Severity, TrustedAccounts
+from driftwatch.regions import known_regions
 
 if TYPE_CHECKING:
     from driftwatch.collectors.saas.settings import SaasSettings
@@ -313,8 +314,6 @@ def _seconds(value: float) -> str | None:
 
 
 def _region_check(region: str) -> str | None:
-    from driftwatch.collectors.aws.regions import known_regions  # only the AWS side knows regions
-
     return None if region == "*" or region in known_regions() else "is not an AWS region"
 
 
@@ -373,8 +372,8 @@ def _optional_strings(table: _Table, key: str, check: Callable[[str], str | None
 
 
 def _rule_check(name: str) -> str | None:
-    from driftwatch.rules import RULES  # the rules register themselves on import
-    from driftwatch.rules.engine import META_RULES
+    import driftwatch.rules.engine  # noqa: F401  - importing the engine registers the built-in rules
+    from driftwatch.rules import META_RULES, RULES
 
     known = sorted({*RULES, *META_RULES})
     return None if name in known else f"is not a rule (one of: {', '.join(known)})"

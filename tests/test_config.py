@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import boto3
 import pytest
 
 from driftwatch.config import AlertSettings, NotifyFilter, RemoteSettings, load_config, parse_interval
 from driftwatch.defaults import default_text
 from driftwatch.errors import ConfigError
 from driftwatch.model import Severity, TrustedAccounts
+from driftwatch.regions import known_regions
 
 
 def write(tmp_path: Path, text: str) -> Path:
@@ -356,3 +358,15 @@ def test_account_mistakes_are_named(tmp_path: Path, text: str, message: str) -> 
     with pytest.raises(ConfigError) as error:
         load_config(write(tmp_path, text))
     assert str(error.value).startswith(message)
+
+
+def test_known_regions_are_the_regions_botocore_sessions_know() -> None:
+    session = boto3.session.Session()
+    expected = {
+        region
+        for partition in session.get_available_partitions()
+        for service in ("ec2", "s3", "iam", "sts")
+        for region in session.get_available_regions(service, partition_name=partition)
+    }
+    assert known_regions() == expected
+    assert {"us-east-1", "eu-west-1", "cn-north-1", "us-gov-west-1"} <= known_regions()

@@ -177,3 +177,25 @@ def touches(change: Change, paths: Iterable[str]) -> bool:
         ):
             return True
     return False
+
+
+@dataclass(frozen=True)
+class MetaRule:
+    """A rule about what the other rules found (drift left over, changes across a fleet)."""
+
+    severity: Severity
+    description: str
+    params: Mapping[str, Any] = field(default_factory=dict)
+
+
+META_RULES = {
+    "baseline-drift": MetaRule(Severity.MEDIUM, "Any other change against the approved baseline."),
+    "unapproved-resource": MetaRule(Severity.LOW, "A resource that has no approved baseline yet."),
+    "provider-default-change": MetaRule(
+        Severity.INFO,
+        "The same change on many resources of one type in one run: one finding for all of them.",
+        {"min_resources": 5, "min_share": 0.5},
+    ),
+    "baseline-tampered": MetaRule(Severity.CRITICAL, "A change to baselines/ that is not an approval."),
+}
+"""Rules the engine applies after the others, so that they report what the others did not."""

@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from fnmatch import fnmatch
-from typing import Any
 
-from driftwatch.model import Change, Finding, Severity, TrustedAccounts
-from driftwatch.rules import RULES, Context, ResourceState, Rule, RuleSettings
+from driftwatch.model import Change, Finding, TrustedAccounts
+from driftwatch.rules import META_RULES, RULES, Context, ResourceState, Rule, RuleSettings
 
 # Importing the modules registers the built-in rules.
 from driftwatch.rules import (  # noqa: F401  # isort: skip
@@ -26,28 +24,6 @@ from driftwatch.rules import (  # noqa: F401  # isort: skip
     rds,
     s3,
 )
-
-
-@dataclass(frozen=True)
-class MetaRule:
-    """A rule about what the other rules found (drift left over, changes across a fleet)."""
-
-    severity: Severity
-    description: str
-    params: Mapping[str, Any] = field(default_factory=dict)
-
-
-META_RULES = {
-    "baseline-drift": MetaRule(Severity.MEDIUM, "Any other change against the approved baseline."),
-    "unapproved-resource": MetaRule(Severity.LOW, "A resource that has no approved baseline yet."),
-    "provider-default-change": MetaRule(
-        Severity.INFO,
-        "The same change on many resources of one type in one run: one finding for all of them.",
-        {"min_resources": 5, "min_share": 0.5},
-    ),
-    "baseline-tampered": MetaRule(Severity.CRITICAL, "A change to baselines/ that is not an approval."),
-}
-"""Rules the engine applies after the others, so that they report what the others did not."""
 
 
 def default_settings() -> dict[str, RuleSettings]:

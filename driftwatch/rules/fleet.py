@@ -16,8 +16,8 @@ from driftwatch.compare import diff_configs
 from driftwatch.model import Against, Change, Finding, KnownChange, ResourceId
 from driftwatch.normalise import canonical_text
 from driftwatch.provider_changes import CatalogueEntry, values_at
-from driftwatch.rules import ResourceState, RuleSettings
-from driftwatch.rules.engine import META_RULES, drift_message, evaluate
+from driftwatch.rules import META_RULES, ResourceState, RuleSettings
+from driftwatch.rules.engine import drift_message, evaluate
 
 FLEET_RULE = "provider-default-change"
 _ANY = "*"
