@@ -1,0 +1,246 @@
+"""The history of a state repository as git's log tells it: commits by path, author, date and signature."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+import git
+
+from driftwatch.layout import SNAPSHOTS, is_resource_file
+from driftwatch.store.gitrepo import Documents, GitRepository, parse_json
+
+
+class HistoryLog(GitRepository):
+    """What git's log says: the commits that changed some files, who made them, and when."""
+
+    def snapshot_commits(self, limit: int = 2) -> list[str]:
+        """The latest commits that changed ``snapshots/``, newest first."""
+        if self.head() is None:
+            return []
+        out: str = self.repo.git.log(f"-n{limit}", "--format=%H", "--", SNAPSHOTS, f":!{SNAPSHOTS}/README.md")
+        return out.split()
+
+    def changed_paths(self, old: str, new: str, root: str = SNAPSHOTS) -> list[str]:
+        """Files under ``root`` that differ between two commits."""
+        out = self.repo.git.diff("--name-only", "--no-renames", old, new, "--", root)
+        return [p for p in out.splitlines() if is_resource_file(p, root)]
+
+    def changed_among(self, old: str, new: str, paths: list[str]) -> set[str]:
+        """Which of ``paths`` differ between two commits."""
+        return set(self.repo.git.diff("--name-only", "--no-renames", old, new, "--", *paths).splitlines())
+
+    def file_log(self, paths: list[str]) -> list[CommitInfo]:
+        """Commits that touched any of ``paths``, oldest first, with their ``Reason:`` trailer."""
+        if self.head() is None:
+            return []
+        fields = "%H%x1f%aI%x1f%an%x1f%ae%x1f%s%x1f%P%x1f%(trailers:key=Reason,valueonly,separator=%x20)%x1e"
+        out = self.repo.git.log("--reverse", f"--format={fields}", "--", *paths)
+        commits = []
+        for record in out.split("\x1e"):
+            if not record.strip():
+                continue
+            sha, when, name, email, subject, parents, reason = record.strip("\n").split("\x1f")
+            first_parent = parents.split()[0] if parents else None
+            commits.append(
+                CommitInfo(
+                    sha,
+                    datetime.fromisoformat(when),
+                    name,
+                    email,
+                    subject,
+                    first_parent,
+                    reason.strip() or None,
+                )
+            )
+        return commits
+
+    def baseline_log(
+        self, root: str, verify_with: Path | None = None, at: str | None = None
+    ) -> list[PathCommit]:
+        """Every commit that changed a file under ``root``, oldest first (parents before children).
+
+        A merge lists only what it changed itself (files that differ from every parent). With
+        ``verify_with`` (an SSH allowed-signers file), git checks each commit's signature.
+        """
+        if self.head() is None:
+            return []
+        sig = "%x1f%G?%x1f%GF%x1f%GP" if verify_with is not None else ""
+        fields = (
+            "%x1e%H%x1f%P%x1f%aI%x1f%an%x1f%ae%x1f%s"
+            "%x1f%(trailers:key=Reviewed-by,valueonly,separator=%x1d)" + sig + "%x1f"
+        )
+        env = (
+            {"GIT_CONFIG_COUNT": "1", "GIT_CONFIG_KEY_0": "gpg.ssh.allowedSignersFile"}
+            | {"GIT_CONFIG_VALUE_0": str(verify_with)}
+            if verify_with is not None
+            else None
+        )
+        out = self.repo.git.log(
+            "--topo-order", "--reverse", "--cc", "--name-only", "--no-renames", f"--format={fields}",
+            at or "HEAD", "--", root, env=env,
+        )  # fmt: skip
+        commits = []
+        for record in out.split("\x1e")[1:]:
+            head, _, names = record.rpartition("\x1f")
+            parts = head.split("\x1f")
+            sha, parents, when, name, email, subject, reviewed = parts[:7]
+            status, key, primary = parts[7:10] if verify_with is not None else ["", "", ""]
+            commits.append(
+                PathCommit(
+                    sha,
+                    tuple(parents.split()),
+                    datetime.fromisoformat(when),
+                    name,
+                    email,
+                    subject,
+                    tuple(r.strip() for r in reviewed.split("\x1d") if r.strip()),
+                    tuple(n for n in names.split("\n") if n.strip()),
+                    status or None,
+                    tuple(k for k in (key, primary) if k),
+                )
+            )
+        return commits
+
+    def commit_before(self, when: datetime, paths: list[str] | None = None) -> str | None:
+        """The last commit (of HEAD's history, touching ``paths`` if given) made at or before ``when``."""
+        if self.head() is None:
+            return None
+        out: str = self.repo.git.rev_list("-1", f"--before={when.isoformat()}", "HEAD", "--", *(paths or []))
+        return out.strip() or None
+
+    def commit_info(self, sha: str) -> CommitInfo:
+        """Who made one commit, when, and its subject and ``Reason:`` trailer."""
+        fields = "%H%x1f%aI%x1f%an%x1f%ae%x1f%s%x1f%P%x1f%(trailers:key=Reason,valueonly,separator=%x20)"
+        sha, when, name, email, subject, parents, reason = self.repo.git.show(
+            "-s", f"--format={fields}", sha
+        ).split("\x1f")
+        return CommitInfo(
+            sha,
+            datetime.fromisoformat(when),
+            name,
+            email,
+            subject,
+            (parents.split() or [None])[0],
+            reason.strip() or None,
+        )
+
+    def is_ancestor(self, old: str, new: str) -> bool:
+        """True when ``old`` is ``new`` or one of its ancestors."""
+        if old == new:
+            return True
+        try:
+            self.repo.git.merge_base("--is-ancestor", old, new)
+        except git.GitCommandError:
+            return False
+        return True
+
+    def deleted_documents(self, root: str = SNAPSHOTS, containing: str | None = None) -> Documents:
+        """Resource files once under ``root`` and deleted since, as they were just before deletion.
+
+        With ``containing``, only those whose text contains it (a cheap filter before parsing).
+        """
+        if self.head() is None:
+            return {}
+        out = self.repo.git.log(
+            "--diff-filter=D", "--raw", "--no-abbrev", "--no-renames", "--format=", "--", root
+        )
+        last: dict[str, str] = {}  # path -> blob id just before its latest deletion
+        for line in out.splitlines():
+            info, _, path = line.partition("\t")
+            fields = info.split()
+            if len(fields) == 5 and is_resource_file(path, root):
+                last.setdefault(path, fields[2])  # newest first: the latest deletion wins
+        contents = self._cat(list(last.values()))
+        documents: Documents = {}
+        for path, blob in last.items():
+            data = contents.get(blob)
+            if data is None or (containing is not None and containing.encode() not in data):
+                continue
+            documents[path] = parse_json(data, path)
+        return documents
+
+    def paths_containing(self, text: str, root: str = SNAPSHOTS) -> list[str]:
+        """Files under ``root`` in the working tree whose content contains ``text`` (``git grep``)."""
+        out = self._git_bytes("grep", "-l", "-z", "-F", "--untracked", "-e", text, "--", root, ok=(0, 1))
+        return [p for p in out.decode().split("\0") if p]
+
+    def file_changes(
+        self, paths: list[str]
+    ) -> list[tuple[CommitInfo, dict[str, tuple[str | None, str | None]]]]:
+        """Commits that touched any of ``paths``, oldest first, each with the blob ids of those files
+        before and after it (None where the file did not exist)."""
+        if self.head() is None:
+            return []
+        fields = (
+            "%x1e%H%x1f%aI%x1f%an%x1f%ae%x1f%s%x1f%P%x1f%(trailers:key=Reason,valueonly,separator=%x20)%x1f"
+        )
+        out = self.repo.git.log(
+            "--reverse",
+            "--raw",
+            "--no-abbrev",
+            "--no-renames",
+            "--diff-merges=first-parent",
+            f"--format={fields}",
+            "--",
+            *paths,
+        )
+        wanted = set(paths)
+        commits = []
+        for record in out.split("\x1e"):
+            if not record.strip():
+                continue
+            sha, when, name, email, subject, parents, reason, raw = record.split("\x1f")
+            changes: dict[str, tuple[str | None, str | None]] = {}
+            for line in raw.splitlines():
+                info, _, path = line.partition("\t")
+                parts = info.split()
+                if path in wanted and len(parts) == 5:
+                    old, new = parts[2], parts[3]
+                    changes[path] = (None if set(old) == {"0"} else old, None if set(new) == {"0"} else new)
+            info_ = CommitInfo(
+                sha,
+                datetime.fromisoformat(when),
+                name,
+                email,
+                subject,
+                parents.split()[0] if parents.strip() else None,
+                reason.strip() or None,
+            )
+            commits.append((info_, changes))
+        return commits
+
+
+@dataclass(frozen=True)
+class CommitInfo:
+    """One commit as history shows it."""
+
+    sha: str
+    time: datetime
+    author_name: str
+    author_email: str
+    subject: str
+    parent: str | None
+    reason: str | None = None
+
+
+@dataclass(frozen=True)
+class PathCommit:
+    """One commit that changed files under a folder: who, when, what, and its signature as git saw it.
+
+    ``signature`` is git's ``%G?`` letter (G good, U good but of unknown validity, B bad, N none,
+    E cannot be checked, ...) and ``signing_keys`` the fingerprints of the key and its primary key;
+    both are empty when signatures were not checked.
+    """
+
+    sha: str
+    parents: tuple[str, ...]
+    time: datetime
+    author_name: str
+    author_email: str
+    subject: str
+    reviewed_by: tuple[str, ...]
+    paths: tuple[str, ...]
+    signature: str | None = None
+    signing_keys: tuple[str, ...] = ()
