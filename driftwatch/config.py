@@ -215,8 +215,10 @@ T = TypeVar("T")
 class _Table:
     """One TOML table being read: takes keys by type and reports what is left over."""
 
-    def __init__(self, file: Path, name: str, data: Any, label: str | None = None) -> None:
-        self.file, self.name = file.name, name
+    def __init__(
+        self, file: Path, name: str, data: Any, label: str | None = None, keys_in: str = "config.example.toml"
+    ) -> None:
+        self.file, self.name, self.keys_in = file.name, name, keys_in
         self.label = label if label is not None else (f"[{name}]" if name else "")
         if not isinstance(data, dict):
             raise self.error("", f"must be a table, not {_type_name(data)}")
@@ -258,7 +260,7 @@ class _Table:
 
     def finish(self) -> None:
         for key in self.data:
-            raise self.error(key, "unknown key (see config.example.toml for the keys this table takes)")
+            raise self.error(key, f"unknown key (see {self.keys_in} for the keys this table takes)")
 
 
 def _is_type(value: Any, kind: type) -> bool:
@@ -388,7 +390,8 @@ def _env_name(text: str) -> str | None:
     return (
         None
         if ok
-        else f"{text!r} is not an environment variable name (the secret itself goes in the environment)"
+        # The value is not repeated: it may be the secret itself, pasted where its variable's name goes.
+        else "is not an environment variable name (name the variable; the secret itself goes in the environment)"
     )
 
 

@@ -110,7 +110,7 @@ min_severity = "medium"
         ),
         (
             '[[notify]]\ntype = "webhook"\nurl = "https://x.example"\nsecret_env = "abc def"\n',
-            "config.toml: [[notify]] #1 secret_env: 'abc def' is not an environment variable name",
+            "config.toml: [[notify]] #1 secret_env: is not an environment variable name (name the variable;",
         ),
         ("[remote]\nattempts = 0\n", "config.toml: [remote] attempts: must be between 1 and 20, not 0"),
         ('[remote]\nname = "a b"\n', "config.toml: [remote] name: 'a b' is not a git remote name"),
@@ -144,7 +144,7 @@ min_severity = "medium"
         ),
         (
             '[[notify]]\ntype = "slack"\nchannel = "#x"\ntoken_env = "xoxb-123"\n',
-            "config.toml: [[notify]] #1 token_env: 'xoxb-123' is not an environment variable name",
+            "config.toml: [[notify]] #1 token_env: is not an environment variable name (name the variable;",
         ),
         ('[aws]\nmax_workers = "8"\n', "config.toml: [aws] max_workers: must be an integer, not string '8'"),
         ("[aws]\nmax_workers = 0\n", "config.toml: [aws] max_workers: must be between 1 and 64, not 0"),
@@ -370,3 +370,23 @@ def test_known_regions_are_the_regions_botocore_sessions_know() -> None:
     }
     assert known_regions() == expected
     assert {"us-east-1", "eu-west-1", "cn-north-1", "us-gov-west-1"} <= known_regions()
+
+
+def test_a_secret_pasted_where_its_variable_name_goes_is_not_repeated_in_the_error(tmp_path: Path) -> None:
+    text = '[saas.acme]\ncollector = "http"\nbase_url = "https://api.example"\ntoken_env = "tok-3f9a!x"\n'
+    with pytest.raises(ConfigError) as error:
+        load_config(write(tmp_path, text))
+    assert str(error.value) == (
+        "config.toml: [saas.acme] token_env: is not an environment variable name (name the variable; "
+        "the secret itself goes in the environment)"
+    )
+
+
+def test_an_unknown_key_in_a_saas_table_points_to_where_those_keys_are_documented(tmp_path: Path) -> None:
+    text = '[saas.acme]\ncollector = "http"\nbase_url = "https://api.example"\nbase_uri = "x"\n'
+    with pytest.raises(ConfigError) as error:
+        load_config(write(tmp_path, text))
+    assert str(error.value) == (
+        'config.toml: [saas.acme] base_uri: unknown key (see README, "Your own service, with only TOML" '
+        "for the keys this table takes)"
+    )

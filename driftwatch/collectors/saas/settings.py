@@ -22,6 +22,8 @@ from driftwatch.model import JSONValue
 COLLECTOR_KINDS = ("http", "command", "file")
 PAGINATION = ("none", "link", "cursor", "page")
 METHODS = ("GET", "POST")
+SAAS_KEYS = 'README, "Your own service, with only TOML"'
+"""Where a ``[saas.NAME]`` table's keys are documented, for the error about an unknown one."""
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 _VARIABLE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
@@ -127,7 +129,7 @@ def _parse_one(file: Path, name: str, label: str, data: dict[str, Any]) -> SaasS
             merged["resources"] = defaults.get("resources", [])
         data = merged
         data["vars"] = variables
-    table = _Table(file, f"saas.{name}", data, label)
+    table = _Table(file, f"saas.{name}", data, label, SAAS_KEYS)
     table.take("preset", str, "")
     variables = table.take("vars", dict, {})
     for key, value in variables.items():
@@ -204,7 +206,7 @@ def _parse_one(file: Path, name: str, label: str, data: dict[str, Any]) -> SaasS
 
 
 def _parse_resource(file: Path, label: str, collector: str, raw: Any) -> ResourceSpec:
-    table = _Table(file, "", raw, label)
+    table = _Table(file, "", raw, label, SAAS_KEYS)
     kind = table.take("type", str, "", _short_name)
     if not kind:
         raise table.error(
