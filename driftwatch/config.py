@@ -391,7 +391,8 @@ def _env_name(text: str) -> str | None:
         None
         if ok
         # The value is not repeated: it may be the secret itself, pasted where its variable's name goes.
-        else "is not an environment variable name (name the variable; the secret itself goes in the environment)"
+        else "is not an environment variable name (name the variable; the secret itself goes in "
+        "the environment)"
     )
 
 
