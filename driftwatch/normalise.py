@@ -53,6 +53,11 @@ _SECRET_WORDS = frozenset(
         "password",
         "passwd",
         "pwd",
+        "pass",  # DB_PASS, SMTP_PASS
+        "pw",
+        "auth",  # REDIS_AUTH (what names a setting about it, AUTH_TYPE, ends in a reference word)
+        "dsn",  # a connection string, often with its password
+        "pat",  # a personal access token
         "secret",
         "token",
         "apikey",
@@ -108,13 +113,35 @@ _REFERENCE_WORDS = frozenset(
         "seconds",
         "param",
         "parameter",
+        # A setting about a secret, not the secret: AUTH_MODE, PASSWORD_ROTATION, TOKEN_FORMAT.
+        "mode",
+        "method",
+        "scheme",
+        "mechanism",
+        "provider",
+        "level",
+        "status",
+        "state",
+        "kind",
+        "format",
+        "algorithm",
+        "strategy",
+        "count",
+        "rotation",
+        "interval",
     }
 )
+_REFERENCE_PREFIXES = ("arn:", "${", "{{", "s3://", "file:", "ssm:", "secretsmanager:", "vault:")
+"""How a value that points to where a secret is kept begins (not the secret itself)."""
+_FILE_PATH = re.compile(r"(?:\.{1,2}/[\w.@+-]+|/[\w.@+-]+/[\w.@+-]+)(?:/[\w.@+-]*)*")
+"""A relative path, or an absolute one of two or more parts (``/run/secrets/db``): ``/hunter2``
+is a password, not a path."""
 _SECRET_VALUE = re.compile(
     r"-----BEGIN [A-Z ]*PRIVATE KEY-----|xox[abposr]-[0-9A-Za-z-]{10,}|gh[pousr]_[0-9A-Za-z]{30,}"
     r"|(?i:password|pwd)=[^;&\s]+"
     r"|\b[a-z][a-z0-9+.-]*://[^/\s:@]+:[^/\s@]+@"  # credentials in a URL: postgres://app:pw@db
     r"|\b[sr]k_live_[0-9A-Za-z]{8,}|(?i:bearer|basic) [0-9A-Za-z._~+/=-]{16,}"
+    r"|hooks\.slack\.com/(?:services|workflows)/[0-9A-Za-z/_-]{10,}"  # an incoming webhook is its own key
 )
 _SETTING_VALUE = re.compile(r"(?i)true|false|yes|no|on|off")
 _SPLIT_WORDS = re.compile(r"[A-Z]?[a-z0-9]+|[A-Z]+(?![a-z])")
@@ -163,7 +190,7 @@ def is_secret(key: str, value: Any) -> bool:
         return True
     if not _names_a_secret(key):
         return False
-    looks_like_reference = value.startswith(("arn:", "/", "./", "${", "{{", "s3://", "file:"))
+    looks_like_reference = value.startswith(_REFERENCE_PREFIXES) or _FILE_PATH.fullmatch(value.strip())
     return not looks_like_reference and not _SETTING_VALUE.fullmatch(value.strip())
 
 

@@ -99,6 +99,21 @@ def test_case_21_plaintext_secret_names_the_two_secrets_and_not_the_path_or_the_
         ("TOKEN_TTL", "3600", False),
         ("ENABLE_TOKEN_AUTH", "true", False),
         ("DB_HOST", "orders.cluster-example.eu-west-1.rds.amazonaws.com", False),
+        # Short spellings of a password, and a password that starts with a slash.
+        ("DB_PASS", "hunter2-plain", True),
+        ("SMTP_PASS", "mail-plain-99", True),
+        ("REDIS_AUTH", "redis-plain-42", True),
+        ("MYSQL_PW", "EXAMPLE-PW-3", True),
+        ("SENTRY_DSN", "EXAMPLE-DSN-KEY", True),
+        ("PASSWORD", "/hunter2", True),
+        ("DB_PASSWORD", "/run/secrets/db-password", False),  # a path of two parts: where it is kept
+        ("CONFIG_PASSWORD", "./secrets/db", False),
+        ("SLACK_WEBHOOK_URL", "https://hooks.slack.com/services/T0EXAMPLE/B0EXAMPLE/EXAMPLEEXAMPLE", True),
+        # Settings about a secret, not the secret.
+        ("AUTH_MODE", "password", False),
+        ("AUTH_TYPE", "NONE", False),
+        ("PASSWORD_ROTATION", "monthly", False),
+        ("Author", "alice", False),
     ],
 )
 def test_case_21_secret_or_not_by_key_and_value_together(key: str, value: str, secret: bool) -> None:
