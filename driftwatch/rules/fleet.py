@@ -66,10 +66,16 @@ def group_fleet_changes(
     groups: dict[tuple[str, str, frozenset[str]], list[Signature]] = {}
     for signature, found in members.items():
         kind = population[signature[:2]]
-        if len(found) < least:
+        if signature[4] == _ANY:
+            # A field that appeared counts when it appeared on every resource that was there
+            # before: one created in this run had nothing to gain it from.
+            everywhere = len(found) == sum(1 for s in kind if _has_reference(s))
+            # After an SDK upgrade, a key new to the API's answers is schema, not settings, on a
+            # type of any size (one password policy, three buckets).
+            schema = upgrade is not None and all(_new_key(states[k], signature[2]) for k in found)
+            qualifies = everywhere and (len(found) >= least or schema)
+        elif len(found) < least:
             continue
-        if signature[4] == _ANY:  # a field that appeared: only when it appeared everywhere
-            qualifies = len(found) == len(kind)
         else:
             unchanged = sum(1 for s in kind if s.identity.key not in found and _holds(s, signature))
             qualifies = len(found) / (len(found) + unchanged) >= share
@@ -79,7 +85,8 @@ def group_fleet_changes(
     for (provider, type_, _), signatures in sorted(groups.items(), key=lambda g: sorted(g[1])):
         exact = [s for s in signatures if s[4] != _ANY]
         chosen = exact or signatures
-        group = _Group({s: members[s] for s in chosen}, states, len(population[(provider, type_)]))
+        kind = population[(provider, type_)]
+        group = _Group({s: members[s] for s in chosen}, states, len(kind), sum(map(_has_reference, kind)))
         result = group.fold(result, rule, catalogue, settings, upgrade)
     return sorted(result, key=lambda f: f.sort_key)
 
@@ -103,6 +110,20 @@ def refined(change: Change) -> list[Change]:
             path = f"{change.path}[*]{joiner}{inner.path}"
             parts.append(Change(change.resource, path, inner.before, inner.after, change.against))
     return parts or [change]
+
+
+def _has_reference(state: ResourceState) -> bool:
+    """True when the resource was known before this run (recorded, or approved)."""
+    return state.previous is not None or state.baseline is not None
+
+
+def _new_key(state: ResourceState, path: str) -> bool:
+    """True when ``path`` was not in the resource's last known document at all (not even as null)."""
+    reference = state.previous if state.previous is not None else state.baseline
+    try:
+        return not values_at(reference, path)
+    except ValueError:
+        return False
 
 
 def _holds(state: ResourceState, signature: Signature) -> bool:
@@ -133,6 +154,7 @@ class _Group:
         by_signature: dict[Signature, dict[str, Change]],
         states: Mapping[str, ResourceState],
         total: int,
+        existing: int,
     ) -> None:
         self.signatures = sorted(by_signature)
         self.by_signature = by_signature
@@ -141,6 +163,7 @@ class _Group:
         self.states = {k: states[k] for k in self.keys}
         self.provider, self.type = self.signatures[0][:2]
         self.total = total
+        self.existing = existing  # of them known before this run
         self.paths = {s[2] for s in self.signatures}
         self.any_value = all(s[4] == _ANY for s in self.signatures)
 
@@ -199,7 +222,7 @@ class _Group:
         count = f"{len(self.keys)} of {self.total} {self.type}"
         known: KnownChange | None = None
         severity = rule.severity
-        added_everywhere = len(self.keys) == self.total and all(s[3] == "null" for s in self.signatures)
+        added_everywhere = len(self.keys) == self.existing and all(s[3] == "null" for s in self.signatures)
         if upgrade is not None and added_everywhere:
             message = (
                 f"{upgrade.tool} {upgrade.before} -> {upgrade.after} added {', '.join(sorted(self.paths))} "
@@ -218,9 +241,9 @@ class _Group:
                 message += "Looks like a provider default change rather than separate edits"
                 if tightened:
                     message += f"; it tightens security (no longer {', '.join(tightened)})"
-            if loosened:
-                severity = max([severity, *(f.severity for f in folded if f.rule in loosened)])
-                message += f"; it loosens security: {', '.join(loosened)}"
+        if loosened:  # what a rule says of the new value is never hidden in the group
+            severity = max([severity, *(f.severity for f in folded if f.rule in loosened)])
+            message += f"; it loosens security: {', '.join(loosened)}"
         return Finding(
             FLEET_RULE,
             severity,

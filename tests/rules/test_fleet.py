@@ -172,6 +172,42 @@ def test_a_field_an_sdk_upgrade_adds_everywhere_is_one_info_finding() -> None:
     )
 
 
+def test_an_sdk_upgrade_adding_a_field_to_a_small_type_is_still_one_info_finding() -> None:
+    upgrade = ToolUpgrade("botocore", "1.35.0", "1.36.2")
+    states = []
+    for i in range(3):  # fewer than min_resources (5)
+        old = bucket(f"data-{i:02}")
+        states.append(state(bucket_id(f"data-{i:02}"), {**old, "BucketNamespace": "global"}, old, old))
+    policy_id = ResourceId("aws", ACCOUNT, "global", "iam/password-policy", "account")
+    policy = {"MinimumPasswordLength": 14}
+    states.append(state(policy_id, {**policy, "MaxPasswordAgeHint": 0}, policy, policy))
+    found = pipeline(states, upgrade)
+    assert sorted((f.rule, f.severity, f.resource.type, len(f.related)) for f in found) == [
+        ("provider-default-change", Severity.INFO, "iam/password-policy", 1),
+        ("provider-default-change", Severity.INFO, "s3/bucket", 3),
+    ]
+    # Without an upgrade, three buckets gaining a field are three edits, not a provider's change.
+    assert {f.rule for f in pipeline(states[:3])} == {"baseline-drift"}
+    # A key that was there as null is a setting that changed, not a new field of the API.
+    was_null = bucket("b", Website=None)
+    website = state(bucket_id("b"), bucket("b", Website={"IndexDocument": "i"}), was_null, was_null)
+    assert [f.rule for f in pipeline([website], upgrade)] == ["baseline-drift"]
+
+
+def test_a_field_every_older_bucket_gained_is_one_finding_even_beside_a_new_bucket() -> None:
+    states = []
+    for i in range(6):
+        old = bucket(f"data-{i:02}")
+        new = {**old, "AccessPointAlias": f"alias-{i}"}
+        states.append(state(bucket_id(f"data-{i:02}"), new, baseline=old, previous=old))
+    states.append(state(bucket_id("fresh"), {**bucket("fresh"), "AccessPointAlias": "alias-new"}))
+    found = by_rule(pipeline(states, ToolUpgrade("botocore", "1.35.0", "1.36.2")))
+    assert set(found) == {"provider-default-change", "unapproved-resource"}
+    (group,) = found["provider-default-change"]
+    assert (group.severity, len(group.related)) == (Severity.INFO, 6)
+    assert group.message.startswith("botocore 1.35.0 -> 1.36.2 added AccessPointAlias to every s3/bucket (6)")
+
+
 def test_a_new_bucket_with_the_april_2023_defaults_is_labelled_new_default() -> None:
     older = [
         state(
