@@ -6,7 +6,7 @@ import re
 import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from fnmatch import fnmatchcase
 from functools import cache
 from typing import Any, Literal
@@ -55,6 +55,20 @@ class CatalogueEntry:
     severity: Severity
     matches: tuple[Match, ...]
     ignore: frozenset[str] = frozenset()
+    created: str | None = None
+    """("new" entries) the config key holding when a resource was created, if the type has one."""
+
+    def created_before(self, config: Mapping[str, Any]) -> bool:
+        """True when ``config`` says its resource was created before the change's date: then a
+        difference from the older resources is configuration, not the new default."""
+        if self.created is None:
+            return False
+        value = config.get(self.created)
+        try:
+            when = datetime.fromisoformat(str(value)) if value else None
+        except ValueError:
+            return False
+        return when is not None and when.date() < self.known.date
 
     def applies(self, provider: str, type_: str) -> bool:
         """True for resources of the provider and type the entry is about."""
@@ -138,7 +152,7 @@ def _entry(where: str, table: Mapping[str, Any]) -> CatalogueEntry:
         return value
 
     expected = {"id", "provider", "type", "date", "title", "url", "effect", "applies_to", "severity"}
-    unknown = sorted(set(table) - expected - {"ignore", "match"})
+    unknown = sorted(set(table) - expected - {"ignore", "match", "created"})
     if unknown:
         raise BaselineError(f"{where} {unknown[0]}: unknown key")
     identifier, provider, type_, title, url = (text(k) for k in ("id", "provider", "type", "title", "url"))
@@ -157,6 +171,9 @@ def _entry(where: str, table: Mapping[str, Any]) -> CatalogueEntry:
     ignore = table.get("ignore", [])
     if not isinstance(ignore, list) or not all(isinstance(k, str) for k in ignore):
         raise BaselineError(f"{where} ignore: a list of key names")
+    created = table.get("created")
+    if created is not None and (not isinstance(created, str) or not created or applies_to != "new"):
+        raise BaselineError(f'{where} created: a config key name, and only with applies_to = "new"')
     matches = table.get("match")
     if not isinstance(matches, list) or not matches:
         raise BaselineError(f"{where}: needs at least one [[change.match]]")
@@ -169,6 +186,7 @@ def _entry(where: str, table: Mapping[str, Any]) -> CatalogueEntry:
         severity,
         tuple(_match(f"{where} match #{i + 1}", m) for i, m in enumerate(matches)),
         frozenset(ignore),
+        created,
     )
 
 

@@ -306,7 +306,7 @@ def label_new_defaults(
 
     A resource first seen in this run whose settings differ from an older resource of its type
     exactly by a catalogued "new resources" change is not configured differently: it was
-    created after the provider changed the default.
+    created after the provider changed the default (unless its creation time says otherwise).
     """
     labelled: dict[str, KnownChange] = {}
     older_by_type: dict[str, list[Mapping[str, Any]]] = {}  # once per type, not once per new resource
@@ -321,6 +321,7 @@ def label_new_defaults(
             if (
                 entry.applies_to == "new"
                 and entry.applies(state.identity.provider, state.identity.type)
+                and not entry.created_before(state.current)
                 and any(_differs_only_by(entry, old, state.current) for old in older)
             ):
                 labelled[key] = entry.known

@@ -299,6 +299,44 @@ def test_values_at_reads_paths_the_comparator_writes() -> None:
     assert values_at(config, "Encryption.Rules[3]") == [] and values_at(config, "Missing.Key") == []
 
 
+def db_instance(name: str, ca: str, created: str) -> dict[str, Any]:
+    """An RDS instance as the collector stores it (section H3)."""
+    return {
+        "DBInstanceIdentifier": name,
+        "DBInstanceArn": f"arn:aws:rds:eu-west-1:{ACCOUNT}:db:{name}",
+        "DBInstanceClass": "db.t3.micro",
+        "Engine": "postgres",
+        "CACertificateIdentifier": ca,
+        "CertificateValidTill": "2024-08-22T17:08:50+00:00"
+        if ca == "rds-ca-2019"
+        else "2025-02-10T00:00:00+00:00",
+        "InstanceCreateTime": created,
+        "PubliclyAccessible": False,
+        "StorageEncrypted": True,
+        "Tags": {},
+    }
+
+
+def db_id(name: str) -> ResourceId:
+    return ResourceId(
+        "aws", ACCOUNT, "eu-west-1", "rds/db-instance", name, f"arn:aws:rds:eu-west-1:{ACCOUNT}:db:{name}"
+    )
+
+
+@pytest.mark.parametrize(
+    ("created", "labelled"), [("2024-02-10T09:00:00+00:00", True), ("2024-01-10T09:00:00+00:00", False)]
+)
+def test_a_new_rds_instance_on_the_2024_ca_is_labelled_only_if_created_after_the_change(
+    created: str, labelled: bool
+) -> None:
+    old = db_instance("orders-db-a", "rds-ca-2019", "2023-06-01T08:00:00+00:00")
+    new = db_instance("orders-db-b", "rds-ca-rsa2048-g1", created)
+    found = pipeline([state(db_id("orders-db-a"), old, old, old), state(db_id("orders-db-b"), new)])
+    (unapproved,) = [f for f in found if f.resource.id == "orders-db-b"]
+    label = unapproved.known_change.id if unapproved.known_change else None
+    assert label == ("aws-rds-ca-rsa2048-2024" if labelled else None)
+
+
 @pytest.mark.parametrize(
     ("text", "message"),
     [

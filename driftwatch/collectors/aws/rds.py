@@ -31,16 +31,19 @@ INSTANCE_KEYS = (
     "Engine",
     "EngineVersion",
     "IAMDatabaseAuthenticationEnabled",
+    "InstanceCreateTime",
     "KmsKeyId",
     "MultiAZ",
     "PubliclyAccessible",
     "StorageEncrypted",
 )
-"""Settings kept from ``DescribeDBInstances``. Status, restore times, pending changes and the
-like move on their own and are left out; ``CertificateDetails`` keeps only the CA's expiry."""
+"""Settings kept from ``DescribeDBInstances``, and when the instance was created. Status, restore
+times, pending changes and the like move on their own and are left out; ``CertificateDetails``
+keeps only the CA's expiry."""
 
 CLUSTER_KEYS = (
     "BackupRetentionPeriod",
+    "ClusterCreateTime",
     "DBClusterArn",
     "DBClusterIdentifier",
     "DeletionProtection",
