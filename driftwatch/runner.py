@@ -33,7 +33,7 @@ from driftwatch.provider_changes import default_catalogue
 from driftwatch.redaction_key import load_redactor
 from driftwatch.rules import ResourceState
 from driftwatch.rules.engine import evaluate
-from driftwatch.rules.fleet import ToolUpgrade, group_fleet_changes, label_new_defaults
+from driftwatch.rules.fleet import ToolUpgrade, group_fleet_changes, label_known_changes, label_new_defaults
 from driftwatch.rules.reverted import BaselineVersion, label_reverted
 from driftwatch.run_record import gaps_from_manifest, unreadable_fields
 from driftwatch.store import AlsoRecord, Documents, Recorded, StateRepo, Synced
@@ -152,8 +152,10 @@ def check(
     states = _states(current, previous, baselines, unreadable_fields(manifest))
     upgrade = _tool_upgrade(repo.read_file_at(previous_commit, MANIFEST), manifest)
     found = evaluate(states, guardrails.settings, guardrails.rules, trusted=trusted)
-    found = group_fleet_changes(states, found, guardrails.settings, default_catalogue(), upgrade)
-    found = label_new_defaults(states, found, default_catalogue())
+    catalogue = default_catalogue()
+    found = group_fleet_changes(states, found, guardrails.settings, catalogue, upgrade)
+    found = label_known_changes(states, found, catalogue)
+    found = label_new_defaults(states, found, catalogue)
     # One log for every finding that may undo an approved fix, instead of one log each.
     histories = approved_histories(repo, [f.resource for f in found if f.against == "baseline" and f.changes])
 

@@ -8,6 +8,7 @@ finding that lists them; the per-resource findings it explains are folded into i
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
@@ -15,7 +16,7 @@ from typing import Any
 from driftwatch.compare import diff_configs
 from driftwatch.model import Against, Change, Finding, KnownChange, ResourceId
 from driftwatch.normalise import canonical_text
-from driftwatch.provider_changes import CatalogueEntry, values_at
+from driftwatch.provider_changes import CatalogueEntry, explaining, values_at
 from driftwatch.rules import META_RULES, ResourceState, RuleSettings
 from driftwatch.rules.engine import drift_message, evaluate
 
@@ -297,6 +298,34 @@ class _Group:
 
         gone = guardrails("then") - guardrails("now")
         return sorted({rule for rule, _ in gone if rule not in META_RULES})
+
+
+def label_known_changes(
+    states: Mapping[str, ResourceState], findings: Sequence[Finding], catalogue: Sequence[CatalogueEntry]
+) -> list[Finding]:
+    """Drift too rare to be grouped that a catalogued provider change explains, labelled with it.
+
+    Only ``baseline-drift`` findings whose every change lies in the entry's settings are labelled
+    (and take the entry's severity): a rule's verdict on a setting speaks for itself.
+    """
+    result = []
+    for finding in findings:
+        state = states.get(finding.resource.key)
+        if finding.rule == "baseline-drift" and finding.known_change is None and state is not None:
+            reference = state.previous if finding.against == "previous" else state.baseline
+            identity = state.identity
+            entry = explaining(catalogue, identity.provider, identity.type, reference, state.current)
+            if entry is not None and all(_root_key(c.path) in entry.top_level_keys for c in finding.changes):
+                known = entry.known
+                message = f"{finding.message}. Matches a known provider default change: {known.describe()}"
+                finding = replace(finding, severity=entry.severity, known_change=known, message=message)
+        result.append(finding)
+    return result
+
+
+def _root_key(path: str) -> str:
+    """The top-level key of a change path (``Encryption`` of ``Encryption.Rules[0]``)."""
+    return re.split(r"[.\[]", path, maxsplit=1)[0]
 
 
 def label_new_defaults(

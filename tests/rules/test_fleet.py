@@ -12,7 +12,12 @@ from driftwatch.model import Finding, ResourceId, Severity
 from driftwatch.provider_changes import default_catalogue, parse_catalogue, values_at
 from driftwatch.rules import ResourceState
 from driftwatch.rules.engine import default_settings, evaluate
-from driftwatch.rules.fleet import ToolUpgrade, group_fleet_changes, label_new_defaults
+from driftwatch.rules.fleet import (
+    ToolUpgrade,
+    group_fleet_changes,
+    label_known_changes,
+    label_new_defaults,
+)
 from driftwatch.rules.reverted import BaselineVersion, label_reverted
 from tests.support.rule_states import by_rule, state
 
@@ -53,6 +58,7 @@ def pipeline(states: list[ResourceState], upgrade: ToolUpgrade | None = None) ->
     settings = default_settings()
     found = evaluate(everything, settings)
     found = group_fleet_changes(everything, found, settings, default_catalogue(), upgrade)
+    found = label_known_changes(everything, found, default_catalogue())
     return label_new_defaults(everything, found, default_catalogue())
 
 
@@ -170,6 +176,26 @@ def test_a_field_an_sdk_upgrade_adds_everywhere_is_one_info_finding() -> None:
         plain.rule == "provider-default-change"
         and "(AccessPointAlias appeared, a value on each)" in plain.message
     )
+
+
+def test_a_catalogued_change_on_too_few_buckets_to_group_is_labelled_on_each() -> None:
+    found = pipeline(encrypted_fleet(4, 6))  # 4 < min_resources: not a fleet-wide change
+    assert [(f.rule, f.resource.id, f.severity) for f in found] == [
+        ("baseline-drift", f"data-{i:02}", Severity.INFO) for i in range(4)
+    ]
+    assert all(f.known_change and f.known_change.id == "aws-s3-default-encryption-2023" for f in found)
+    assert found[0].message == (
+        "1 setting(s) differ from the approved baseline: Encryption. Matches a known provider default "
+        "change: S3 encrypts new objects by default (SSE-S3) (2023-01-05, "
+        "https://docs.aws.amazon.com/AmazonS3/latest/userguide/default-encryption-faq.html)"
+    )
+    # Anything else changed beside it keeps the drift ordinary.
+    versioned = encrypted_fleet(1, 6)
+    first = versioned[0]
+    both = {**first.current, "Versioning": {"Status": "Suspended"}}
+    versioned[0] = state(first.identity, both, first.baseline, first.previous)
+    (drift,) = pipeline(versioned)
+    assert (drift.severity, drift.known_change) == (Severity.MEDIUM, None)
 
 
 def test_an_sdk_upgrade_adding_a_field_to_a_small_type_is_still_one_info_finding() -> None:
