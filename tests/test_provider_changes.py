@@ -90,6 +90,10 @@ def test_a_few_buckets_encrypted_are_ordinary_drift(state_repo: Path, aws: str, 
         ("baseline-drift", "arn:aws:s3:::data-00"),
         ("baseline-drift", "arn:aws:s3:::data-01"),
     ]
+    # Each is still recognised as AWS's 2023 default, one by one.
+    assert {(f["severity"], f["known_change"]["id"]) for f in found} == {
+        ("info", "aws-s3-default-encryption-2023")
+    }
 
 
 def test_a_bucket_made_public_again_after_an_approved_fix_names_the_fix(
