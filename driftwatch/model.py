@@ -88,15 +88,22 @@ class Scope:
         """The scope of everything in one account (no region, no type): an account not reached."""
         return cls(provider, account, "", "")
 
+    @classmethod
+    def region_wide(cls, provider: str, account: str, region: str) -> Scope:
+        """The scope of everything in one region of one account (no type): a region not enabled."""
+        return cls(provider, account, region, "")
+
     @property
     def is_account_wide(self) -> bool:
         """True for :meth:`account_wide` scopes."""
         return not self.region and not self.type
 
     def covers(self, other: Scope) -> bool:
-        """True when ``other`` is this scope or, for an account-wide scope, lies in its account."""
+        """True when ``other`` is this scope or lies in it (an account-wide or region-wide scope)."""
         if self.is_account_wide:
             return (self.provider, self.account) == (other.provider, other.account)
+        if not self.type:
+            return (self.provider, self.account, self.region) == (other.provider, other.account, other.region)
         return self == other
 
     @classmethod
@@ -171,6 +178,8 @@ class Snapshot:
     tool_versions: Mapping[str, str] = field(default_factory=dict)
     accounts: Mapping[str, str] = field(default_factory=dict)
     """The accounts reached, each with how (``credentials``, ``profile NAME``, ``role ARN``)."""
+    disabled_regions: frozenset[Scope] = frozenset()
+    """Region-wide scopes the provider says are not enabled for the account: nothing there is read."""
 
 
 Against = Literal["baseline", "previous", "guardrail"]

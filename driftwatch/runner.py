@@ -77,6 +77,7 @@ def collect_and_record(
         collection.gaps,
         collection.tool_versions,
         collection.accounts,
+        collection.disabled_regions,
     )
     with settled_heap():
         recorded = repo.record(snapshot, config.state.author_name, config.state.author_email, also)

@@ -19,6 +19,8 @@ class Collection:
     tool_versions: dict[str, str] = field(default_factory=dict)
     accounts: dict[str, str] = field(default_factory=dict)
     """The accounts reached, each with how (``credentials``, ``profile NAME``, ``role ARN``)."""
+    disabled_regions: frozenset[Scope] = frozenset()
+    """Region-wide scopes the account has not enabled (read nothing there, delete nothing there)."""
 
     def merge(self, other: Collection) -> Collection:
         """Both collections as one."""
@@ -28,6 +30,7 @@ class Collection:
             self.gaps + other.gaps,
             {**self.tool_versions, **other.tool_versions},
             {**self.accounts, **other.accounts},
+            self.disabled_regions | other.disabled_regions,
         )
 
 

@@ -384,6 +384,7 @@ EBS_DEFAULT_REGION = "eu-west-1"  # EBS encryption by default: on in both region
 SNAPSHOT_REGION = "eu-west-1"
 SNAPSHOT_DESCRIPTION = "acme-orders-db nightly"  # shared with everyone by the drift
 IMAGE_NAME = "acme-web-golden-2026-11"  # us-east-1; made public by the drift
+WEB_INSTANCE_NAME = "acme-web-1"  # us-east-1, IMDSv2 only; the drift lets IMDSv1 answer again
 ALERTS_TOPIC = "acme-security-alerts"  # AWS's default policy, then opened to everyone
 ORDER_EVENTS_QUEUE = "acme-order-events"  # subscribed to the topic, then opened to everyone
 CONFIG_REGION = "us-east-1"  # the Config recorder is stopped here

@@ -81,6 +81,16 @@ def seed(endpoint_url: str) -> None:
     instance = ec2.run_instances(ImageId=base, MinCount=1, MaxCount=1)["Instances"][0]["InstanceId"]
     ec2.create_image(InstanceId=instance, Name=data.IMAGE_NAME)
     ec2.terminate_instances(InstanceIds=[instance])
+    ec2.run_instances(
+        ImageId=base,
+        InstanceType="t3.small",
+        MinCount=1,
+        MaxCount=1,
+        MetadataOptions={"HttpTokens": "required", "HttpEndpoint": "enabled"},
+        TagSpecifications=[
+            {"ResourceType": "instance", "Tags": [{"Key": "Name", "Value": data.WEB_INSTANCE_NAME}]}
+        ],
+    )
     _client(endpoint_url, "sns").create_topic(Name=data.ALERTS_TOPIC)  # AWS's default policy
     sqs = _client(endpoint_url, "sqs")
     url = sqs.create_queue(QueueName=data.ORDER_EVENTS_QUEUE, Attributes={"SqsManagedSseEnabled": "true"})
@@ -119,6 +129,14 @@ def apply_drift(endpoint_url: str) -> None:
     )
     ec2 = _client(endpoint_url, "ec2")
     ec2.modify_image_attribute(ImageId=find_image(ec2), LaunchPermission={"Add": [{"Group": "all"}]})
+    ec2.modify_instance_metadata_options(  # every option given: moto forgets the ones left out
+        InstanceId=find_instance(ec2),
+        HttpTokens="optional",
+        HttpEndpoint="enabled",
+        HttpPutResponseHopLimit=1,
+        HttpProtocolIpv6="disabled",
+        InstanceMetadataTags="disabled",
+    )
     anyone = {"Sid": "Anyone", "Effect": "Allow", "Principal": "*",
               "Action": ["SNS:Subscribe", "SNS:Publish"], "Resource": _topic_arn()}  # fmt: skip
     public_topic = {"Version": "2012-10-17", "Statement": [anyone]}
@@ -147,3 +165,13 @@ def find_image(ec2: Client) -> str:
     """The id of the demo's golden AMI in ``ec2``'s region."""
     images = ec2.describe_images(Owners=["self"], Filters=[{"Name": "name", "Values": [data.IMAGE_NAME]}])
     return str(images["Images"][0]["ImageId"])
+
+
+def find_instance(ec2: Client) -> str:
+    """The id of the demo's web server in ``ec2``'s region."""
+    filters = [
+        {"Name": "tag:Name", "Values": [data.WEB_INSTANCE_NAME]},
+        {"Name": "instance-state-name", "Values": ["running"]},
+    ]
+    reservations = ec2.describe_instances(Filters=filters)["Reservations"]
+    return str(reservations[0]["Instances"][0]["InstanceId"])

@@ -14,6 +14,7 @@ from driftwatch.rules import (  # noqa: F401  # isort: skip
     declarative,
     ec2,
     ec2_images,
+    ec2_instances,
     iam,
     iam_account,
     iam_trust,

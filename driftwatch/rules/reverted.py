@@ -21,6 +21,7 @@ HEADLINES = {
     "iam-user-mfa-missing": "MFA removed again",
     "s3-public-access-block-weakened": "Block Public Access weakened again",
     "s3-acls-reenabled": "ACLs re-enabled again",
+    "ec2-imdsv1-enabled": "IMDSv1 re-enabled",
 }
 """How a reverted fix is named for the rules that guard against exposure; others say "reverted"."""
 

@@ -187,6 +187,28 @@ class StateRepo(RemoteSync, Committer, HistoryLog):
             for g in snapshot.gaps
         )
         explained = [g.scope for g in snapshot.gaps]
+        unexplained = {
+            scope: count
+            for scope, count in sorted(kept.items())
+            if not any(e.covers(Scope.parse(scope)) for e in explained)
+        }
+        # A region the account no longer has enabled is one event for all it held (case 19).
+        off: dict[Scope, int] = {}
+        for scope in list(unexplained):
+            region = next((r for r in snapshot.disabled_regions if r.covers(Scope.parse(scope))), None)
+            if region is not None:
+                off[region] = off.get(region, 0) + unexplained.pop(scope)
+        gaps += tuple(
+            CoverageGap(
+                region,
+                "ec2.describe_regions",
+                "region-disabled",
+                "NotOptedIn",
+                f"region {region.region} is no longer enabled for account {region.account}; "
+                f"{count} resource(s) unreachable, kept as last read, not deleted",
+            )
+            for region, count in sorted(off.items())
+        )
         gaps += tuple(
             CoverageGap(
                 Scope.parse(scope),
@@ -196,8 +218,7 @@ class StateRepo(RemoteSync, Committer, HistoryLog):
                 f"not read: no longer in the config; {count} resource(s) kept as last read "
                 "(delete their files under snapshots/ in a commit if they are gone for good)",
             )
-            for scope, count in sorted(kept.items())
-            if not any(e.covers(Scope.parse(scope)) for e in explained)
+            for scope, count in unexplained.items()
         )
         snapshot = replace(snapshot, gaps=gaps)
         written: dict[str, bytes | None] = {}  # what the commit takes: new bytes, or None if removed

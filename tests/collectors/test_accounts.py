@@ -235,6 +235,8 @@ def test_a_throttled_region_in_two_accounts_deletes_nothing_while_the_rest_updat
         assert scopes == {
             f"aws/{account}/us-east-1/ec2/security-group": "read",
             f"aws/{account}/eu-west-1/ec2/security-group": "not read: throttled (Throttling)",
+            f"aws/{account}/us-east-1/ec2/instance": "read",
+            f"aws/{account}/eu-west-1/ec2/instance": "read",
         }
     assert sorted(git(state_repo, "diff", "--name-status", head, "HEAD", *NOT_ALERTS).splitlines()) == sorted(
         [

@@ -30,7 +30,14 @@ from tests.conftest import managed_policies
 
 ACCOUNT = "123456789012"  # moto's account
 REGIONS = ("us-east-1", "eu-west-1")  # what the state_repo fixture's config reads
-REGIONAL_TYPES = ("ec2/security-group", "cloudtrail/trail", "kms/key", "rds/db-instance", "rds/db-cluster")
+REGIONAL_TYPES = (
+    "ec2/security-group",
+    "ec2/instance",
+    "cloudtrail/trail",
+    "kms/key",
+    "rds/db-instance",
+    "rds/db-cluster",
+)
 REDACTION_KEY = b"test-redaction-key"  # DRIFTWATCH_REDACTION_KEY in conftest's TEST_ENV
 AUTHENTICATED_USERS = "http://acs.amazonaws.com/groups/global/AuthenticatedUsers"
 LOG_DELIVERY = "http://acs.amazonaws.com/groups/s3/LogDelivery"

@@ -92,6 +92,11 @@ def user_path(name: str) -> str:
     return f"{SNAP}/global/iam/user/{name}.json"
 
 
+def region_scope(region: str) -> str:
+    """The scope of a whole region of the account: how a region not enabled is reported."""
+    return f"aws/{ACCOUNT}/{region}"
+
+
 def sg_scope(region: str) -> str:
     return f"aws/{ACCOUNT}/{region}/ec2/security-group"
 
@@ -555,7 +560,7 @@ def test_case_19_a_region_not_enabled_is_skipped_and_rejected_credentials_elsewh
     result, report = run(invoke, config)
 
     expected_gap = gap(
-        sg_scope("ap-east-1"),
+        region_scope("ap-east-1"),
         "ec2.describe_regions",
         "region-disabled",
         "NotOptedIn",
@@ -570,7 +575,7 @@ def test_case_19_a_region_not_enabled_is_skipped_and_rejected_credentials_elsewh
     assert manifest["gaps"] == [expected_gap]
     assert manifest["scopes"][sg_scope("us-east-1")] == "read"
     # Its exact wording is test_case_19_manifest_says_skipped_for_a_region_not_enabled's subject.
-    assert manifest["scopes"][sg_scope("ap-east-1")].startswith(("skipped", "not read"))
+    assert manifest["scopes"][region_scope("ap-east-1")].startswith(("skipped", "not read"))
     assert (
         git(state_repo, "diff", "--name-status", head, "HEAD", *NOT_ALERTS)
         == f"A\tlast-verified.json\nM\t{OWN_MANIFEST}\nM\t{MANIFEST}\n"
@@ -605,6 +610,39 @@ def test_case_19_a_region_not_enabled_is_skipped_and_rejected_credentials_elsewh
     assert git(state_repo, "status", "--porcelain", "--", "snapshots") == ""
 
 
+def test_case_19_every_region_means_those_enabled_and_one_no_longer_enabled_is_one_event(
+    invoke: Invoke, aws: str, state_repo: Path, proxy: FaultProxy
+) -> None:
+    account = seed(aws, ("ec2",))
+    # A first run that could not ask which regions are enabled read ap-east-1 (moto answers there).
+    config = configure(state_repo, proxy.url, ("us-east-1", "ap-east-1"), services=("ec2",))
+    proxy.add_fault(Fault("ec2", "DescribeRegions", code="UnauthorizedOperation", message="not authorized"))
+    assert run(invoke, config)[0].exit_code == 0
+    hk = {p: t for p, t in snapshot_files(state_repo).items() if "/ap-east-1/" in p}
+    assert list(hk) == [account.sg_path("ap-east-1", account.default_group("ap-east-1"))]
+    proxy.clear()
+
+    config = configure(state_repo, proxy.url, ("*",), services=("ec2",))
+    result, report = run(invoke, config)
+
+    regions = boto3.client("ec2", region_name="us-east-1", endpoint_url=aws).describe_regions(AllRegions=True)
+    enabled = {r["RegionName"] for r in regions["Regions"] if r["OptInStatus"] != "not-opted-in"}
+    assert "ap-east-1" not in enabled and len(enabled) > 10
+    assert result.exit_code == 0, result.stderr
+    assert {c.region for c in proxy.calls("DescribeSecurityGroups")} == enabled  # from the account
+    assert {p: t for p, t in snapshot_files(state_repo).items() if "/ap-east-1/" in p} == hk
+    assert report["coverage_gaps"] == [
+        gap(
+            region_scope("ap-east-1"),
+            "ec2.describe_regions",
+            "region-disabled",
+            "NotOptedIn",
+            f"region ap-east-1 is no longer enabled for account {ACCOUNT}; 1 resource(s) unreachable, "
+            "kept as last read, not deleted",
+        )
+    ]  # and no gap for the other regions not enabled: "every region" does not ask for them
+
+
 def test_case_19_manifest_says_skipped_for_a_region_not_enabled(
     invoke: Invoke, state_repo: Path, proxy: FaultProxy
 ) -> None:
@@ -614,7 +652,7 @@ def test_case_19_manifest_says_skipped_for_a_region_not_enabled(
 
     assert result.exit_code == 0, result.stderr
     # The value snapshots/README.md documents for this scope ("manifest.json" section).
-    assert read(state_repo, MANIFEST)["scopes"][sg_scope("ap-east-1")] == "skipped: region not enabled"
+    assert read(state_repo, MANIFEST)["scopes"][region_scope("ap-east-1")] == "skipped: region not enabled"
 
 
 def test_case_19_rejected_credentials_in_a_region_of_unknown_status_skip_only_that_region(
@@ -813,7 +851,8 @@ def test_case_19_a_region_not_enabled_listed_first_does_not_fail_the_run(
     result, report = run(invoke, config)
 
     assert result.exit_code == 0, result.stderr
-    assert [g["kind"] for g in report["coverage_gaps"]] == ["region-disabled"]
-    assert report["coverage_gaps"][0]["scope"] == sg_scope("ap-east-1")
+    assert [(g["kind"], g["scope"]) for g in report["coverage_gaps"]] == [
+        ("region-disabled", region_scope("ap-east-1"))
+    ]
     assert [c.region for c in proxy.calls("GetCallerIdentity")] == ["us-east-1"]
     assert read(state_repo, MANIFEST)["scopes"][sg_scope("us-east-1")] == "read"

@@ -331,7 +331,7 @@ def test_a_denied_listing_keeps_the_queues_and_a_region_not_enabled_is_skipped(
 
     assert stored(state_repo, "sqs/queue", "jobs") == before  # unseen, so not deleted
     assert sorted((g["scope"], g["kind"], g["code"]) for g in report["coverage_gaps"]) == [
-        (f"aws/{ACCOUNT}/ap-east-1/sqs/queue", "region-disabled", "NotOptedIn"),
+        (f"aws/{ACCOUNT}/ap-east-1", "region-disabled", "NotOptedIn"),
         (f"aws/{ACCOUNT}/{REGION}/sqs/queue", "denied", "AccessDenied"),
     ]
     assert all(c["path"] != "" for f in report["findings"] for c in f["changes"])

@@ -163,7 +163,7 @@ class AwsCollector:
         status_known = True
         collection = Collection(accounts={ctx.account: source.label})
         if regional:
-            regions, status_known, skipped = self._regions(ctx, regional)
+            regions, status_known, skipped = self._regions(ctx)
             collection = collection.merge(skipped)
             work += [(s, r) for r in regions for s in regional]
         units = [_Unit(ctx, service, region, status_known) for service, region in work]
@@ -198,7 +198,7 @@ class AwsCollector:
             )
             return Collection(gaps=gaps)
 
-    def _regions(self, ctx: AwsContext, regional: list[AwsService]) -> tuple[list[str], bool, Collection]:
+    def _regions(self, ctx: AwsContext) -> tuple[list[str], bool, Collection]:
         """The regions to read, whether their opt-in status is known, and a gap for each configured
         region the account has not enabled (case 19)."""
         wanted = None if self.settings.all_regions else list(self.settings.regions)
@@ -219,11 +219,15 @@ class AwsCollector:
                 "configured regions as asked",
             )
             return wanted, False, Collection(gaps=(gap,))
-        if wanted is None:
-            return sorted(r for r, enabled in opt_in.items() if enabled), True, Collection()
+        disabled = frozenset(
+            Scope.region_wide("aws", ctx.account, region) for region, enabled in opt_in.items() if not enabled
+        )
+        if wanted is None:  # every region enabled: the others are not asked for, so they are no gap
+            enabled = sorted(r for r, on in opt_in.items() if on)
+            return enabled, True, Collection(disabled_regions=disabled)
         gaps = tuple(
             CoverageGap(
-                Scope("aws", ctx.account, region, type_),
+                Scope.region_wide("aws", ctx.account, region),
                 "ec2.describe_regions",
                 "region-disabled",
                 "NotOptedIn",
@@ -231,7 +235,6 @@ class AwsCollector:
             )
             for region in wanted
             if not opt_in.get(region, True)
-            for service in regional
-            for type_ in service.types
         )
-        return [r for r in wanted if opt_in.get(r, True)], True, Collection(gaps=gaps)
+        readable = [r for r in wanted if opt_in.get(r, True)]
+        return readable, True, Collection(gaps=gaps, disabled_regions=disabled)

@@ -21,6 +21,8 @@ from driftwatch.collectors.aws.ec2_images import (
     collect_images,
     collect_snapshots,
 )
+from driftwatch.collectors.aws.ec2_instances import INSTANCE as EC2_INSTANCE
+from driftwatch.collectors.aws.ec2_instances import collect_instances
 from driftwatch.collectors.aws.iam import collect_iam
 from driftwatch.collectors.aws.kms import KEY, collect_keys
 from driftwatch.collectors.aws.lambda_functions import FUNCTION, collect_functions
@@ -48,7 +50,12 @@ class AwsService:
 AWS_SERVICES: tuple[AwsService, ...] = (
     AwsService("s3", lambda ctx, _region: collect_s3(ctx), regional=False),
     AwsService("iam", lambda ctx, _region: collect_iam(ctx), regional=False),
-    AwsService("ec2", collect_security_groups, regional=True, types=(SECURITY_GROUP,)),
+    AwsService(
+        "ec2",
+        lambda ctx, region: collect_security_groups(ctx, region).merge(collect_instances(ctx, region)),
+        regional=True,
+        types=(SECURITY_GROUP, EC2_INSTANCE),
+    ),
     AwsService("cloudtrail", collect_trails, regional=True, types=(TRAIL,)),
     AwsService("kms", collect_keys, regional=True, types=(KEY,)),
     AwsService("rds", collect_databases, regional=True, types=(INSTANCE, CLUSTER)),
