@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import ssl
+import subprocess
 import tomllib
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,7 +22,7 @@ from driftwatch.demo.json_api import JsonApi, Reply, Request, running_json_api
 from driftwatch.normalise import Redactor
 from driftwatch.runner import run_once
 from driftwatch.store import init_repo
-from tests.conftest import write_config
+from tests.conftest import Invoke, write_config
 
 REDACTOR = Redactor(b"test-redaction-key")
 
@@ -294,6 +295,10 @@ def test_an_answer_that_is_not_json_is_a_gap(api: JsonApi) -> None:
     assert (gap.code, gap.kind) == ("NotJson", "error")
 
 
+def git(repo: Path, *args: str) -> str:
+    return subprocess.run(["git", "-C", str(repo), *args], check=True, capture_output=True, text=True).stdout
+
+
 def _with_aws_off(repo: Path) -> Path:
     path = repo / "driftwatch.toml"
     path.write_text(path.read_text().replace("\nenabled = true\n", "\nenabled = false\n", 1))
@@ -424,3 +429,63 @@ def test_a_failing_saas_service_leaves_aws_read_and_its_own_files_kept(
     assert [(str(g.scope), g.code) for g in result.report.gaps] == [
         ("saas/docs/global/docs/drive", "HTTP503")
     ]
+
+
+LEAKY = """
+[saas.docs]
+collector = "http"
+base_url = "{base}"
+token_env = "DOCS_TOKEN"
+max_attempts = 1
+[[saas.docs.resources]]
+type = "workspace"
+path = "/workspace"
+fixed_id = "acme"
+[[saas.docs.resources]]
+type = "drive"
+path = "/drives"
+items = "$.drives"
+id = "id"
+"""
+
+
+def test_a_token_the_service_echoes_reaches_no_file_commit_or_message(
+    api: JsonApi, docs_repo: Path, invoke: Invoke, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    token = "tok-SUPERSECRET-12345"
+    api.route("GET /drives")(lambda _request: Reply({"message": f"token Bearer {token} lacks scope"}, 403))
+    api.route("GET /workspace")(
+        lambda _request: Reply({"owner": "ops", "last_auth": f"Bearer {token}", f"seen-{token}": True})
+    )
+    monkeypatch.setenv("DOCS_TOKEN", token)
+    write_config(docs_repo, None, extra=LEAKY.format(base=api.base_url))
+    config = _with_aws_off(docs_repo)
+    result = invoke("-c", str(config), "run")
+    stand_in = REDACTOR.redact(token)
+    assert result.exit_code in (0, 1), result.stderr
+    assert "lacks scope" in result.stdout + result.stderr  # the gap is told, with its reason
+    assert stand_in in result.stdout + result.stderr
+    stored = json.loads((docs_repo / "snapshots/saas/docs/workspace/acme.json").read_text())
+    assert stored["config"] == {"owner": "ops", "last_auth": f"Bearer {stand_in}", f"seen-{stand_in}": True}
+    history = git(docs_repo, "log", "--all", "-p", "--format=%H%n%B")
+    files = [
+        p.read_text(errors="replace") for p in docs_repo.rglob("*") if p.is_file() and ".git" not in p.parts
+    ]
+    assert "lacks scope" in history  # the gap is in the commit message and the manifest ...
+    for text in [result.stdout, result.stderr, history, *files]:
+        assert token not in text  # ... but the token is nowhere
+
+
+def test_a_token_is_scrubbed_when_json_escaped_and_from_an_answer_that_is_not_json(
+    api: JsonApi, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    token = "tok/SUPERSECRET-12345"
+    escaped = "\\u0074ok\\/SUPERSECRET-12345"  # the same token, as JSON may write it
+    api.route("GET /workspace")(lambda _request: Reply(b'{"auth": "' + escaped.encode() + b'"}'))
+    api.route("GET /drives")(lambda _request: Reply(f"<html>bad token {token}</html>".encode()))
+    monkeypatch.setenv("DOCS_TOKEN", token)
+    collection = HttpCollector(settings(LEAKY.format(base=api.base_url)), REDACTOR).collect()
+    assert [dict(r.config) for r in collection.resources] == [{"auth": REDACTOR.redact(token)}]
+    (gap,) = collection.gaps
+    assert gap.code == "NotJson"
+    assert token not in gap.message and REDACTOR.redact(token) in gap.message

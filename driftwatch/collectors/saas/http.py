@@ -27,6 +27,7 @@ from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 from driftwatch import __version__
 from driftwatch.collectors import Collection, register
 from driftwatch.collectors.saas.items import Items, ReadFailure
+from driftwatch.collectors.saas.scrub import Scrubber
 from driftwatch.collectors.saas.settings import ResourceSpec, SaasSettings
 from driftwatch.model import CoverageGap, GapKind, JSONValue
 from driftwatch.normalise import Redactor
@@ -105,6 +106,7 @@ class HttpCollector:
         """Every resource type read whole, or a gap for it (its last known state is kept)."""
         result = Collection()
         token = os.environ.get(self.settings.token_env, "") if self.settings.token_env else None
+        scrub = Scrubber.of(token, self.redactor)
         for spec in self.settings.resources:
             items = Items(self.settings, spec, self.redactor)
             api_call = f"{spec.method} {self.settings.base_url}{spec.path}"
@@ -115,9 +117,10 @@ class HttpCollector:
                         "NoToken",
                         f"the environment variable {self.settings.token_env} (token_env) is not set",
                     )
-                resources = items.resources(self._read_all(spec, items, token))
+                resources = items.resources(self._read_all(spec, items, token, scrub))
             except ReadFailure as failure:
-                gap = CoverageGap(items.scope, api_call, failure.kind, failure.code, failure.message)
+                message = scrub.text(failure.message)
+                gap = CoverageGap(items.scope, api_call, failure.kind, failure.code, message)
                 result = result.merge(Collection(gaps=(gap,)))
                 continue
             result = result.merge(Collection(tuple(resources), frozenset({items.scope})))
@@ -125,7 +128,9 @@ class HttpCollector:
 
     # -- pagination -------------------------------------------------------------------------
 
-    def _read_all(self, spec: ResourceSpec, items: Items, token: str | None) -> list[JSONValue]:
+    def _read_all(
+        self, spec: ResourceSpec, items: Items, token: str | None, scrub: Scrubber
+    ) -> list[JSONValue]:
         url = self.settings.base_url + spec.path
         if spec.params:
             url = with_query(url, **dict(spec.params))
@@ -137,7 +142,7 @@ class HttpCollector:
         seen: set[str] = set()
         for _ in range(self.settings.max_pages):
             seen.add(url + json.dumps(body, sort_keys=True))
-            response = self._request(spec.method, url, body, token)
+            response = self._request(spec.method, url, body, token, scrub)
             page_items = items.select(response.document)
             found += page_items
             if spec.paginate == "link":
@@ -184,7 +189,10 @@ class HttpCollector:
 
     # -- one request, with retries --------------------------------------------------------
 
-    def _request(self, method: str, url: str, body: JSONValue, token: str | None) -> Response:
+    def _request(
+        self, method: str, url: str, body: JSONValue, token: str | None, scrub: Scrubber
+    ) -> Response:
+        """One answer; ``scrub`` takes the token out of it before anything reads or quotes it."""
         attempts = self.settings.max_attempts
         for attempt in range(1, attempts + 1):
             self._wait(self._pause_until - self.clock(), "the API's rate limit")
@@ -210,7 +218,7 @@ class HttpCollector:
                 continue
             self._note_rate_limit(headers)
             if 200 <= status < 300:
-                return Response(url, headers, self._json(url, raw))
+                return Response(url, headers, scrub.document(self._json(url, raw, scrub)))
             asked = self._retry_after(status, headers)
             if status in RETRY_STATUSES or asked is not None:
                 throttled = status == 429 or asked is not None
@@ -221,7 +229,7 @@ class HttpCollector:
                 kind: GapKind = "throttled" if throttled else "error"
                 raise ReadFailure(kind, f"HTTP{status}", f"{url}: HTTP {status} after {attempts} attempts")
             refused: GapKind = "denied" if status in (401, 403) else "error"
-            raise ReadFailure(refused, f"HTTP{status}", f"{url}: HTTP {status}: {_snippet(raw)}")
+            raise ReadFailure(refused, f"HTTP{status}", f"{url}: HTTP {status}: {_snippet(scrub.raw(raw))}")
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _build(self, method: str, url: str, body: JSONValue, token: str | None) -> urllib.request.Request:
@@ -238,11 +246,12 @@ class HttpCollector:
             request.add_unredirected_header(self.settings.auth_header, value)  # never sent to a redirect
         return request
 
-    def _json(self, url: str, raw: bytes) -> JSONValue:
+    def _json(self, url: str, raw: bytes, scrub: Scrubber) -> JSONValue:
         try:
             return json.loads(raw)
         except ValueError:
-            raise ReadFailure("error", "NotJson", f"{url}: the answer is not JSON: {_snippet(raw)}") from None
+            snippet = _snippet(scrub.raw(raw))
+            raise ReadFailure("error", "NotJson", f"{url}: the answer is not JSON: {snippet}") from None
 
     def _retry_after(self, status: int, headers: Message) -> float | None:
         """Seconds the server asked to wait: Retry-After, or a rate limit at 0 with its reset time."""
