@@ -14,6 +14,7 @@ import string
 import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import date, time
 from importlib.resources import files
 from typing import Any
 
@@ -194,10 +195,9 @@ def _parse_rule(table: Any, where: str) -> DataRule:
     if_absent = table.get("if_absent", "fail")
     if not isinstance(message, str) or not isinstance(reference, str):
         raise BaselineError(f"{where}: message and reference must be strings")
-    bad = {f for _, f, _, _ in string.Formatter().parse(message) if f is not None} - MESSAGE_FIELDS
-    if bad:
-        known = ", ".join(sorted(MESSAGE_FIELDS))
-        raise BaselineError(f"{where}: message: unknown field {{{sorted(bad)[0]}}} (known: {known})")
+    problem = _message_problem(message)
+    if problem:
+        raise BaselineError(f"{where}: message: {problem}")
     if not isinstance(enabled, bool):
         raise BaselineError(f"{where}: enabled: must be true or false")
     provider = table.get("provider", "")
@@ -220,6 +220,28 @@ def _parse_rule(table: Any, where: str) -> DataRule:
     )
 
 
+def _message_problem(message: str) -> str | None:
+    """Why ``message`` cannot be filled in for every finding, or None.
+
+    Only the bare fields: each is text, so a format spec (``{id:d}``), a conversion (``{id!r}``),
+    an attribute or an index would fail, or work for some resources only, at run time.
+    """
+    known = ", ".join(sorted(MESSAGE_FIELDS))
+    try:
+        fields = [(f, spec, conv) for _, f, spec, conv in string.Formatter().parse(message) if f is not None]
+    except ValueError as exc:  # an unmatched brace
+        return f"{exc} (write {{{{ and }}}} for a literal brace; fields: {known})"
+    for name, spec, conversion in fields:
+        if name not in MESSAGE_FIELDS:
+            return f"unknown field {{{name}}} (known: {known})"
+        if spec or conversion:
+            written = (
+                "{" + name + (f"!{conversion}" if conversion else "") + (f":{spec}" if spec else "") + "}"
+            )
+            return f"{written}: a field takes no format spec or conversion; write {{{name}}}"
+    return None
+
+
 def _check_value(where: str, operator: str, value: Any) -> None:
     if operator in ("absent", "present"):
         if value is not _ABSENT:
@@ -227,6 +249,12 @@ def _check_value(where: str, operator: str, value: Any) -> None:
         return
     if value is _ABSENT:
         raise BaselineError(f"{where}: value: required with operator {operator!r}")
+    moment = _first_moment(value)
+    if moment is not None:
+        raise BaselineError(
+            f"{where}: value: {moment.isoformat()} is a TOML date or time, which no JSON setting "
+            f'holds; write it as a string ("{moment.isoformat()}")'
+        )
     if operator in ("in", "not_in") and not isinstance(value, list):
         raise BaselineError(f"{where}: value: {operator} needs a list of values")
     if operator in ("<=", ">=") and (not isinstance(value, int | float) or isinstance(value, bool)):
@@ -238,6 +266,14 @@ def _check_value(where: str, operator: str, value: Any) -> None:
             re.compile(value)
         except re.error as exc:
             raise BaselineError(f"{where}: value: not a regular expression ({exc})") from None
+
+
+def _first_moment(value: Any) -> date | time | None:
+    """The first TOML date, time or date-time in ``value`` (a JSON setting is never one)."""
+    if isinstance(value, date | time):  # datetime is a date
+        return value
+    inner = value.values() if isinstance(value, dict) else value if isinstance(value, list) else ()
+    return next((m for m in map(_first_moment, inner) if m is not None), None)
 
 
 def _same(a: Any, b: Any) -> bool:

@@ -140,6 +140,27 @@ reference = "CIS AWS 2.1.3"
             "[[guardrail]] 'sharing': message: unknown field {owner}",
         ),
         ('operator = "present"\nwhen = "x"', "[[guardrail]] 'sharing': when: unknown key"),
+        (
+            'operator = "present"\nmessage = "open {id"',
+            "[[guardrail]] 'sharing': message: expected '}' before end of string (write {{ and }}",
+        ),
+        (
+            'operator = "present"\nmessage = "org {id:d} bad"',
+            "[[guardrail]] 'sharing': message: {id:d}: a field takes no format spec or conversion",
+        ),
+        (
+            'operator = "present"\nmessage = "org {id!r}"',
+            "[[guardrail]] 'sharing': message: {id!r}: a field takes no format spec or conversion",
+        ),
+        (
+            'operator = "equals"\nvalue = 2024-01-01',
+            "[[guardrail]] 'sharing': value: 2024-01-01 is a TOML date or time, which no JSON setting holds; "
+            'write it as a string ("2024-01-01")',
+        ),
+        (
+            'operator = "in"\nvalue = ["a", 07:30:00]',
+            "[[guardrail]] 'sharing': value: 07:30:00 is a TOML date or time",
+        ),
     ],
 )
 def test_a_rule_with_an_error_is_rejected_naming_file_rule_and_reason(table: str, reason: str) -> None:
