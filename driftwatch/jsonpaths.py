@@ -49,6 +49,19 @@ def compile_path(text: str) -> Path:
     return Path(text, compiled)
 
 
+def container_of(path: Path) -> Path | None:
+    """The path of the list or object whose every member ``path`` names (``$.a[*]`` -> ``$.a``).
+
+    None when ``path`` does not end in ``[*]`` or ``.*``: then it names no single container.
+    """
+    text = path.text.strip()
+    for wildcard in ("[*]", ".*"):
+        if text.endswith(wildcard):
+            rest = text.removesuffix(wildcard)
+            return compile_path(rest if rest not in ("", "$") else "$")
+    return None
+
+
 def readable(parts: Parts) -> str:
     """Where a match is, written as the comparator writes change paths (``a.b[0]["c d"]``)."""
     return format_path(list(parts))

@@ -241,3 +241,33 @@ def test_google_workspace_preset_reads_policies_by_page_token_and_an_empty_answe
         "policies%2Fahv4hg7qc24kvaghb7zihwf4r2.json",
     ]
     assert findings(result) == {("google-drive-anyone-with-link", "policies/ahv4hg7qc24kvaghb7zihwf4r2")}
+
+
+def test_github_preset_records_the_deletion_of_the_last_repository(
+    api: JsonApi, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    names = ["api"]
+    api.route("GET /orgs/acme")(lambda _request: Reply(ORG))
+    api.route("GET /orgs/acme/repos")(lambda _request: Reply([repo_row(n, "private") for n in names]))
+
+    @api.route("POST /graphql")
+    def graphql(_request: Request) -> Reply:
+        nodes = [{"nameWithOwner": f"acme/{n}", "defaultBranchRef": None} for n in names]
+        info = {"hasNextPage": False, "endCursor": None}
+        return Reply({"data": {"organization": {"repositories": {"pageInfo": info, "nodes": nodes}}}})
+
+    monkeypatch.setenv("GITHUB_TOKEN", "ghp_" + "x" * 36)
+    table = f'\n[saas.github]\npreset = "github"\nbase_url = "{api.base_url}"\nvars = {{ org = "acme" }}\n'
+    repo, first = run_preset(tmp_path, table)
+    assert first.report.gaps == ()
+    assert stored(repo, "github", "repository", "acme/api")["visibility"] == "private"
+
+    names.clear()  # the organisation's last repository is deleted
+    config = load_config(repo / "driftwatch.toml")
+    second = run_once(config, build_collector(config), [])
+    assert second.report.gaps == ()
+    assert second.recorded is not None
+    assert sorted(second.recorded.removed) == [
+        "snapshots/saas/github/default-branch/acme%2Fapi.json",
+        "snapshots/saas/github/repository/acme%2Fapi.json",
+    ]

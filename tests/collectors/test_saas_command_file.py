@@ -113,3 +113,20 @@ def test_a_malformed_yaml_export_is_a_gap(tmp_path: Path) -> None:
     (tmp_path / "bad.yaml").write_text("policies: [unclosed\n")
     (gap,) = FileCollector(file_settings(tmp_path, "bad.yaml"), REDACTOR).collect().gaps
     assert gap.code == "NotParsable" and "bad.yaml" in gap.message
+
+
+def test_a_command_printing_an_empty_list_read_zero_items(tmp_path: Path) -> None:
+    text = f"""
+[saas.gcp]
+collector = "command"
+[[saas.gcp.resources]]
+type = "bucket"
+command = ["{sys.executable}", "-c", "print('[]')"]
+items = "$[*]"
+id = "$.name"
+"""
+    (parsed,) = parse_saas(tmp_path / "driftwatch.toml", tomllib.loads(text)["saas"])
+    collection = CommandCollector(parsed, REDACTOR).collect()
+    assert collection.gaps == ()
+    assert collection.resources == ()
+    assert [str(s) for s in collection.scopes_read] == ["saas/gcp/global/gcp/bucket"]

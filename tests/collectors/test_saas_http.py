@@ -489,3 +489,63 @@ def test_a_token_is_scrubbed_when_json_escaped_and_from_an_answer_that_is_not_js
     (gap,) = collection.gaps
     assert gap.code == "NotJson"
     assert token not in gap.message and REDACTOR.redact(token) in gap.message
+
+
+def test_page_number_pagination_with_a_wildcard_stops_at_an_empty_list(api: JsonApi) -> None:
+    @api.route("GET /drives")
+    def drives(request: Request) -> Reply:
+        page = int(request.query["page"])
+        return Reply({"drives": [{"name": f"d{page}"}] if page <= 2 else []})
+
+    text = f"""
+[saas.svc]
+collector = "http"
+base_url = "{api.base_url}"
+[[saas.svc.resources]]
+type = "drive"
+path = "/drives"
+items = "$.drives[*]"
+id = "name"
+paginate = "page"
+"""
+    collection = HttpCollector(settings(text), REDACTOR).collect()
+    assert collection.gaps == ()
+    assert sorted(r.identity.id for r in collection.resources) == ["d1", "d2"]
+    assert [str(s) for s in collection.scopes_read] == ["saas/svc/global/svc/drive"]
+
+
+WILDCARD_DRIVES = DOCS.replace('items = "$.drives"', 'items = "$.drives[*]"').replace(
+    'paginate = "page"', 'paginate = "none"'
+)
+
+
+def test_an_empty_list_deletes_the_stored_items_and_a_missing_list_keeps_them(
+    api: JsonApi, docs_repo: Path
+) -> None:
+    answer: dict[str, object] = {"drives": [{"id": "hr"}, {"id": "legal"}]}
+    api.route("GET /drives")(lambda _request: Reply(answer))
+    write_config(docs_repo, None, extra=WILDCARD_DRIVES.format(base=api.base_url))
+    config = load_config(_with_aws_off(docs_repo))
+    run_once(config, build_collector(config), [])
+    folder = docs_repo / "snapshots/saas/docs/drive"
+    assert sorted(p.name for p in folder.iterdir()) == ["hr.json", "legal.json"]
+
+    answer.clear()
+    answer["error"] = {"code": "maintenance"}  # a 200 without the list: not "no drives"
+    missing = run_once(config, build_collector(config), [])
+    assert sorted(p.name for p in folder.iterdir()) == ["hr.json", "legal.json"]
+    assert missing.recorded is not None and missing.recorded.removed == ()
+    (gap,) = missing.report.gaps
+    assert (gap.kind, gap.code) == ("error", "NoItems")
+    assert "2 resource(s) kept as last read" in gap.message
+
+    answer.clear()
+    answer["drives"] = []  # the list is there, and empty: every drive is gone
+    empty = run_once(config, build_collector(config), [])
+    assert empty.report.gaps == ()
+    assert empty.recorded is not None
+    assert sorted(empty.recorded.removed) == [
+        "snapshots/saas/docs/drive/hr.json",
+        "snapshots/saas/docs/drive/legal.json",
+    ]
+    assert not folder.exists() or list(folder.iterdir()) == []

@@ -39,7 +39,7 @@ class Items:
         if self.spec.items is None:
             return [document]
         found = self.spec.items.find(document)
-        if not found and self.spec.items_optional:
+        if not found and (self.spec.items_optional or self._empty_container(document)):
             return []
         if not found:
             raise ReadFailure(
@@ -50,6 +50,17 @@ class Items:
         if len(found) == 1 and isinstance(found[0][1], list):  # "$.value" names the list itself
             return list(found[0][1])
         return [value for _, value in found]
+
+    def _empty_container(self, document: JSONValue) -> bool:
+        """True when the list (or object) that ``items`` takes every member of is there, and empty.
+
+        An empty list is zero items, so the last one deleted is recorded as deleted; a missing
+        list is a gap (an error page must never delete anything).
+        """
+        if self.spec.items_container is None:
+            return False
+        containers = self.spec.items_container.values(document)
+        return bool(containers) and all(c == [] or c == {} for c in containers)
 
     def resources(self, items: Iterable[JSONValue]) -> list[Resource]:
         """One resource per item, each with its id; a missing or repeated id fails the whole type."""

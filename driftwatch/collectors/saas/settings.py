@@ -16,7 +16,7 @@ from typing import Any
 from driftwatch.config import _env_name, _Table, _type_name, _url_check
 from driftwatch.errors import ConfigError
 from driftwatch.jsonpaths import Path as JsonPath
-from driftwatch.jsonpaths import compile_path
+from driftwatch.jsonpaths import compile_path, container_of
 from driftwatch.model import JSONValue
 
 COLLECTOR_KINDS = ("http", "command", "file")
@@ -37,6 +37,7 @@ class ResourceSpec:
     id: JsonPath | None  # None: the item's id is ``fixed_id``
     fixed_id: str = ""
     items_optional: bool = False  # an answer without the items means none (Google omits empty lists)
+    items_container: JsonPath | None = None  # "$.a" for items = "$.a[*]": present and empty = no items
     volatile: tuple[JsonPath, ...] = ()
     redact: tuple[JsonPath, ...] = ()
     # http
@@ -221,6 +222,7 @@ def _parse_resource(file: Path, label: str, collector: str, raw: Any) -> Resourc
         raise table.error("fixed_id", "only for a single item; with items, give id (a JSON path)")
     volatile, redact = _paths(table, "volatile"), _paths(table, "redact")
     common: dict[str, Any] = {"kind": kind, "items": items, "id": id_path, "fixed_id": fixed_id}
+    common["items_container"] = container_of(items) if items is not None else None
     common["items_optional"] = table.take("items_optional", bool, False)
     common |= {"volatile": volatile, "redact": redact}
     if collector == "http":
