@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import ssl
 import subprocess
+import time
 import tomllib
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,6 +24,7 @@ from driftwatch.normalise import Redactor
 from driftwatch.runner import run_once
 from driftwatch.store import init_repo
 from tests.conftest import Invoke, write_config
+from tests.support.raw_server import raw_server
 
 REDACTOR = Redactor(b"test-redaction-key")
 
@@ -549,3 +551,41 @@ def test_an_empty_list_deletes_the_stored_items_and_a_missing_list_keeps_them(
         "snapshots/saas/docs/drive/legal.json",
     ]
     assert not folder.exists() or list(folder.iterdir()) == []
+
+
+def _head(body: bytes) -> bytes:
+    return (
+        f"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n".encode()
+    )
+
+
+SLOW_BODY = b'{"sharing": "private", "padding": "' + b"x" * 30 + b'"}'
+
+
+def _bytes(data: bytes) -> list[bytes]:
+    return [data[i : i + 1] for i in range(len(data))]
+
+
+@pytest.mark.parametrize(
+    "chunks",
+    [[_head(SLOW_BODY), *_bytes(SLOW_BODY)], _bytes(_head(SLOW_BODY) + SLOW_BODY)],
+    ids=["body-one-byte-at-a-time", "headers-one-byte-at-a-time"],
+)
+def test_the_timeout_limits_the_whole_request_not_each_read(chunks: list[bytes]) -> None:
+    with raw_server(chunks, pause=0.2) as base:
+        text = SINGLE.format(base=base).replace("max_attempts = 3", "max_attempts = 1\ntimeout = 1")
+        started = time.monotonic()
+        collection = HttpCollector(settings(text), REDACTOR).collect()
+        took = time.monotonic() - started
+    (gap,) = collection.gaps
+    assert (gap.kind, gap.code) == ("unreachable", "Timeout")
+    assert "no whole answer within timeout = 1 s" in gap.message
+    assert took < 3  # the whole answer takes more than 10 s
+
+
+def test_a_quick_answer_through_the_raw_server_is_read() -> None:
+    with raw_server([_head(SLOW_BODY), SLOW_BODY]) as base:
+        text = SINGLE.format(base=base).replace("max_attempts = 3", "max_attempts = 1\ntimeout = 1")
+        collection = HttpCollector(settings(text), REDACTOR).collect()
+    assert collection.gaps == ()
+    assert [r.config["sharing"] for r in collection.resources] == ["private"]

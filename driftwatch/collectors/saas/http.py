@@ -10,6 +10,7 @@ of another dependency tree.
 from __future__ import annotations
 
 import copy
+import http.client
 import json
 import os
 import re
@@ -26,6 +27,7 @@ from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 
 from driftwatch import __version__
 from driftwatch.collectors import Collection, register
+from driftwatch.collectors.saas.deadline import Deadline
 from driftwatch.collectors.saas.items import Items, ReadFailure
 from driftwatch.collectors.saas.scrub import Scrubber
 from driftwatch.collectors.saas.settings import ResourceSpec, SaasSettings
@@ -98,9 +100,7 @@ class HttpCollector:
         if not settings.verify_tls:
             context.check_hostname = False
             context.verify_mode = ssl.CERT_NONE
-        self._opener = urllib.request.build_opener(
-            urllib.request.HTTPSHandler(context=context), _SameOriginRedirects()
-        )
+        self._tls = context
 
     def collect(self) -> Collection:
         """Every resource type read whole, or a gap for it (its last known state is kept)."""
@@ -198,10 +198,7 @@ class HttpCollector:
             self._wait(self._pause_until - self.clock(), "the API's rate limit")
             request = self._build(method, url, body, token)
             try:
-                with self._opener.open(request, timeout=self.settings.timeout) as answer:
-                    status, headers, raw = answer.status, answer.headers, answer.read()
-            except urllib.error.HTTPError as error:
-                status, headers, raw = error.code, error.headers, error.read()
+                status, headers, raw = self._exchange(request)
             except (urllib.error.URLError, TimeoutError, ConnectionError) as error:
                 reason = getattr(error, "reason", error)
                 if isinstance(reason, ssl.SSLCertVerificationError):
@@ -231,6 +228,28 @@ class HttpCollector:
             refused: GapKind = "denied" if status in (401, 403) else "error"
             raise ReadFailure(refused, f"HTTP{status}", f"{url}: HTTP {status}: {_snippet(scrub.raw(raw))}")
         raise AssertionError("unreachable")  # pragma: no cover
+
+    def _exchange(self, request: urllib.request.Request) -> tuple[int, Message, bytes]:
+        """Status, headers and body of one request, all within ``timeout`` seconds (TimeoutError)."""
+        with Deadline(self.settings.timeout) as deadline:
+            opener = urllib.request.build_opener(*deadline.handlers(self._tls), _SameOriginRedirects())
+            try:
+                try:
+                    with opener.open(request, timeout=self.settings.timeout) as answer:
+                        status, headers, raw = answer.status, answer.headers, answer.read()
+                except urllib.error.HTTPError as error:
+                    with error:
+                        status, headers, raw = error.code, error.headers, error.read()
+            except (OSError, http.client.HTTPException):  # HTTPException: cut short (IncompleteRead)
+                if deadline.expired:
+                    raise TimeoutError(self._late()) from None
+                raise
+            if deadline.expired:  # the connection was shut: what was read may be cut short
+                raise TimeoutError(self._late())
+        return status, headers, raw
+
+    def _late(self) -> str:
+        return f"no whole answer within timeout = {self.settings.timeout:g} s"
 
     def _build(self, method: str, url: str, body: JSONValue, token: str | None) -> urllib.request.Request:
         data = json.dumps(body).encode() if method == "POST" else None
