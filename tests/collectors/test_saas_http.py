@@ -589,3 +589,76 @@ def test_a_quick_answer_through_the_raw_server_is_read() -> None:
         collection = HttpCollector(settings(text), REDACTOR).collect()
     assert collection.gaps == ()
     assert [r.config["sharing"] for r in collection.resources] == ["private"]
+
+
+@pytest.mark.parametrize(
+    ("chunks", "reason"),
+    [
+        (
+            [_head(SLOW_BODY), SLOW_BODY[:10]],
+            "the connection closed in the middle of the answer (10 bytes read)",
+        ),
+        ([b"SSH-2.0-OpenSSH_9.6\r\n"], "the answer is not HTTP (BadStatusLine: "),
+    ],
+    ids=["dropped-mid-body", "not-http"],
+)
+def test_a_broken_connection_or_an_answer_that_is_not_http_is_an_unreachable_gap(
+    chunks: list[bytes], reason: str
+) -> None:
+    sleeps = Sleeps()
+    with raw_server(chunks) as base:
+        collection = HttpCollector(settings(SINGLE.format(base=base)), REDACTOR, sleep=sleeps).collect()
+    (gap,) = collection.gaps
+    assert (gap.kind, gap.code, str(gap.scope)) == (
+        "unreachable",
+        "ConnectionFailed",
+        "saas/svc/global/svc/settings",
+    )
+    assert reason in gap.message and "(3 attempts)" in gap.message
+    assert sleeps.waits == [1.0, 2.0]  # retried, as a failed connection is
+    assert collection.scopes_read == frozenset()
+
+
+def test_a_service_that_breaks_the_connection_leaves_aws_and_the_other_services_recorded(
+    api: JsonApi, docs_repo: Path, aws: str
+) -> None:
+    api.route("GET /drives")(
+        lambda request: Reply({"drives": [{"id": "hr"}] if request.query["page"] == "1" else []})
+    )
+    demo_clients(aws).iam.create_user(UserName="alice")
+    with raw_server([b"SSH-2.0-OpenSSH_9.6\r\n"]) as broken:
+        broken_table = (
+            SINGLE.format(base=broken)
+            .replace("[saas.svc", "[saas.chat")
+            .replace("max_attempts = 3", "max_attempts = 1")
+        )
+        path = write_config(
+            docs_repo, aws, extra=DOCS.format(base=api.base_url) + broken_table, services=("iam",)
+        )
+        config = load_config(path)
+        result = run_once(config, build_collector(config), [])
+    assert result.recorded is not None
+    assert "snapshots/saas/docs/drive/hr.json" in result.recorded.added
+    assert any(p.endswith("/iam/user/alice.json") for p in result.recorded.added)
+    assert [(str(g.scope), g.kind, g.code) for g in result.report.gaps] == [
+        ("saas/chat/global/chat/settings", "unreachable", "ConnectionFailed")
+    ]
+
+
+def test_a_collector_that_fails_unexpectedly_is_a_gap_for_each_of_its_types(
+    api: JsonApi, docs_repo: Path
+) -> None:
+    api.route("GET /drives")(
+        lambda request: Reply({"drives": [{"id": "hr"}] if request.query["page"] == "1" else []})
+    )
+    missing_ca = LEAKY.format(base="https://127.0.0.1:9").replace("[saas.docs", "[saas.intranet")
+    missing_ca = missing_ca.replace("max_attempts = 1", 'max_attempts = 1\nca_file = "no-such-ca.pem"')
+    write_config(docs_repo, None, extra=DOCS.format(base=api.base_url) + missing_ca)
+    config = load_config(_with_aws_off(docs_repo))
+    result = run_once(config, build_collector(config), [])
+    assert result.recorded is not None and "snapshots/saas/docs/drive/hr.json" in result.recorded.added
+    assert [(str(g.scope), g.code) for g in result.report.gaps] == [
+        ("saas/intranet/global/intranet/workspace", "CollectorFailed"),
+        ("saas/intranet/global/intranet/drive", "CollectorFailed"),
+    ]
+    assert "FileNotFoundError" in result.report.gaps[0].message

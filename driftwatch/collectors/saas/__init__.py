@@ -6,13 +6,51 @@ resource, stored as ``snapshots/saas/NAME/TYPE/ID.json``.
 
 from __future__ import annotations
 
-from driftwatch.collectors import COLLECTORS, Collector
+import os
+from dataclasses import dataclass
+
+from driftwatch.collectors import COLLECTORS, Collection, Collector
 from driftwatch.collectors.saas import command, file, http  # noqa: F401 - registers the collectors
+from driftwatch.collectors.saas.items import Items
+from driftwatch.collectors.saas.scrub import Scrubber
 from driftwatch.collectors.saas.settings import SaasSettings
+from driftwatch.model import CoverageGap
 from driftwatch.normalise import Redactor
+
+
+@dataclass(frozen=True)
+class Contained:
+    """One ``[saas.NAME]`` collector whose unexpected failure is a gap for each of its types.
+
+    A collector turns what it expects to go wrong into gaps itself; this is for the rest (a bug,
+    a CA file that is not there), so that one service never stops AWS and the other services
+    from being read and recorded.
+    """
+
+    settings: SaasSettings
+    redactor: Redactor
+
+    def collect(self) -> Collection:
+        """What the collector read, or a gap for each of its resource types if it failed."""
+        try:
+            collector: Collector = COLLECTORS[self.settings.collector](self.settings, self.redactor)
+            return collector.collect()
+        except Exception as exc:  # any failure of one service is a gap, never a crashed run
+            token = os.environ.get(self.settings.token_env) if self.settings.token_env else None
+            reason = Scrubber.of(token, self.redactor).text(f"{type(exc).__name__}: {exc}")
+            gaps = tuple(
+                CoverageGap(
+                    Items(self.settings, spec, self.redactor).scope,
+                    f"{self.settings.collector} collector [saas.{self.settings.name}]",
+                    "error",
+                    "CollectorFailed",
+                    f"the {self.settings.collector} collector failed unexpectedly: {reason[:300]}",
+                )
+                for spec in self.settings.resources
+            )
+            return Collection(gaps=gaps)
 
 
 def saas_collector(settings: SaasSettings, redactor: Redactor) -> Collector:
     """The collector for one ``[saas.NAME]`` table (redactor: for its ``redact`` paths)."""
-    collector: Collector = COLLECTORS[settings.collector](settings, redactor)
-    return collector
+    return Contained(settings, redactor)

@@ -199,7 +199,7 @@ class HttpCollector:
             request = self._build(method, url, body, token)
             try:
                 status, headers, raw = self._exchange(request)
-            except (urllib.error.URLError, TimeoutError, ConnectionError) as error:
+            except (OSError, http.client.HTTPException) as error:  # OSError: URLError, timeouts, resets
                 reason = getattr(error, "reason", error)
                 if isinstance(reason, ssl.SSLCertVerificationError):
                     raise ReadFailure(
@@ -210,7 +210,9 @@ class HttpCollector:
                     ) from None
                 if attempt == attempts:
                     code = "Timeout" if isinstance(reason, TimeoutError) else "ConnectionFailed"
-                    raise ReadFailure("unreachable", code, f"{url}: {reason} ({attempts} attempts)") from None
+                    raise ReadFailure(
+                        "unreachable", code, f"{url}: {_failure(reason)} ({attempts} attempts)"
+                    ) from None
                 self._wait(min(2.0 ** (attempt - 1), self.settings.max_wait), "a failed connection")
                 continue
             self._note_rate_limit(headers)
@@ -322,6 +324,15 @@ def _remaining(headers: Message) -> int | None:
         return int(value) if value is not None else None
     except ValueError:
         return None
+
+
+def _failure(reason: object) -> str:
+    """What went wrong on the connection, readable: http.client's own errors say little alone."""
+    if isinstance(reason, http.client.IncompleteRead):
+        return f"the connection closed in the middle of the answer ({len(reason.partial)} bytes read)"
+    if isinstance(reason, http.client.HTTPException) and not isinstance(reason, OSError):
+        return f"the answer is not HTTP ({type(reason).__name__}: {str(reason)[:100]})"
+    return str(reason)
 
 
 def _snippet(raw: bytes) -> str:
