@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import functools
+import hashlib
 from typing import Any
-from urllib.parse import quote, unquote
+from urllib.parse import quote
 
 from driftwatch.model import ResourceId
 
@@ -32,10 +33,25 @@ def relative_path(identity: ResourceId) -> str:
     return "/".join([*map(_file_name, parts), _file_name(identity.id) + ".json"])
 
 
+MAX_NAME = 200
+"""The longest file or folder name written, in bytes (file systems allow 255; ``.json`` is added)."""
+_HASH_CHARS = 16
+
+
 @functools.lru_cache(maxsize=1 << 16)
 def _file_name(part: str) -> str:
-    """``part`` made safe as one file or folder name (accounts, regions and types repeat: cached)."""
-    return quote(part, safe="-_.")
+    """``part`` made safe as one file or folder name (accounts, regions and types repeat: cached).
+
+    A name longer than MAX_NAME once quoted is cut, and ends in ``=`` and a hash of the whole
+    ``part``: still one name per id, and never the name of another id, since quoting writes ``=``
+    as ``%3D``. The full id stays in the file's ``identity``, which is what is read back.
+    """
+    name = quote(part, safe="-_.")
+    if len(name) <= MAX_NAME:
+        return name
+    prefix = name[: MAX_NAME - _HASH_CHARS - 1]
+    prefix = prefix[: prefix.rfind("%")] if "%" in prefix[-2:] else prefix  # no escape cut in two
+    return f"{prefix}={hashlib.sha256(part.encode()).hexdigest()[:_HASH_CHARS]}"
 
 
 def account_manifest_path(provider: str, account: str) -> str:
@@ -90,8 +106,3 @@ def is_resource_file(path: str, root: str) -> bool:
         and parts[0] == root
         and path.endswith(".json")
     )
-
-
-def unquote_id(name: str) -> str:
-    """The resource id encoded in a file name."""
-    return unquote(name.removesuffix(".json"))

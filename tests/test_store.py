@@ -374,3 +374,31 @@ def test_many_runs_leave_a_few_packs_and_every_commit_readable(repo: StateRepo) 
     assert repo.repo.git.fsck("--strict", "--no-progress") == ""
     assert json.loads(repo.repo.git.show(f"HEAD:{LOGS}"))["config"]["Run"] == MAX_PACKS + 4
     assert json.loads(repo.repo.git.show(f"HEAD~{MAX_PACKS + 4}:{LOGS}"))["config"]["Run"] == 0
+
+
+def test_an_id_too_long_for_a_file_name_gets_a_short_unique_one_and_keeps_its_identity(
+    repo: StateRepo,
+) -> None:
+    docs = Scope("saas", "docs", "global", "docs/page")
+
+    def page(id_: str) -> Resource:
+        return Resource(ResourceId("saas", "docs", "global", "docs/page", id_), {"title": id_[:10]})
+
+    first, second = "wiki/" + "é" * 150 + "/one", "wiki/" + "é" * 150 + "/two"  # 300+ bytes, same start
+    repo.record(snapshot(page(first), page(second), bucket("logs"), scopes=(docs, BUCKETS)), *AUTHOR)
+    names = sorted(p.name for p in (repo.path / "snapshots/saas/docs/page").iterdir())
+    assert len(names) == 2 and all(len(n.encode()) <= 205 for n in names)
+    assert {stored(repo, f"snapshots/saas/docs/page/{n}")["identity"]["id"] for n in names} == {first, second}  # type: ignore[index]
+    assert (repo.path / "snapshots/aws/111122223333/global/s3/bucket/logs.json").exists()  # short: as before
+
+    unchanged = repo.record(
+        snapshot(page(first), page(second), bucket("logs"), scopes=(docs, BUCKETS)), *AUTHOR
+    )
+    assert unchanged.commit is None
+    gone = repo.record(snapshot(page(first), bucket("logs"), scopes=(docs, BUCKETS)), *AUTHOR)
+    assert [stored_id(repo, gone.previous_commit, p) for p in gone.removed] == [second]
+
+
+def stored_id(repo: StateRepo, commit: str | None, path: str) -> str:
+    assert commit is not None
+    return str(json.loads(repo.repo.git.show(f"{commit}:{path}"))["identity"]["id"])

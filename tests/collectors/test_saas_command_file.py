@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import json
 import sys
 import tomllib
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from driftwatch.collectors.saas.command import CommandCollector
 from driftwatch.collectors.saas.file import FileCollector
 from driftwatch.collectors.saas.settings import SaasSettings, parse_saas
+from driftwatch.defaults import initial_files
 from driftwatch.normalise import Redactor
+from driftwatch.store import init_repo
+from tests.conftest import Invoke, write_config
 
 REDACTOR = Redactor(b"test-redaction-key")
 SCRIPT = """
@@ -76,6 +81,19 @@ def test_output_that_is_not_json_is_a_gap(tmp_path: Path) -> None:
     assert collection.resources == () and collection.scopes_read == frozenset()
 
 
+TOMORROW = (datetime.now(UTC) + timedelta(days=1)).date().isoformat()
+FILE_TABLE = """
+[saas.workspace]
+collector = "file"
+service = "google"
+[[saas.workspace.resources]]
+type = "sharing"
+file = "export.json"
+items = "$.policies[*]"
+id = "orgUnit"
+"""
+
+
 def file_settings(tmp_path: Path, pattern: str) -> SaasSettings:
     text = f"""
 [saas.workspace]
@@ -130,3 +148,31 @@ id = "$.name"
     assert collection.gaps == ()
     assert collection.resources == ()
     assert [str(s) for s in collection.scopes_read] == ["saas/gcp/global/gcp/bucket"]
+
+
+def test_an_id_too_long_for_a_file_name_is_stored_and_read_back_by_its_key(
+    tmp_path: Path, invoke: Invoke
+) -> None:
+    repo = tmp_path / "state"
+    init_repo(repo, initial_files(), "driftwatch", "driftwatch@localhost")
+    long_unit = "/" + "/".join(f"department-{i:03d}" for i in range(25))  # 375 bytes
+    (repo / "export.json").write_text(json.dumps({"policies": [{"orgUnit": long_unit, "sharing": "ON"}]}))
+    path = write_config(repo, None, extra=FILE_TABLE)
+    path.write_text(path.read_text().replace("\nenabled = true\n", "\nenabled = false\n", 1))
+    ran = invoke("-c", str(path), "run")
+    assert ran.exit_code in (0, 1), ran.stderr
+    (stored,) = (repo / "snapshots/saas/workspace/sharing").iterdir()
+    assert len(stored.name) <= 205
+    assert json.loads(stored.read_text())["identity"]["id"] == long_unit
+    shown = invoke(
+        "-c",
+        str(path),
+        "show",
+        f"saas:workspace:global:google/sharing/{long_unit}",
+        "--at",
+        TOMORROW,
+        "--format",
+        "json",
+    )
+    assert shown.exit_code == 0, shown.stderr
+    assert json.loads(shown.stdout)["state"] == {"orgUnit": long_unit, "sharing": "ON"}
