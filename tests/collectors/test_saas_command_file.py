@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
+import time
 import tomllib
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -24,6 +26,12 @@ if mode == "ok":
     print(json.dumps({"items": [{"name": "prod", "public": False}, {"name": "web", "public": True}]}))
 elif mode == "slow":
     time.sleep(30)
+elif mode == "spawn":  # like gcloud: a wrapper that starts the real program and waits for it
+    import subprocess
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    with open("child.pid", "w") as f:
+        f.write(str(child.pid))
+    child.wait()
 elif mode == "fail":
     print("ERROR: (gcloud) You do not currently have an active account selected.", file=sys.stderr)
     sys.exit(1)
@@ -64,6 +72,31 @@ def test_a_command_past_its_time_limit_is_a_gap(tmp_path: Path) -> None:
     (gap,) = collection.gaps
     assert (gap.code, str(gap.scope)) == ("Timeout", "saas/cloud/global/cloud/bucket")
     assert collection.resources == () and collection.scopes_read == frozenset()
+
+
+def _running(pid: int) -> bool:
+    """True while ``pid`` is a live process (a zombie waiting to be reaped counts as ended)."""
+    if not Path("/proc").is_dir():  # no procfs (macOS): a zombie would count as running
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return False
+        return True
+    try:
+        return not Path(f"/proc/{pid}/stat").read_text().split(") ", 1)[1].startswith("Z")
+    except FileNotFoundError:
+        return False
+
+
+def test_a_time_out_kills_the_processes_the_command_started(tmp_path: Path) -> None:
+    started = time.monotonic()
+    (gap,) = CommandCollector(command_settings(tmp_path, "spawn"), REDACTOR).collect().gaps
+    assert gap.code == "Timeout" and time.monotonic() - started < 10
+    child = int((tmp_path / "child.pid").read_text())
+    deadline = time.monotonic() + 5
+    while _running(child) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not _running(child)
 
 
 def test_a_non_zero_exit_is_a_gap_with_the_last_error_line(tmp_path: Path) -> None:

@@ -1,12 +1,16 @@
 """The ``command`` collector: a program's JSON output (gcloud, az, kubectl, gh api ...), as resources.
 
 The command is an argument list run without a shell. A non-zero exit, a time-out or output that
-is not JSON is a coverage gap for that resource type: its last known state is kept.
+is not JSON is a coverage gap for that resource type: its last known state is kept. A time-out
+kills the command and every process it started.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import signal
 import subprocess
 
 from driftwatch.collectors import Collection, register
@@ -43,28 +47,47 @@ class CommandCollector:
 
     def _run(self, argv: list[str]) -> object:
         try:
-            done = subprocess.run(
+            # In a session of its own, so that a time-out ends what it started too (gcloud and az are
+            # scripts that start the real program; sh -c forks).
+            process = subprocess.Popen(
                 argv,
-                capture_output=True,
-                timeout=self.settings.timeout,
-                cwd=self.settings.folder,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
                 stdin=subprocess.DEVNULL,
-                check=False,
+                cwd=self.settings.folder,
+                start_new_session=True,
             )
-        except subprocess.TimeoutExpired:
-            raise ReadFailure(
-                "error", "Timeout", f"{argv[0]} did not finish within timeout = {self.settings.timeout:g} s"
-            ) from None
         except OSError as exc:
             raise ReadFailure("error", "CannotRun", f"{argv[0]}: {exc.strerror}") from None
-        if done.returncode != 0:
-            last = done.stderr.decode("utf-8", errors="replace").strip().splitlines()[-1:] or [""]
+        with process:  # closes the pipes and reaps the command, however this ends
+            try:
+                stdout, stderr = process.communicate(timeout=self.settings.timeout)
+            except subprocess.TimeoutExpired:
+                _kill_group(process)
+                # What left the group (setsid) may still hold the pipes: do not wait for it long.
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    process.communicate(timeout=5)
+                raise ReadFailure(
+                    "error",
+                    "Timeout",
+                    f"{argv[0]} did not finish within timeout = {self.settings.timeout:g} s",
+                ) from None
+        if process.returncode != 0:
+            last = stderr.decode("utf-8", errors="replace").strip().splitlines()[-1:] or [""]
             raise ReadFailure(
-                "error", f"Exit{done.returncode}", f"{argv[0]} exited with {done.returncode}: {last[0][:200]}"
+                "error",
+                f"Exit{process.returncode}",
+                f"{argv[0]} exited with {process.returncode}: {last[0][:200]}",
             )
         try:
-            return json.loads(done.stdout)
+            return json.loads(stdout)
         except ValueError as exc:
             raise ReadFailure(
                 "error", "NotJson", f"{argv[0]} printed something that is not JSON ({exc})"
             ) from None
+
+
+def _kill_group(process: subprocess.Popen[bytes]) -> None:
+    """Kill the command and every process it started (its session's process group)."""
+    with contextlib.suppress(ProcessLookupError):  # the whole group has already ended
+        os.killpg(process.pid, signal.SIGKILL)
