@@ -662,3 +662,125 @@ def test_a_collector_that_fails_unexpectedly_is_a_gap_for_each_of_its_types(
         ("saas/intranet/global/intranet/drive", "CollectorFailed"),
     ]
     assert "FileNotFoundError" in result.report.gaps[0].message
+
+
+def test_two_items_with_one_id_or_an_item_without_an_id_fail_their_type_only(api: JsonApi) -> None:
+    api.route("GET /groups")(lambda _request: Reply([{"id": "g1"}, {"id": "g1"}]))
+    api.route("GET /users")(lambda _request: Reply([{"id": "u1"}, {"login": "u2"}]))
+    api.route("GET /settings")(lambda _request: Reply({"sharing": "private"}))
+    text = SINGLE.format(base=api.base_url) + "".join(
+        f'[[saas.svc.resources]]\ntype = "{kind}"\npath = "/{kind}s"\nitems = "$[*]"\nid = "id"\n'
+        for kind in ("group", "user")
+    )
+    collection = HttpCollector(settings(text), REDACTOR).collect()
+    assert sorted((str(g.scope), g.code) for g in collection.gaps) == [
+        ("saas/svc/global/svc/group", "DuplicateId"),
+        ("saas/svc/global/svc/user", "NoId"),
+    ]
+    assert "two items have the id 'g1'" in collection.gaps[0].message
+    assert [str(s) for s in collection.scopes_read] == ["saas/svc/global/svc/settings"]
+    assert [r.identity.type for r in collection.resources] == ["svc/settings"]
+
+
+LINKED = """
+[saas.svc]
+collector = "http"
+base_url = "{base}"
+max_pages = 3
+[[saas.svc.resources]]
+type = "item"
+path = "/items"
+items = "$[*]"
+id = "id"
+paginate = "link"
+"""
+
+
+def test_a_next_page_that_was_already_read_is_a_pagination_loop(api: JsonApi) -> None:
+    @api.route("GET /items")
+    def items(request: Request) -> Reply:
+        page = int(request.query.get("page", "1"))
+        back = '</items?page=1>; rel="next"' if page == 2 else '</items?page=2>; rel="next"'
+        return Reply([{"id": f"i{page}"}], headers={"Link": back})
+
+    collection = HttpCollector(settings(LINKED.format(base=api.base_url)), REDACTOR).collect()
+    (gap,) = collection.gaps
+    assert (gap.kind, gap.code) == ("error", "PaginationLoop")
+    assert collection.resources == () and collection.scopes_read == frozenset()
+
+
+def test_more_pages_than_max_pages_is_a_gap(api: JsonApi) -> None:
+    @api.route("GET /items")
+    def items(request: Request) -> Reply:
+        page = int(request.query.get("page", "1"))
+        return Reply([{"id": f"i{page}"}], headers={"Link": f'</items?page={page + 1}>; rel="next"'})
+
+    collection = HttpCollector(settings(LINKED.format(base=api.base_url)), REDACTOR).collect()
+    (gap,) = collection.gaps
+    assert (gap.code, gap.message) == ("TooManyPages", "more than max_pages = 3 pages")
+    assert len(api.requests) == 3
+    assert collection.resources == ()
+
+
+def test_a_redirect_carries_the_token_to_the_same_host_only(
+    api: JsonApi, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with running_json_api() as other:
+        other.route("GET /exported")(lambda _request: Reply({"sharing": "domain"}))
+        api.route("GET /settings")(
+            lambda _request: Reply(None, 302, {"Location": f"{other.base_url}/exported"})
+        )
+        api.route("GET /moved")(lambda _request: Reply(None, 301, {"Location": "/settings-v2"}))
+        api.route("GET /settings-v2")(lambda _request: Reply({"sharing": "private"}))
+        monkeypatch.setenv("SVC_TOKEN", "s3cr3t-token")
+        text = SINGLE.format(base=api.base_url).replace("max_attempts = 3", 'token_env = "SVC_TOKEN"')
+        text += '[[saas.svc.resources]]\ntype = "moved"\npath = "/moved"\nfixed_id = "workspace"\n'
+        collection = HttpCollector(settings(text), REDACTOR).collect()
+        (elsewhere,) = other.requests
+    assert collection.gaps == ()
+    assert {r.identity.type: dict(r.config) for r in collection.resources} == {
+        "svc/settings": {"sharing": "domain"},
+        "svc/moved": {"sharing": "private"},
+    }
+    assert "authorization" not in elsewhere.headers  # another port is another origin
+    assert {r.path: r.headers.get("authorization") for r in api.requests} == {
+        "/settings": "Bearer s3cr3t-token",
+        "/moved": "Bearer s3cr3t-token",
+        "/settings-v2": "Bearer s3cr3t-token",
+    }
+
+
+def test_a_403_at_the_rate_limit_waits_until_x_ratelimit_reset(api: JsonApi) -> None:
+    answers = iter(
+        [
+            Reply(
+                {"message": "API rate limit exceeded"},
+                403,
+                {"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": "1020"},
+            ),
+            Reply({"sharing": "private"}),
+        ]
+    )
+    api.route("GET /settings")(lambda _request: next(answers))
+    sleeps = Sleeps()
+    collection = HttpCollector(
+        settings(SINGLE.format(base=api.base_url)),
+        REDACTOR,
+        sleep=sleeps,
+        clock=lambda: 1000.0 + sum(sleeps.waits),  # time passes as it sleeps
+    ).collect()
+    assert sleeps.waits == [20.0]
+    assert [dict(r.config) for r in collection.resources] == [{"sharing": "private"}]
+
+
+def test_retry_after_as_an_http_date_waits_until_that_moment(api: JsonApi) -> None:
+    answers = iter(
+        [Reply({}, 503, {"Retry-After": "Thu, 01 Jan 1970 00:16:55 GMT"}), Reply({"sharing": "private"})]
+    )
+    api.route("GET /settings")(lambda _request: next(answers))
+    sleeps = Sleeps()
+    collection = HttpCollector(
+        settings(SINGLE.format(base=api.base_url)), REDACTOR, sleep=sleeps, clock=lambda: 1000.0
+    ).collect()
+    assert sleeps.waits == [15.0]  # 00:16:55 is 1015 s after the epoch
+    assert collection.gaps == ()
