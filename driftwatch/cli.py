@@ -130,8 +130,9 @@ def init(path: Path, author: str | None) -> None:
 def check_config(ctx: click.Context) -> None:
     """Validate the config file and the guardrail file without reading any cloud API."""
     from driftwatch.ack import ACKS, parse_ack
-    from driftwatch.baseline import parse_baselines, parse_guardrails, working_files
+    from driftwatch.baseline import parse_baselines, parse_guardrail_file, working_files
     from driftwatch.layout import GUARDRAILS
+    from driftwatch.resource_types import configured_types, matches_none
 
     config = _load(ctx)
     if not (config.state.repo / ".git").exists():
@@ -141,7 +142,7 @@ def check_config(ctx: click.Context) -> None:
         )
         return
     files = working_files(config.state.repo)  # as on disk: check-config is the check before a commit
-    parse_guardrails(files.get(GUARDRAILS))
+    guardrails = parse_guardrail_file(files.get(GUARDRAILS))
     baselines = parse_baselines(files)
     acks = [parse_ack(path, data) for path, data in files.items() if path.startswith(ACKS + "/")]
     _out(
@@ -150,6 +151,13 @@ def check_config(ctx: click.Context) -> None:
     )
     if not config.approval.enforced:
         _err("warning: [approval] names no approvers: any commit to baselines/ counts as approved")
+    types = configured_types(config)
+    for rule in guardrails.rules:
+        if matches_none(rule.types, types):
+            _err(
+                f"warning: {GUARDRAILS}: [[guardrail]] {rule.name!r}: type {', '.join(rule.types)} matches "
+                f"no resource type this config reads (a typo?); it reads: {', '.join(types) or 'none'}"
+            )
     for saas in config.saas:
         if saas.token_env and not os.environ.get(saas.token_env):
             _err(

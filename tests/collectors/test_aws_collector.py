@@ -1097,3 +1097,10 @@ def test_every_service_the_config_accepts_has_a_collector() -> None:
     from driftwatch.config import SERVICES
 
     assert sorted(s.name for s in AWS_SERVICES) == sorted(SERVICES)
+
+
+def test_the_types_check_config_knows_are_the_types_each_service_reads() -> None:
+    from driftwatch.collectors.aws.services import AWS_SERVICES
+    from driftwatch.resource_types import AWS_TYPES
+
+    assert {s.name: s.types for s in AWS_SERVICES} == AWS_TYPES

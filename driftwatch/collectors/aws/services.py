@@ -23,21 +23,23 @@ from driftwatch.collectors.aws.ec2_images import (
 )
 from driftwatch.collectors.aws.ec2_instances import INSTANCE as EC2_INSTANCE
 from driftwatch.collectors.aws.ec2_instances import collect_instances
-from driftwatch.collectors.aws.iam import collect_iam
+from driftwatch.collectors.aws.iam import ACCOUNT_SUMMARY, PASSWORD_POLICY, USER, collect_iam
+from driftwatch.collectors.aws.iam_entities import GROUP, POLICY, ROLE
 from driftwatch.collectors.aws.kms import KEY, collect_keys
 from driftwatch.collectors.aws.lambda_functions import FUNCTION, collect_functions
 from driftwatch.collectors.aws.messaging import QUEUE, TOPIC, collect_queues, collect_topics
 from driftwatch.collectors.aws.monitoring import DETECTORS, RECORDERS, collect_detectors, collect_recorders
 from driftwatch.collectors.aws.rds import CLUSTER, INSTANCE, collect_databases
-from driftwatch.collectors.aws.s3 import collect_s3
+from driftwatch.collectors.aws.s3 import ACCOUNT_BLOCK, BUCKET, collect_s3
 
 
 @dataclass(frozen=True)
 class AwsService:
     """One service: ``collect(ctx, region)`` reads it in one region (the home region when global).
 
-    ``types`` are the resource types a regional service lists, so that a region the account has
-    not enabled is reported as a gap for each of them. A collector may use ``ctx.map`` for its
+    ``types`` are the resource types the service reads (``resource_types.AWS_TYPES`` repeats them
+    for commands that do not load boto3). For a regional service, a region the account has not
+    enabled is reported as a gap for each of them. A collector may use ``ctx.map`` for its
     per-resource reads, but the functions it maps must not call ``ctx.map`` again.
     """
 
@@ -48,8 +50,13 @@ class AwsService:
 
 
 AWS_SERVICES: tuple[AwsService, ...] = (
-    AwsService("s3", lambda ctx, _region: collect_s3(ctx), regional=False),
-    AwsService("iam", lambda ctx, _region: collect_iam(ctx), regional=False),
+    AwsService("s3", lambda ctx, _region: collect_s3(ctx), regional=False, types=(BUCKET, ACCOUNT_BLOCK)),
+    AwsService(
+        "iam",
+        lambda ctx, _region: collect_iam(ctx),
+        regional=False,
+        types=(USER, ROLE, GROUP, POLICY, PASSWORD_POLICY, ACCOUNT_SUMMARY),
+    ),
     AwsService(
         "ec2",
         lambda ctx, region: collect_security_groups(ctx, region).merge(collect_instances(ctx, region)),
