@@ -2,8 +2,9 @@
 
 Built on the standard library's urllib rather than a client library: driftwatch only sends a
 few GET or POST requests for JSON, which urllib does with TLS verification on (the system's CAs)
-and a timeout; the two things it lacks, following ``Link`` headers and keeping the token off
-redirects to other hosts, take a few lines here. That keeps a tool that holds admin tokens free
+and a timeout (per socket read; ``deadline.py`` makes it one for the whole request); the two
+things it lacks, following ``Link`` headers and keeping the token off redirects to other hosts,
+take a few lines here. That keeps a tool that holds admin tokens free
 of another dependency tree.
 """
 
@@ -200,7 +201,7 @@ class HttpCollector:
             try:
                 status, headers, raw = self._exchange(request)
             except (OSError, http.client.HTTPException) as error:  # OSError: URLError, timeouts, resets
-                reason = getattr(error, "reason", error)
+                reason = error.reason if isinstance(error, urllib.error.URLError) else error
                 if isinstance(reason, ssl.SSLCertVerificationError):
                     raise ReadFailure(
                         "unreachable",
