@@ -38,8 +38,9 @@ class AwsService:
     """One service: ``collect(ctx, region)`` reads it in one region (the home region when global).
 
     ``types`` are the resource types the service reads (``resource_types.AWS_TYPES`` repeats them
-    for commands that do not load boto3). For a regional service, a region the account has not
-    enabled is reported as a gap for each of them. A collector may use ``ctx.map`` for its
+    for commands that do not load boto3). For a regional service whose calls are refused in a
+    region of unknown status (case 19), the region is reported as skipped for each of them. A
+    collector may use ``ctx.map`` for its
     per-resource reads, but the functions it maps must not call ``ctx.map`` again.
     """
 
