@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -296,6 +297,14 @@ def test_a_bucket_public_again_after_an_approved_fix_is_a_critical_reverted_find
     # A public bucket that was never fixed before is public, not reverted.
     never = label_reverted(evaluate(states, default_settings()), states, lambda identity: versions[1:])
     assert all(f.reverted is None for f in never)
+    # With its severity lowered in guardrails.toml, a public bucket is medium; a reverted one is
+    # still critical.
+    settings = default_settings()
+    settings["s3-bucket-public"] = replace(settings["s3-bucket-public"], severity=Severity.MEDIUM)
+    lowered = [f for f in evaluate(states, settings) if f.rule == "s3-bucket-public"]
+    assert [f.severity for f in lowered] == [Severity.MEDIUM]
+    (again,) = label_reverted(lowered, states, lambda identity: versions)
+    assert (again.severity, again.reverted is not None) == (Severity.CRITICAL, True)
 
 
 def test_mfa_removed_again_after_an_approved_fix_says_so() -> None:
