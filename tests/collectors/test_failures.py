@@ -856,3 +856,68 @@ def test_case_19_a_region_not_enabled_listed_first_does_not_fail_the_run(
     ]
     assert [c.region for c in proxy.calls("GetCallerIdentity")] == ["us-east-1"]
     assert read(state_repo, MANIFEST)["scopes"][sg_scope("us-east-1")] == "read"
+
+
+# -- a listing that fails on a later page; bounded concurrency; botocore's retry mode --------------
+
+
+def test_a_listing_refused_on_its_second_page_keeps_every_resource_and_is_one_gap(
+    invoke: Invoke, aws: str, state_repo: Path, proxy: FaultProxy
+) -> None:
+    sns = boto3.client("sns", region_name="us-east-1", endpoint_url=aws)
+    for i in range(105):  # moto answers ListTopics 100 at a time
+        sns.create_topic(Name=f"events-{i:03}")
+    config = configure(state_repo, proxy.url, ("us-east-1",), services=("sns",))
+    assert run(invoke, config)[0].exit_code == 0
+    before = snapshot_files(state_repo)
+    assert sum("/sns/topic/" in p for p in before) == 105
+    sns.delete_topic(TopicArn=f"arn:aws:sns:us-east-1:{ACCOUNT}:events-000")  # really gone, but unseen
+    page_two = proxy.add_fault(
+        Fault(
+            "sns",
+            "ListTopics",
+            code="Throttling",
+            status=400,
+            message="Rate exceeded",
+            params={"NextToken": None},
+        )
+    )
+
+    result, report = run(invoke, config)
+
+    assert result.exit_code == 0, result.stderr
+    assert page_two.hits == 2
+    # Run 1 read two pages; run 2 read the first, and the second was refused at both attempts.
+    assert [c.status for c in proxy.calls("ListTopics")] == [200, 200, 200, 400, 400]
+    assert snapshot_files(state_repo) == before  # a partial listing deletes nothing
+    assert [(g["scope"], g["kind"], g["code"]) for g in report["coverage_gaps"]] == [
+        (f"aws/{ACCOUNT}/us-east-1/sns/topic", "throttled", "Throttling")
+    ]
+
+
+def test_reads_run_concurrently_within_the_bound_of_max_workers(
+    invoke: Invoke, aws: str, state_repo: Path, proxy: FaultProxy
+) -> None:
+    s3 = boto3.client("s3", region_name="us-east-1", endpoint_url=aws)
+    for i in range(8):
+        s3.create_bucket(Bucket=f"data-{i}")
+    config = configure(state_repo, proxy.url, ("us-east-1", "eu-west-1"), services=("s3", "sqs", "sns"))
+    config.write_text(config.read_text().replace("max_workers = 8", "max_workers = 2"))
+    proxy.delay = 0.05
+
+    assert run(invoke, config)[0].exit_code == 0
+
+    # Two units (service, region) at a time, each with two per-resource reads at a time.
+    assert 2 <= proxy.most_at_once <= 4
+
+
+def test_the_shipped_config_uses_botocores_adaptive_retry(tmp_path: Path) -> None:
+    from driftwatch.collectors.aws.context import AwsContext, make_session
+    from driftwatch.config import load_config
+    from driftwatch.defaults import default_text
+
+    path = tmp_path / "driftwatch.toml"
+    path.write_text(default_text("config.example.toml"), encoding="utf-8")
+    settings = load_config(path).aws
+    client = AwsContext(settings, make_session(settings), None).client("s3", "us-east-1")  # type: ignore[arg-type]
+    assert client.meta.config.retries == {"mode": "adaptive", "total_max_attempts": 8}

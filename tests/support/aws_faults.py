@@ -6,6 +6,7 @@ import http.client
 import json
 import re
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -165,6 +166,11 @@ class FaultProxy:
         self.url = ""
         self.down = False
         """When True, every connection is closed without an answer (the endpoint is down)."""
+        self.delay = 0.0
+        """Seconds each forwarded call waits before it is forwarded, so that overlaps show."""
+        self.most_at_once = 0
+        """The most calls that were being answered at the same moment since the last ``clear``."""
+        self._at_once = 0
         self._faults: list[Fault] = []
         self._calls: list[Call] = []
         self._lock = threading.Lock()
@@ -181,6 +187,7 @@ class FaultProxy:
             self._faults.clear()
             self._calls.clear()
             self.down = False
+            self.most_at_once = 0
 
     def calls(self, operation: str | None = None) -> list[Call]:
         """The calls seen since the last ``clear``, in arrival order, optionally of one operation."""
@@ -197,6 +204,17 @@ class FaultProxy:
     def _record(self, call: Call) -> None:
         with self._lock:
             self._calls.append(call)
+
+    @contextmanager
+    def _answering(self) -> Iterator[None]:
+        with self._lock:
+            self._at_once += 1
+            self.most_at_once = max(self.most_at_once, self._at_once)
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._at_once -= 1
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -223,7 +241,9 @@ class _Handler(BaseHTTPRequestHandler):
             payload, content_type = error_body(call.service, fault.code, fault.message)
             status, headers = fault.status, [("Content-Type", content_type), ("x-amzn-RequestId", "x")]
         else:
-            status, headers, payload = self._forward(body)
+            with proxy._answering():
+                time.sleep(proxy.delay)
+                status, headers, payload = self._forward(body)
         proxy._record(Call(call.service, call.operation, call.region, call.bucket, status, call.params))
         self.send_response(status)
         for name, value in headers:
