@@ -457,7 +457,7 @@ def test_a_token_the_service_echoes_reaches_no_file_commit_or_message(
     token = "tok-SUPERSECRET-12345"
     api.route("GET /drives")(lambda _request: Reply({"message": f"token Bearer {token} lacks scope"}, 403))
     api.route("GET /workspace")(
-        lambda _request: Reply({"owner": "ops", "last_auth": f"Bearer {token}", f"seen-{token}": True})
+        lambda _request: Reply({"owner": "ops", "echoed_header": f"Bearer {token}", f"seen-{token}": True})
     )
     monkeypatch.setenv("DOCS_TOKEN", token)
     write_config(docs_repo, None, extra=LEAKY.format(base=api.base_url))
@@ -468,7 +468,7 @@ def test_a_token_the_service_echoes_reaches_no_file_commit_or_message(
     assert "lacks scope" in result.stdout + result.stderr  # the gap is told, with its reason
     assert stand_in in result.stdout + result.stderr
     stored = json.loads((docs_repo / "snapshots/saas/docs/workspace/acme.json").read_text())
-    assert stored["config"] == {"owner": "ops", "last_auth": f"Bearer {stand_in}", f"seen-{stand_in}": True}
+    assert stored["config"] == {"owner": "ops", "echoed_header": f"Bearer {stand_in}", f"seen-{stand_in}": True}
     history = git(docs_repo, "log", "--all", "-p", "--format=%H%n%B")
     files = [
         p.read_text(errors="replace") for p in docs_repo.rglob("*") if p.is_file() and ".git" not in p.parts
