@@ -24,10 +24,16 @@ _IMAGE_BLOCK = {"unblocked": 0, "block-new-sharing": 1}
 
 
 def region_setting(state: ResourceState, ctx: Context, which: Which, field: str) -> Any:
-    """``field`` of the account settings in the resource's region, as at ``which``; None if unknown."""
+    """``field`` of the account settings in the resource's region, as at ``which``; None if unknown.
+
+    A setting that could not be read now is unknown now, whatever its last known value (case 18):
+    a block that may have been lifted does not make a public snapshot private.
+    """
     for settings in ctx.of_type(state.identity.account, ACCOUNT_SETTINGS):
         if settings.identity.region != state.identity.region:
             continue
+        if which == "current" and field in settings.unreadable:
+            return None
         config = settings.config(which) if which != "baseline" or settings.baseline is not None else None
         config = config if config is not None else settings.current
         return (config or {}).get(field)

@@ -250,6 +250,13 @@ def test_public_snapshot_unless_the_regions_block_covers_existing_shares(
     )  # fmt: skip
 
 
+def test_a_block_that_could_not_be_read_now_does_not_make_a_public_snapshot_private() -> None:
+    account = ResourceId("aws", ACCOUNT, REGION, "ec2/account-settings", "account")
+    stale = state(account, settings(), unreadable={"SnapshotBlockPublicAccess": "UnauthorizedOperation"})
+    public = state(SNAPSHOT, snapshot([{"Group": "all"}]))
+    assert [key for key, _ in rules_of(findings(public, stale), "ebs-snapshot-public")] == [SNAPSHOT.key]
+
+
 def test_shared_with_one_account_is_not_public() -> None:
     assert (
         rules_of(findings(state(SNAPSHOT, snapshot([{"UserId": "444455556666"}]))), "ebs-snapshot-public")
