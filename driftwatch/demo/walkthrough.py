@@ -167,7 +167,7 @@ def run_demo(directory: Path, out: Callable[[str], None]) -> RunResult:
         account.apply_drift(endpoint)
         docs.share_with_anyone()
         account.reopen_leftover_bucket(endpoint)
-        encrypted = account.provider_encrypts_by_default(endpoint)
+        encrypted = [b for b in account.provider_encrypts_by_default(endpoint) if b != account.NEW_BUCKET]
         out(
             f"- bucket {account.DRIFTED_BUCKET}: public access block removed, public-read policy added\n"
             f"- security group {account.OPENED_GROUP_NAME} ({account.OPENED_GROUP_REGION}): "
@@ -176,8 +176,8 @@ def run_demo(directory: Path, out: Callable[[str], None]) -> RunResult:
             f"- new bucket {account.NEW_BUCKET}\n"
             f"- bucket {account.TAGGED_BUCKET}: tag {account.TAGGED_BUCKET_TAG} changed (harmless)\n"
             f"- bucket {account.LEFTOVER_BUCKET}: the old public-read ACL restored (the fix undone)\n"
-            f"- AWS (simulated) turns on default encryption (SSE-S3) on the {len(encrypted)} buckets "
-            "that had none, as it did on 5 January 2023\n"
+            f"- AWS (simulated) turns on default encryption (SSE-S3) on the {len(encrypted)} existing "
+            "buckets that had none (and on the new one), as it did on 5 January 2023\n"
             f"- Acme Docs: {docs_service.DRIFTED_SETTING} set to anyone_with_link (files open to anyone "
             "with the link)\n"
             f"- role {data.TRUST_OPENED_ROLE}: account {data.PARTNER_ACCOUNT} may now assume it\n"
@@ -191,6 +191,7 @@ def run_demo(directory: Path, out: Callable[[str], None]) -> RunResult:
             "without auth\n"
             f"- EBS encryption by default turned off in {data.EBS_DEFAULT_REGION}; the database snapshot "
             f"and AMI {data.IMAGE_NAME} shared with everyone\n"
+            f"- EC2 instance {data.WEB_INSTANCE_NAME}: its metadata service answers IMDSv1 again\n"
             f"- SNS topic {data.ALERTS_TOPIC} and SQS queue {data.ORDER_EVENTS_QUEUE} opened to everyone\n"
             f"- AWS Config recorder stopped and GuardDuty suspended in {data.CONFIG_REGION}\n"
         )
