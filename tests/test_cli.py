@@ -400,6 +400,7 @@ def test_demo_tells_the_story(tmp_path: Path) -> None:
         assert expected in out
     assert re.search(r"\[ebs-snapshot-public\] arn:aws:ec2:eu-west-1::snapshot/snap-\w+", out)
     assert re.search(r"\[ami-public\] arn:aws:ec2:us-east-1::image/ami-\w+", out)
+    assert "[rds-tls-not-required] arn:aws:rds:us-east-1:123456789012:cluster:" in out
     assert re.search(r"\[ec2-imdsv1-enabled\] arn:aws:ec2:us-east-1:123456789012:instance/i-\w+", out)
     # The undone fix comes first, named with the approval that had fixed it.
     assert re.search(
@@ -456,8 +457,8 @@ def test_demo_tells_the_story(tmp_path: Path) -> None:
         "driftwatch",
     ]
     assert log[2].split("|")[1] == (
-        "driftwatch: 27 changed, 1 added, 0 removed (ami 1, cloudtrail 1, config 1, docs 1, ebs 1, ec2 3, "
-        "guardduty 1, iam 5, kms 1, lambda 1, rds 1, s3 9, sns 1, sqs 1)"
+        "driftwatch: 28 changed, 1 added, 0 removed (ami 1, cloudtrail 1, config 1, docs 1, ebs 1, ec2 3, "
+        "guardduty 1, iam 5, kms 1, lambda 1, rds 2, s3 9, sns 1, sqs 1)"
     )
     leaked = "demo-only-not-a-real-key-7f3a"  # account_data.LEAKED_SECRET_VALUE
     assert leaked not in out + result.stderr + git(tmp_path / "demo", "log", "-p")

@@ -422,6 +422,10 @@ def apply_drift(endpoint_url: str) -> None:
     clients.rds["us-east-1"].modify_db_instance(
         DBInstanceIdentifier=data.PUBLIC_DB, PubliclyAccessible=True, ApplyImmediately=True
     )
+    tls_optional = [{"ParameterName": "rds.force_ssl", "ParameterValue": "0", "ApplyMethod": "immediate"}]
+    clients.rds["us-east-1"].modify_db_cluster_parameter_group(
+        DBClusterParameterGroupName=f"{data.TLS_PARAMETER_GROUP}-aurora", Parameters=tls_optional
+    )
 
 
 def fix_leftover_bucket(endpoint_url: str) -> None:

@@ -468,7 +468,11 @@ def test_a_token_the_service_echoes_reaches_no_file_commit_or_message(
     assert "lacks scope" in result.stdout + result.stderr  # the gap is told, with its reason
     assert stand_in in result.stdout + result.stderr
     stored = json.loads((docs_repo / "snapshots/saas/docs/workspace/acme.json").read_text())
-    assert stored["config"] == {"owner": "ops", "echoed_header": f"Bearer {stand_in}", f"seen-{stand_in}": True}
+    assert stored["config"] == {
+        "owner": "ops",
+        "echoed_header": f"Bearer {stand_in}",
+        f"seen-{stand_in}": True,
+    }
     history = git(docs_repo, "log", "--all", "-p", "--format=%H%n%B")
     files = [
         p.read_text(errors="replace") for p in docs_repo.rglob("*") if p.is_file() and ".git" not in p.parts

@@ -338,3 +338,33 @@ def test_every_account_driftwatch_reads_is_trusted() -> None:
     }
     assert rules(state(member, trusting_us), state(SUMMARY, summary(mfa=1, password=1))) == {}
     assert list(rules(state(member, trusting_us))) == ["iam-role-trust-external"]
+
+
+@pytest.mark.parametrize(
+    ("parameters", "message"),
+    [
+        ({"tls": {"rds.force_ssl": "0"}}, "parameter group tls sets rds.force_ssl = 0"),
+        (
+            {"mysql-tls": {"require_secure_transport": "OFF"}},
+            "parameter group mysql-tls sets require_secure_transport = OFF",
+        ),
+        ({"tls": {"rds.force_ssl": "1"}}, None),
+        ({"tls": {}}, None),  # the engine has no such parameter
+    ],
+)
+def test_rds_tls_not_required_by_the_parameter_group(parameters: dict[str, Any], message: str | None) -> None:
+    db = ResourceId(
+        "aws", ACCOUNT, "eu-west-1", "rds/db-instance", "orders", f"arn:aws:rds:eu-west-1:{ACCOUNT}:db:orders"
+    )
+    found = rules(state(db, {"PubliclyAccessible": False, "ParameterGroups": parameters}))
+    assert [f.message for f in found.get("rds-tls-not-required", [])] == (
+        [f"DB instance orders accepts unencrypted connections: {message}"] if message else []
+    )
+
+
+def test_rds_parameter_groups_that_could_not_be_read_are_not_tls_off() -> None:
+    db = ResourceId(
+        "aws", ACCOUNT, "eu-west-1", "rds/db-instance", "orders", f"arn:aws:rds:eu-west-1:{ACCOUNT}:db:orders"
+    )
+    unread = state(db, {"PubliclyAccessible": False}, unreadable={"ParameterGroups": "AccessDenied"})
+    assert "rds-tls-not-required" not in rules(unread)
