@@ -194,6 +194,12 @@ def is_secret(key: str, value: Any) -> bool:
     return not looks_like_reference and not _SETTING_VALUE.fullmatch(value.strip())
 
 
+@functools.lru_cache(maxsize=1 << 16)
+def _secret_leaf(key: str, value: str) -> bool:
+    """``is_secret`` for a string leaf, remembered: most (key, value) pairs repeat across resources."""
+    return is_secret(key, value)
+
+
 _PLAIN = frozenset({int, float, bool})
 
 
@@ -212,7 +218,8 @@ def canonical(
     and secret-looking strings are redacted when a ``redactor`` is given. Observation keys are
     moved into ``observations`` (by path) when that dict is given, and dropped otherwise.
     """
-    if isinstance(value, Mapping):
+    kind = type(value)
+    if kind is dict or (kind is not list and isinstance(value, Mapping)):
         result: dict[str, JSONValue] = {}
         for key, item in value.items():
             key = str(key)
@@ -233,7 +240,7 @@ def canonical(
                     for name, doc in item.items()
                 }
             if type(item) is str:  # the common leaf, handled here: a secret is judged once
-                result[key] = redactor.redact(item) if redactor and is_secret(key, item) else item
+                result[key] = redactor.redact(item) if redactor and _secret_leaf(key, item) else item
             elif item is None or type(item) in _PLAIN:
                 result[key] = item
             else:
@@ -241,9 +248,14 @@ def canonical(
                     item, redactor=redactor, ordered=ordered, observations=observations, _path=path
                 )
         return dict(sorted(result.items()))
-    if isinstance(value, list | tuple | set | frozenset):
+    if kind is list or isinstance(value, tuple | set | frozenset):
+        item_path = f"{_path}[]"
         items = [
-            canonical(v, redactor=redactor, ordered=ordered, observations=observations, _path=f"{_path}[]")
+            v
+            if v is None
+            or type(v) in _PLAIN
+            or (type(v) is str and not (redactor and _SECRET_VALUE.search(v)))
+            else canonical(v, redactor=redactor, ordered=ordered, observations=observations, _path=item_path)
             for v in value
         ]
         if _path not in ordered:
