@@ -25,9 +25,10 @@ from typing import Any
 from benchmarks.synthetic import SyntheticCollector
 from driftwatch.approve import approve
 from driftwatch.defaults import initial_files
-from driftwatch.layout import BASELINES, SNAPSHOTS, is_resource_file
+from driftwatch.layout import BASELINES, PRIVATE_DIR, SNAPSHOTS, is_resource_file
 from driftwatch.model import Notification, Resource, Severity, Snapshot
-from driftwatch.normalise import Redactor, canonical_text, file_text, normalise_resource
+from driftwatch.normalise import Redactor, canonical_text, file_text
+from driftwatch.normalised_memo import NormalisedMemo
 from driftwatch.notify.console import ConsoleNotifier
 from driftwatch.runner import check, new_run_id, settled_heap
 from driftwatch.store import StateRepo, init_repo
@@ -101,9 +102,14 @@ def run_scenario(
 
     started_at = datetime.now(UTC)
     collection = timed("collect", collector.collect)
-    resources = timed(
-        "normalise", lambda: tuple(normalise_resource(r, redactor) for r in collection.resources)
-    )
+
+    def normalise() -> tuple[Resource, ...]:  # as the runner does, with the memo of the last run
+        memo = NormalisedMemo(repo.path / PRIVATE_DIR / "normalised.json", redactor)
+        resources = memo.normalise(collection.resources)
+        memo.save()
+        return resources
+
+    resources = timed("normalise", normalise)
     snapshot = Snapshot(
         new_run_id(started_at),
         started_at,

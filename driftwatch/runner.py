@@ -24,10 +24,18 @@ from driftwatch.collectors import Collection, Collector
 from driftwatch.compare import diff_configs, pinned
 from driftwatch.config import NO_APPROVERS, ApprovalSettings, Config
 from driftwatch.errors import DriftwatchError, NotifyError, StoreError
-from driftwatch.layout import ALERT_STATE, BASELINES, GUARDRAILS, MANIFEST, SNAPSHOTS, identity_from_document
+from driftwatch.layout import (
+    ALERT_STATE,
+    BASELINES,
+    GUARDRAILS,
+    MANIFEST,
+    PRIVATE_DIR,
+    SNAPSHOTS,
+    identity_from_document,
+)
 from driftwatch.links import commit_url
 from driftwatch.model import Change, Notification, ResourceId, RunReport, Snapshot, TrustedAccounts
-from driftwatch.normalise import normalise_resource
+from driftwatch.normalised_memo import NormalisedMemo
 from driftwatch.notify import Notifier
 from driftwatch.provider_changes import default_catalogue
 from driftwatch.redaction_key import load_redactor
@@ -66,8 +74,9 @@ def collect_and_record(
     adds driftwatch's own files to the commit (see ``StateRepo.record``)."""
     started = datetime.now(UTC)
     collection: Collection = collector.collect()
-    redactor = load_redactor(config)
-    resources = tuple(normalise_resource(r, redactor) for r in collection.resources)
+    memo = NormalisedMemo(repo.path / PRIVATE_DIR / "normalised.json", load_redactor(config))
+    resources = memo.normalise(collection.resources)
+    memo.save()
     snapshot = Snapshot(
         new_run_id(started),
         started,
