@@ -271,3 +271,54 @@ def test_github_preset_records_the_deletion_of_the_last_repository(
         "snapshots/saas/github/default-branch/acme%2Fapi.json",
         "snapshots/saas/github/repository/acme%2Fapi.json",
     ]
+
+
+def github_table(api: JsonApi) -> str:
+    return f'\n[saas.github]\npreset = "github"\nbase_url = "{api.base_url}"\nvars = {{ org = "acme" }}\n'
+
+
+def branch_nodes(rule: object) -> dict[str, object]:
+    """One GraphQL page: acme/api, whose default branch has ``rule`` as its protection."""
+    nodes = [
+        {
+            "nameWithOwner": "acme/api",
+            "isArchived": False,
+            "defaultBranchRef": {"name": "main", "branchProtectionRule": rule},
+        }
+    ]
+    info = {"hasNextPage": False, "endCursor": "Y3Vyc29yOjE="}
+    return {"data": {"organization": {"repositories": {"pageInfo": info, "nodes": nodes}}}}
+
+
+def test_graphql_errors_in_a_200_answer_are_a_gap_not_a_removed_protection(
+    api: JsonApi, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    answers = [branch_nodes({"pattern": "main", "requiresApprovingReviews": True})]
+    api.route("GET /orgs/acme")(lambda _request: Reply({**ORG, "two_factor_requirement_enabled": True}))
+    api.route("GET /orgs/acme/repos")(lambda _request: Reply([repo_row("api", "private")]))
+    api.route("POST /graphql")(lambda _request: Reply(answers[-1]))
+    monkeypatch.setenv("GITHUB_TOKEN", "ghp_" + "x" * 36)
+    repo, first = run_preset(tmp_path, github_table(api))
+    assert first.report.gaps == () and findings(first) == set()
+
+    # The token lost access: GitHub still answers 200, with the field null and the reason in errors.
+    denied = branch_nodes(None)
+    denied["errors"] = [
+        {
+            "type": "FORBIDDEN",
+            "path": ["organization", "repositories", "nodes", 0, "defaultBranchRef", "branchProtectionRule"],
+            "message": "Resource not accessible by integration",
+        }
+    ]
+    answers.append(denied)
+    config = load_config(repo / "driftwatch.toml")
+    second = run_once(config, build_collector(config), [])
+    (gap,) = second.report.gaps
+    assert (gap.kind, gap.code) == ("denied", "GraphQLError")
+    assert "github answered with 1 error(s)" in gap.message
+    assert "(FORBIDDEN): Resource not accessible by integration" in gap.message
+    assert findings(second) == set()
+    assert stored(repo, "github", "default-branch", "acme/api")["defaultBranchRef"] == {
+        "name": "main",
+        "branchProtectionRule": {"pattern": "main", "requiresApprovingReviews": True},
+    }

@@ -36,6 +36,9 @@ from driftwatch.model import CoverageGap, GapKind, JSONValue
 from driftwatch.normalise import Redactor
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+_DENIED_ERRORS = frozenset({"FORBIDDEN", "UNAUTHENTICATED", "UNAUTHORIZED", "INSUFFICIENT_SCOPES"})
+"""GraphQL error types (GitHub's ``type``, Apollo's ``extensions.code``) that mean "not allowed"."""
+_THROTTLED_ERRORS = frozenset({"RATE_LIMITED", "RATE_LIMIT_EXCEEDED"})
 _LINK = re.compile(r"<([^>]*)>\s*((?:;\s*[^;,]*)*)")
 _REL_NEXT = re.compile(r"""\brel\s*=\s*"?[^";]*\bnext\b""", re.IGNORECASE)
 
@@ -218,7 +221,10 @@ class HttpCollector:
                 continue
             self._note_rate_limit(headers)
             if 200 <= status < 300:
-                return Response(url, headers, scrub.document(self._json(url, raw, scrub)))
+                document = scrub.document(self._json(url, raw, scrub))
+                if method == "POST":
+                    self._graphql_errors(url, document)
+                return Response(url, headers, document)
             asked = self._retry_after(status, headers)
             if status in RETRY_STATUSES or asked is not None:
                 throttled = status == 429 or asked is not None
@@ -274,6 +280,33 @@ class HttpCollector:
         except ValueError:
             snippet = _snippet(scrub.raw(raw))
             raise ReadFailure("error", "NotJson", f"{url}: the answer is not JSON: {snippet}") from None
+
+    def _graphql_errors(self, url: str, document: JSONValue) -> None:
+        """A GraphQL answer with ``errors`` is a failure, even with status 200 and partial ``data``.
+
+        GraphQL reports a field it may not read (``FORBIDDEN``) as ``null`` in ``data`` plus an
+        entry in ``errors``: stored as read, that null would say "not configured" (a branch's
+        protection removed) when it is unknown.
+        """
+        errors = document.get("errors") if isinstance(document, dict) else None
+        if not isinstance(errors, list) or not errors:
+            return
+        first = errors[0] if isinstance(errors[0], dict) else {}
+        extensions = first.get("extensions")
+        kind_of = first.get("type") or (extensions.get("code") if isinstance(extensions, dict) else None)
+        what = str(kind_of) if isinstance(kind_of, str | int) else ""
+        gap: GapKind = "error"
+        if what.upper() in _DENIED_ERRORS:
+            gap = "denied"
+        elif what.upper() in _THROTTLED_ERRORS:
+            gap = "throttled"
+        message = first.get("message") if isinstance(first.get("message"), str) else json.dumps(errors[0])
+        raise ReadFailure(
+            gap,
+            "GraphQLError",
+            f"{url}: {self.settings.service} answered with {len(errors)} error(s) in errors[]; the first"
+            f"{f' ({what})' if what else ''}: {_shorten(str(message))}",
+        )
 
     def _retry_after(self, status: int, headers: Message) -> float | None:
         """Seconds the server asked to wait: Retry-After, or a rate limit at 0 with its reset time."""
@@ -337,5 +370,9 @@ def _failure(reason: object) -> str:
 
 
 def _snippet(raw: bytes) -> str:
-    text = raw.decode("utf-8", errors="replace").strip().replace("\n", " ")
+    return _shorten(raw.decode("utf-8", errors="replace"))
+
+
+def _shorten(text: str) -> str:
+    text = text.strip().replace("\n", " ")
     return text[:200] + ("..." if len(text) > 200 else "")
