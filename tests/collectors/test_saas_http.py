@@ -518,6 +518,43 @@ id = "$.name"
         assert secret not in result.stdout + result.stderr
 
 
+def test_headers_env_and_params_env_are_sent_from_the_environment_and_scrubbed(
+    api: JsonApi, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    @api.route("GET /workspace")
+    def workspace(request: Request) -> Reply:
+        return Reply(
+            {"owner": "ops", "seen": f"{request.headers.get('x-api-key')} {request.query.get('key')}"}
+        )
+
+    text = f"""
+[saas.docs]
+collector = "http"
+base_url = "{api.base_url}"
+headers_env = {{ X-Api-Key = "DOCS_API_KEY" }}
+[[saas.docs.resources]]
+type = "workspace"
+path = "/workspace"
+fixed_id = "acme"
+params = {{ lang = "en" }}
+params_env = {{ key = "DOCS_PARAM_KEY" }}
+"""
+    monkeypatch.setenv("DOCS_API_KEY", "live_header_4f9a0c")
+    monkeypatch.setenv("DOCS_PARAM_KEY", "q+key/77")
+    (resource,) = HttpCollector(settings(text), REDACTOR).collect().resources
+    (request,) = api.requests
+    assert request.headers["x-api-key"] == "live_header_4f9a0c"
+    assert dict(request.query) == {"lang": "en", "key": "q+key/77"}
+    stand_ins = f"{REDACTOR.redact('live_header_4f9a0c')} {REDACTOR.redact('q+key/77')}"
+    assert dict(resource.config) == {"owner": "ops", "seen": stand_ins}
+
+    monkeypatch.delenv("DOCS_PARAM_KEY")
+    (gap,) = HttpCollector(settings(text), REDACTOR).collect().gaps
+    assert (gap.kind, gap.code) == ("denied", "NoSecret")
+    assert gap.message == "the environment variable DOCS_PARAM_KEY (params_env.key) is not set"
+    assert len(api.requests) == 1  # nothing sent without it
+
+
 def test_a_token_is_scrubbed_when_json_escaped_and_from_an_answer_that_is_not_json(
     api: JsonApi, monkeypatch: pytest.MonkeyPatch
 ) -> None:

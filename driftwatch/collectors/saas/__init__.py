@@ -38,8 +38,8 @@ class Contained:
             collector: Collector = COLLECTORS[self.settings.collector](self.settings, self.redactor)
             collection = collector.collect()
         except Exception as exc:  # any failure of one service is a gap, never a crashed run
-            token = os.environ.get(self.settings.token_env) if self.settings.token_env else None
-            reason = Scrubber.of(token, self.redactor).text(f"{type(exc).__name__}: {exc}")
+            secrets = [os.environ.get(name) for name in self.settings.secret_variables()]
+            reason = Scrubber.of(self.redactor, *secrets).text(f"{type(exc).__name__}: {exc}")
             reason = redact_text(reason, self.redactor)
             gaps = tuple(
                 CoverageGap(

@@ -110,7 +110,7 @@ class HttpCollector:
         """Every resource type read whole, or a gap for it (its last known state is kept)."""
         result = Collection()
         token = os.environ.get(self.settings.token_env, "") if self.settings.token_env else None
-        scrub = Scrubber.of(token, self.redactor)
+        scrub = Scrubber.of(self.redactor, *(os.environ.get(v) for v in self.settings.secret_variables()))
         for spec in self.settings.resources:
             items = Items(self.settings, spec, self.redactor)
             api_call = f"{spec.method} {self.settings.base_url}{spec.path}"
@@ -121,6 +121,8 @@ class HttpCollector:
                         "NoToken",
                         f"the environment variable {self.settings.token_env} (token_env) is not set",
                     )
+                self._from_environment("headers_env", self.settings.headers_env)
+                self._from_environment("params_env", spec.params_env)
                 resources = items.resources(self._read_all(spec, items, token, scrub))
             except ReadFailure as failure:
                 message = scrub.text(failure.message)
@@ -130,14 +132,28 @@ class HttpCollector:
             result = result.merge(Collection(tuple(resources), frozenset({items.scope})))
         return result
 
+    @staticmethod
+    def _from_environment(key: str, names: tuple[tuple[str, str], ...]) -> dict[str, str]:
+        """The values of ``headers_env`` or ``params_env``, read now (a secret that rotates is fresh)."""
+        values = {}
+        for name, variable in names:
+            value = os.environ.get(variable, "")
+            if not value:
+                raise ReadFailure(
+                    "denied", "NoSecret", f"the environment variable {variable} ({key}.{name}) is not set"
+                )
+            values[name] = value
+        return values
+
     # -- pagination -------------------------------------------------------------------------
 
     def _read_all(
         self, spec: ResourceSpec, items: Items, token: str | None, scrub: Scrubber
     ) -> list[JSONValue]:
         url = self.settings.base_url + spec.path
-        if spec.params:
-            url = with_query(url, **dict(spec.params))
+        params = dict(spec.params) | self._from_environment("params_env", spec.params_env)
+        if params:
+            url = with_query(url, **params)
         body = copy.deepcopy(spec.body)
         page = spec.first_page
         if spec.paginate == "page":
@@ -269,6 +285,8 @@ class HttpCollector:
             request.add_header("Content-Type", "application/json")
         for key, value in self.settings.headers:
             request.add_header(key, value)
+        for key, value in self._from_environment("headers_env", self.settings.headers_env).items():
+            request.add_unredirected_header(key, value)  # a secret: never sent to a redirect
         if token is not None:
             value = f"{self.settings.auth_scheme} {token}".strip()
             request.add_unredirected_header(self.settings.auth_header, value)  # never sent to a redirect
