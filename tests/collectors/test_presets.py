@@ -322,3 +322,39 @@ def test_graphql_errors_in_a_200_answer_are_a_gap_not_a_removed_protection(
         "name": "main",
         "branchProtectionRule": {"pattern": "main", "requiresApprovingReviews": True},
     }
+
+
+def test_more_pages_without_a_cursor_is_a_gap_not_the_later_repositories_deleted(
+    api: JsonApi, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    second_cursor: list[str | None] = ["Y3Vyc29yOjE="]
+    api.route("GET /orgs/acme")(lambda _request: Reply({**ORG, "two_factor_requirement_enabled": True}))
+    api.route("GET /orgs/acme/repos")(lambda _request: Reply([repo_row("api", "private")]))
+
+    @api.route("POST /graphql")
+    def graphql(request: Request) -> Reply:
+        rule = {"pattern": "main"}
+        if request.body["variables"].get("after") is None:
+            page = branch_nodes(rule)
+            page["data"]["organization"]["repositories"]["pageInfo"] = {
+                "hasNextPage": True,
+                "endCursor": second_cursor[-1],
+            }
+            return Reply(page)
+        later = branch_nodes(rule)
+        later["data"]["organization"]["repositories"]["nodes"][0]["nameWithOwner"] = "acme/website"
+        return Reply(later)
+
+    monkeypatch.setenv("GITHUB_TOKEN", "ghp_" + "x" * 36)
+    repo, first = run_preset(tmp_path, github_table(api))
+    assert first.report.gaps == ()
+    assert stored(repo, "github", "default-branch", "acme/website")["nameWithOwner"] == "acme/website"
+
+    second_cursor.append(None)  # GitHub says there is a next page, but gives no cursor to it
+    config = load_config(repo / "driftwatch.toml")
+    second = run_once(config, build_collector(config), [])
+    (gap,) = second.report.gaps
+    assert (gap.kind, gap.code) == ("error", "NoCursor")
+    assert "$.data.organization.repositories.pageInfo.hasNextPage says there are more pages" in gap.message
+    assert second.recorded is None or second.recorded.removed == ()
+    assert stored(repo, "github", "default-branch", "acme/website")["nameWithOwner"] == "acme/website"

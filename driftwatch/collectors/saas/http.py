@@ -195,6 +195,14 @@ class HttpCollector:
             return None
         assert spec.cursor_field is not None  # checked when the config was loaded
         values = [v for v in spec.cursor_field.values(document) if isinstance(v, str | int) and v != ""]
+        if not values and spec.more_field is not None:
+            # Stopping here would record every item of the later pages as deleted.
+            raise ReadFailure(
+                "error",
+                "NoCursor",
+                f"{spec.more_field} says there are more pages, but there is no cursor at "
+                f"{spec.cursor_field}; the later pages cannot be read",
+            )
         return str(values[0]) if values else None
 
     def _same_origin(self, url: str) -> str:
