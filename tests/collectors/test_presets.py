@@ -358,3 +358,35 @@ def test_more_pages_without_a_cursor_is_a_gap_not_the_later_repositories_deleted
     assert "$.data.organization.repositories.pageInfo.hasNextPage says there are more pages" in gap.message
     assert second.recorded is None or second.recorded.removed == ()
     assert stored(repo, "github", "default-branch", "acme/website")["nameWithOwner"] == "acme/website"
+
+
+def test_github_rules_say_2fa_is_unknown_without_an_owner_token_and_skip_archived_and_empty_repos(
+    api: JsonApi, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    member_view = {k: v for k, v in ORG.items() if k != "two_factor_requirement_enabled"}
+    api.route("GET /orgs/acme")(lambda _request: Reply(member_view))  # what a non-owner's token sees
+    api.route("GET /orgs/acme/repos")(lambda _request: Reply([repo_row("api", "private")]))
+
+    def node(name: str, archived: bool, branch: object) -> dict[str, object]:
+        return {"nameWithOwner": f"acme/{name}", "isArchived": archived, "defaultBranchRef": branch}
+
+    unprotected = {"name": "main", "branchProtectionRule": None}
+    nodes = [
+        node("api", False, unprotected),
+        node("old-site", True, unprotected),  # archived: read-only, protection is moot
+        node("new-idea", False, None),  # empty: no default branch yet
+    ]
+    info = {"hasNextPage": False, "endCursor": "Y3Vyc29yOjM="}
+    page = {"data": {"organization": {"repositories": {"pageInfo": info, "nodes": nodes}}}}
+    api.route("POST /graphql")(lambda _request: Reply(page))
+    monkeypatch.setenv("GITHUB_TOKEN", "ghp_" + "x" * 36)
+    repo, result = run_preset(tmp_path, github_table(api))
+    assert result.report.gaps == ()
+    assert stored(repo, "github", "default-branch", "acme/old-site")["isArchived"] is True
+    assert findings(result) == {
+        ("github-2fa-unknown", "acme"),
+        ("github-default-branch-unprotected", "acme/api"),
+    }
+    (unknown,) = [f for f in result.report.findings if f.rule == "github-2fa-unknown"]
+    assert unknown.severity.name == "LOW"
+    assert "is unknown" in unknown.message
