@@ -287,7 +287,8 @@ def _parse_resource(file: Path, label: str, collector: str, raw: Any) -> Resourc
         name = table.take("file", str, "")
         if not name:
             raise table.error(
-                "file", "is required: a file or a glob (*.json, *.yaml), relative to the config file"
+                "file",
+                "is required: a file or a glob (*.json, *.yaml), relative to the config file or absolute",
             )
         spec = ResourceSpec(**common, file=name)
     table.finish()
