@@ -143,3 +143,32 @@ def test_headers_env_and_params_env_name_variables_and_plain_settings_pass(tmp_p
                 tmp_path, HTTP_TABLE.format(top='headers_env = { X-Api-Key = "live-1" }', resource="")
             )
         )
+
+
+@pytest.mark.parametrize(
+    ("base_url", "extra", "refused"),
+    [
+        ("http://docs.example/api", "", True),
+        ("http://10.0.0.7:8080", "", True),
+        ("http://docs.example/api", "allow_http = true", False),
+        ("https://docs.example/api", "", False),
+        ("http://127.0.0.1:8080", "", False),
+        ("http://localhost:8080", "", False),
+        ("http://[::1]:8080", "", False),
+    ],
+)
+def test_plain_http_to_another_host_is_refused_unless_allowed(
+    tmp_path: Path, base_url: str, extra: str, refused: bool
+) -> None:
+    text = HTTP_TABLE.format(top=extra, resource="").replace("https://docs.example/api", base_url)
+    if not refused:
+        (saas,) = load_config(config_with(tmp_path, text)).saas
+        assert saas.base_url == base_url.rstrip("/")
+        return
+    with pytest.raises(ConfigError) as error:
+        load_config(config_with(tmp_path, text))
+    assert str(error.value).startswith(
+        f"driftwatch.toml: [saas.docs] base_url: {base_url} is plain http to a host that is not this "
+        "machine: the token and the settings would cross the network in clear. Use https://, or set "
+        "allow_http = true"
+    )

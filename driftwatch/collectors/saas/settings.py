@@ -6,12 +6,14 @@ override) or a ``collector`` (``http``, ``command`` or ``file``) and lists its `
 
 from __future__ import annotations
 
+import ipaddress
 import re
 import tomllib
 from dataclasses import dataclass, field, replace
 from importlib.resources import files
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from driftwatch.config import _env_name, _Table, _type_name, _url_check
 from driftwatch.errors import ConfigError
@@ -173,6 +175,14 @@ def _parse_one(file: Path, name: str, label: str, data: dict[str, Any]) -> SaasS
     base_url = table.take("base_url", str, "", _url_check).rstrip("/")
     if collector == "http" and not base_url:
         raise table.error("base_url", "is required for an http collector")
+    allow_http = table.take("allow_http", bool, False)
+    if _in_clear(base_url) and not allow_http:
+        raise table.error(
+            "base_url",
+            f"{base_url} is plain http to a host that is not this machine: the token and the settings "
+            "would cross the network in clear. Use https://, or set allow_http = true if the network "
+            "in between is trusted",
+        )
     token_env = table.take("token_env", str, "", lambda t: _env_name(t) if t else None)
     headers = table.take("headers", dict, {})
     for key, value in headers.items():
@@ -321,6 +331,20 @@ def _env_table(table: _Table, key: str, plain: dict[str, Any]) -> dict[str, str]
         if name in plain:
             raise table.error(f"{key}.{name}", f"is also in {key.removesuffix('_env')}: give it once")
     return dict(names)
+
+
+def _in_clear(url: str) -> bool:
+    """True for a plain ``http://`` URL to a host other than this machine (loopback is fine)."""
+    parts = urlsplit(url)
+    if parts.scheme.lower() != "http":
+        return False
+    host = (parts.hostname or "").lower()
+    if host == "localhost" or host.endswith(".localhost"):
+        return False
+    try:
+        return not ipaddress.ip_address(host).is_loopback
+    except ValueError:  # a name, not an address
+        return True
 
 
 def _path(table: _Table, key: str) -> JsonPath | None:
