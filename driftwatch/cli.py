@@ -159,11 +159,12 @@ def check_config(ctx: click.Context) -> None:
                 f"no resource type this config reads (a typo?); it reads: {', '.join(types) or 'none'}"
             )
     for saas in config.saas:
-        if saas.token_env and not os.environ.get(saas.token_env):
-            _err(
-                f"warning: [saas.{saas.name}]: the environment variable {saas.token_env} is not set here; "
-                "runs will report its resource types as coverage gaps"
-            )
+        for variable in saas.secret_variables():  # token_env, headers_env, params_env
+            if not os.environ.get(variable):
+                _err(
+                    f"warning: [saas.{saas.name}]: the environment variable {variable} is not set here; "
+                    "runs will report its resource types as coverage gaps"
+                )
     for entry in config.notify:
         for key, variable in entry.options.items():
             if key.endswith("_env") and variable and not os.environ.get(str(variable)):

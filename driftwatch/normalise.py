@@ -200,6 +200,42 @@ def _secret_leaf(key: str, value: str) -> bool:
     return is_secret(key, value)
 
 
+_ASSIGNMENT = re.compile(
+    r"""(?P<key>[A-Za-z_][A-Za-z0-9_.-]*)["']?[ \t]*(?:=|:(?!//))[ \t]*["']?(?P<value>[^\s"',;&)}\[\]]+)"""
+)
+"""``key=value``, ``key: value`` and ``"key": "value"`` in free text (a stderr line, an error body)."""
+_AUTHORIZATION = re.compile(
+    r"(?i)\b(?:bearer|basic)[ \t]+(?P<value>(?=\S*[0-9+/=]|[0-9A-Za-z._~+/=-]{20})[0-9A-Za-z._~+/=-]{8,})"
+)
+"""A credential after an HTTP auth scheme; a plain word (``Basic authentication``) is left alone."""
+
+
+def redact_text(text: str, redactor: Redactor) -> str:
+    """Free text, such as a failure message or a command's stderr, with secret-looking values redacted.
+
+    The same judgement as for stored values: values that are secrets whatever their key (a
+    private key, a GitHub token, a URL with a password), a value after a key naming a secret
+    (``token=...``, ``"api_key": "..."``), and the credential after ``Bearer`` or ``Basic``.
+    """
+    text = _SECRET_VALUE.sub(lambda m: redactor.redact(m.group()), text)
+
+    def assignment(match: re.Match[str]) -> str:
+        key, value = match.group("key"), match.group("value")
+        if not is_secret(key, value):
+            return match.group()
+        start, end = match.span("value")
+        return (
+            match.group()[: start - match.start()]
+            + redactor.redact(value)
+            + match.group()[end - match.start() :]
+        )
+
+    text = _ASSIGNMENT.sub(assignment, text)
+    return _AUTHORIZATION.sub(
+        lambda m: m.group()[: m.start("value") - m.start()] + redactor.redact(m.group("value")), text
+    )
+
+
 _PLAIN = frozenset({int, float, bool})
 
 

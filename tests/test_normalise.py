@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import pytest
+
 from driftwatch.model import Resource, ResourceId
-from driftwatch.normalise import Redactor, canonical, file_text, is_secret, normalise_resource
+from driftwatch.normalise import Redactor, canonical, file_text, is_secret, normalise_resource, redact_text
 
 REDACTOR = Redactor(b"local-test-key")
 LAMBDA = ResourceId("aws", "111122223333", "eu-west-1", "lambda/function", "orders-api")
@@ -219,3 +221,30 @@ def test_website_routing_rules_keep_their_order() -> None:
         Resource(bucket, {"Website": {"RoutingRules": rules}, "Tags": {"b": "1"}}), REDACTOR
     )
     assert stored.config["Website"]["RoutingRules"] == rules
+
+
+@pytest.mark.parametrize(
+    ("text", "secret"),
+    [
+        ("error: cannot list buckets; token=SECRETTOKEN123", "SECRETTOKEN123"),
+        ('{"error": "bad request", "api_key": "live_9f8e7d6c5b4a"}', "live_9f8e7d6c5b4a"),
+        ("PRIVATE-TOKEN: glpat-abcdefgh1234", "glpat-abcdefgh1234"),
+        ("Authorization: Bearer abc.def-1234567", "abc.def-1234567"),
+        ("GET https://api.example.com/v1?api_key=k3y-value&page=2", "k3y-value"),
+    ],
+)
+def test_redact_text_hides_a_secret_in_free_text_and_keeps_the_rest(text: str, secret: str) -> None:
+    assert redact_text(text, REDACTOR) == text.replace(secret, REDACTOR.redact(secret))
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "HTTP 401: Basic authentication required",
+        "token_type=bearer, expires_in: 3600",
+        "https://api.example.com/v1/items?page=2: HTTP 500",
+        "password_policy: strict; auth_mode=oauth",
+    ],
+)
+def test_redact_text_leaves_what_only_talks_about_secrets(text: str) -> None:
+    assert redact_text(text, REDACTOR) == text

@@ -40,12 +40,52 @@ RULE_KEYS = frozenset(
         "enabled",
         "if_absent",
         "provider",
+        "when",
     }
 )
+CONDITION_KEYS = frozenset({"path", "operator", "value"})
 MESSAGE_FIELDS = frozenset({"id", "type", "account", "path", "actual", "expected", "name"})
 _NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 _FIRST_KEY = re.compile(r"""^\$?\.?\[?['"]?([^.\['"\]]+)""")
 _ABSENT = object()
+
+
+def _holds(operator: str, expected: Any, actual: Any, if_absent: str) -> bool:
+    """True when one matched value (or ``_ABSENT``) satisfies ``operator`` and ``expected``."""
+    if operator == "absent":
+        return actual is _ABSENT or actual is None
+    if operator == "present":
+        return actual is not _ABSENT and actual is not None
+    if actual is _ABSENT:
+        return if_absent == "pass"
+    if operator in ("equals", "not_equals"):
+        return _same(actual, expected) == (operator == "equals")
+    if operator in ("in", "not_in"):
+        inside = any(_same(actual, v) for v in expected)
+        return inside == (operator == "in")
+    if operator == "matches":
+        return isinstance(actual, str) and re.search(expected, actual) is not None
+    if not isinstance(actual, int | float) or isinstance(actual, bool):
+        return False
+    return bool(actual <= expected if operator == "<=" else actual >= expected)
+
+
+@dataclass(frozen=True)
+class Condition:
+    """One ``when`` entry of a rule: the rule applies only to resources where it holds."""
+
+    path: Path
+    operator: str
+    value: JSONValue = None
+
+    def holds_in(self, config: Mapping[str, Any]) -> bool:
+        """True when every value the path matches satisfies the operator.
+
+        A setting that is not there satisfies ``absent`` and every value operator (``present``
+        not): when in doubt the rule applies, so an unknown setting never hides a finding.
+        """
+        found = self.path.values(config) or [_ABSENT]
+        return all(_holds(self.operator, self.value, actual, "pass") for actual in found)
 
 
 @dataclass(frozen=True)
@@ -63,25 +103,11 @@ class DataRule:
     enabled: bool = True
     if_absent: str = "fail"
     provider: str = ""  # "aws" or "saas": only that provider's resources ("" = any)
+    when: tuple[Condition, ...] = ()  # the rule applies only where all of these hold
 
     def holds(self, actual: Any) -> bool:
         """True when one matched value (or ``_ABSENT``) satisfies the rule."""
-        if self.operator == "absent":
-            return actual is _ABSENT or actual is None
-        if self.operator == "present":
-            return actual is not _ABSENT and actual is not None
-        if actual is _ABSENT:
-            return self.if_absent == "pass"
-        if self.operator in ("equals", "not_equals"):
-            return _same(actual, self.value) == (self.operator == "equals")
-        if self.operator in ("in", "not_in"):
-            inside = any(_same(actual, v) for v in self.value)
-            return inside == (self.operator == "in")
-        if self.operator == "matches":
-            return isinstance(actual, str) and re.search(self.value, actual) is not None
-        if not isinstance(actual, int | float) or isinstance(actual, bool):
-            return False
-        return bool(actual <= self.value if self.operator == "<=" else actual >= self.value)
+        return _holds(self.operator, self.value, actual, self.if_absent)
 
     def check(
         self,
@@ -95,6 +121,8 @@ class DataRule:
         first = _FIRST_KEY.match(self.path.text)
         if which == "current" and first and first.group(1) in state.unreadable:
             return []  # not read this run: unknown, not a violation
+        if not all(condition.holds_in(config) for condition in self.when):
+            return []  # an archived repository, say: the rule is not about it
         found = self.path.find(config)
         if self.operator == "absent":
             failing = [(parts, value) for parts, value in found if value is not None]
@@ -205,6 +233,7 @@ def _parse_rule(table: Any, where: str) -> DataRule:
         raise BaselineError(f'{where}: provider: must be "aws" or "saas", not {provider!r}')
     if if_absent not in ("fail", "pass"):
         raise BaselineError(f'{where}: if_absent: must be "fail" (the default) or "pass"')
+    when = _parse_when(table.get("when", []), where)
     return DataRule(
         name,
         tuple(types),
@@ -217,7 +246,38 @@ def _parse_rule(table: Any, where: str) -> DataRule:
         enabled,
         if_absent,
         provider,
+        when,
     )
+
+
+def _parse_when(raw: Any, where: str) -> tuple[Condition, ...]:
+    """A rule's ``when``: one condition table or a list of them, each a path, an operator and a value."""
+    tables = [raw] if isinstance(raw, dict) else raw
+    if not isinstance(tables, list) or not all(isinstance(t, dict) for t in tables):
+        raise BaselineError(
+            f'{where}: when: must be a table or a list of tables such as {{ path = "$.archived", '
+            'operator = "not_equals", value = true }'
+        )
+    conditions = []
+    for index, table in enumerate(tables):
+        at = f"{where}: when[{index}]"
+        for key in sorted(set(table) - CONDITION_KEYS):
+            raise BaselineError(f"{at}: {key}: unknown key (a condition has: path, operator, value)")
+        try:
+            path = compile_path(table["path"]) if isinstance(table.get("path"), str) else None
+        except ValueError as exc:
+            raise BaselineError(f"{at}: path: {exc}") from None
+        if path is None:
+            raise BaselineError(f"{at}: path: required, a JSON path into the resource's config")
+        operator = table.get("operator")
+        if operator not in OPERATORS:
+            raise BaselineError(
+                f"{at}: operator: {operator!r} is not an operator (one of: {', '.join(OPERATORS)})"
+            )
+        value = table.get("value", _ABSENT)
+        _check_value(at, operator, value)
+        conditions.append(Condition(path, operator, None if value is _ABSENT else value))
+    return tuple(conditions)
 
 
 def _message_problem(message: str) -> str | None:

@@ -271,3 +271,122 @@ def test_github_preset_records_the_deletion_of_the_last_repository(
         "snapshots/saas/github/default-branch/acme%2Fapi.json",
         "snapshots/saas/github/repository/acme%2Fapi.json",
     ]
+
+
+def github_table(api: JsonApi) -> str:
+    return f'\n[saas.github]\npreset = "github"\nbase_url = "{api.base_url}"\nvars = {{ org = "acme" }}\n'
+
+
+def branch_nodes(rule: object) -> dict[str, object]:
+    """One GraphQL page: acme/api, whose default branch has ``rule`` as its protection."""
+    nodes = [
+        {
+            "nameWithOwner": "acme/api",
+            "isArchived": False,
+            "defaultBranchRef": {"name": "main", "branchProtectionRule": rule},
+        }
+    ]
+    info = {"hasNextPage": False, "endCursor": "Y3Vyc29yOjE="}
+    return {"data": {"organization": {"repositories": {"pageInfo": info, "nodes": nodes}}}}
+
+
+def test_graphql_errors_in_a_200_answer_are_a_gap_not_a_removed_protection(
+    api: JsonApi, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    answers = [branch_nodes({"pattern": "main", "requiresApprovingReviews": True})]
+    api.route("GET /orgs/acme")(lambda _request: Reply({**ORG, "two_factor_requirement_enabled": True}))
+    api.route("GET /orgs/acme/repos")(lambda _request: Reply([repo_row("api", "private")]))
+    api.route("POST /graphql")(lambda _request: Reply(answers[-1]))
+    monkeypatch.setenv("GITHUB_TOKEN", "ghp_" + "x" * 36)
+    repo, first = run_preset(tmp_path, github_table(api))
+    assert first.report.gaps == () and findings(first) == set()
+
+    # The token lost access: GitHub still answers 200, with the field null and the reason in errors.
+    denied = branch_nodes(None)
+    denied["errors"] = [
+        {
+            "type": "FORBIDDEN",
+            "path": ["organization", "repositories", "nodes", 0, "defaultBranchRef", "branchProtectionRule"],
+            "message": "Resource not accessible by integration",
+        }
+    ]
+    answers.append(denied)
+    config = load_config(repo / "driftwatch.toml")
+    second = run_once(config, build_collector(config), [])
+    (gap,) = second.report.gaps
+    assert (gap.kind, gap.code) == ("denied", "GraphQLError")
+    assert "github answered with 1 error(s)" in gap.message
+    assert "(FORBIDDEN): Resource not accessible by integration" in gap.message
+    assert findings(second) == set()
+    assert stored(repo, "github", "default-branch", "acme/api")["defaultBranchRef"] == {
+        "name": "main",
+        "branchProtectionRule": {"pattern": "main", "requiresApprovingReviews": True},
+    }
+
+
+def test_more_pages_without_a_cursor_is_a_gap_not_the_later_repositories_deleted(
+    api: JsonApi, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    second_cursor: list[str | None] = ["Y3Vyc29yOjE="]
+    api.route("GET /orgs/acme")(lambda _request: Reply({**ORG, "two_factor_requirement_enabled": True}))
+    api.route("GET /orgs/acme/repos")(lambda _request: Reply([repo_row("api", "private")]))
+
+    @api.route("POST /graphql")
+    def graphql(request: Request) -> Reply:
+        rule = {"pattern": "main"}
+        if request.body["variables"].get("after") is None:
+            page = branch_nodes(rule)
+            page["data"]["organization"]["repositories"]["pageInfo"] = {
+                "hasNextPage": True,
+                "endCursor": second_cursor[-1],
+            }
+            return Reply(page)
+        later = branch_nodes(rule)
+        later["data"]["organization"]["repositories"]["nodes"][0]["nameWithOwner"] = "acme/website"
+        return Reply(later)
+
+    monkeypatch.setenv("GITHUB_TOKEN", "ghp_" + "x" * 36)
+    repo, first = run_preset(tmp_path, github_table(api))
+    assert first.report.gaps == ()
+    assert stored(repo, "github", "default-branch", "acme/website")["nameWithOwner"] == "acme/website"
+
+    second_cursor.append(None)  # GitHub says there is a next page, but gives no cursor to it
+    config = load_config(repo / "driftwatch.toml")
+    second = run_once(config, build_collector(config), [])
+    (gap,) = second.report.gaps
+    assert (gap.kind, gap.code) == ("error", "NoCursor")
+    assert "$.data.organization.repositories.pageInfo.hasNextPage says there are more pages" in gap.message
+    assert second.recorded is None or second.recorded.removed == ()
+    assert stored(repo, "github", "default-branch", "acme/website")["nameWithOwner"] == "acme/website"
+
+
+def test_github_rules_say_2fa_is_unknown_without_an_owner_token_and_skip_archived_and_empty_repos(
+    api: JsonApi, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    member_view = {k: v for k, v in ORG.items() if k != "two_factor_requirement_enabled"}
+    api.route("GET /orgs/acme")(lambda _request: Reply(member_view))  # what a non-owner's token sees
+    api.route("GET /orgs/acme/repos")(lambda _request: Reply([repo_row("api", "private")]))
+
+    def node(name: str, archived: bool, branch: object) -> dict[str, object]:
+        return {"nameWithOwner": f"acme/{name}", "isArchived": archived, "defaultBranchRef": branch}
+
+    unprotected = {"name": "main", "branchProtectionRule": None}
+    nodes = [
+        node("api", False, unprotected),
+        node("old-site", True, unprotected),  # archived: read-only, protection is moot
+        node("new-idea", False, None),  # empty: no default branch yet
+    ]
+    info = {"hasNextPage": False, "endCursor": "Y3Vyc29yOjM="}
+    page = {"data": {"organization": {"repositories": {"pageInfo": info, "nodes": nodes}}}}
+    api.route("POST /graphql")(lambda _request: Reply(page))
+    monkeypatch.setenv("GITHUB_TOKEN", "ghp_" + "x" * 36)
+    repo, result = run_preset(tmp_path, github_table(api))
+    assert result.report.gaps == ()
+    assert stored(repo, "github", "default-branch", "acme/old-site")["isArchived"] is True
+    assert findings(result) == {
+        ("github-2fa-unknown", "acme"),
+        ("github-default-branch-unprotected", "acme/api"),
+    }
+    (unknown,) = [f for f in result.report.findings if f.rule == "github-2fa-unknown"]
+    assert unknown.severity.name == "LOW"
+    assert "is unknown" in unknown.message

@@ -160,6 +160,24 @@ def test_yaml_and_json_exports_are_read_from_a_folder(tmp_path: Path) -> None:
     assert {r.identity.type for r in collection.resources} == {"google/sharing"}
 
 
+def test_an_absolute_glob_reads_exports_outside_the_config_folder(tmp_path: Path) -> None:
+    exports = tmp_path / "srv" / "exports"
+    exports.mkdir(parents=True)
+    (exports / "sales.yaml").write_text("policies:\n  - orgUnit: /sales\n    externalSharing: ALLOWED\n")
+    (exports / "eng.yaml").write_text("policies:\n  - orgUnit: /eng\n    externalSharing: DISALLOWED\n")
+    (exports / "notes.txt").write_text("not an export")
+    config_folder = tmp_path / "state"
+    config_folder.mkdir()
+    collection = FileCollector(file_settings(config_folder, f"{exports}/*.yaml"), REDACTOR).collect()
+    assert collection.gaps == ()
+    assert {r.identity.id: r.config["externalSharing"] for r in collection.resources} == {
+        "/eng": "DISALLOWED",
+        "/sales": "ALLOWED",
+    }
+    (gap,) = FileCollector(file_settings(config_folder, f"{exports}/*.json"), REDACTOR).collect().gaps
+    assert (gap.code, gap.message) == ("NoFile", f"no file matches {exports}/*.json")
+
+
 def test_a_malformed_yaml_export_is_a_gap(tmp_path: Path) -> None:
     (tmp_path / "bad.yaml").write_text("policies: [unclosed\n")
     (gap,) = FileCollector(file_settings(tmp_path, "bad.yaml"), REDACTOR).collect().gaps

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import ssl
 import subprocess
+import sys
 import time
 import tomllib
 from collections.abc import Iterator
@@ -480,6 +481,78 @@ def test_a_token_the_service_echoes_reaches_no_file_commit_or_message(
     assert "lacks scope" in history  # the gap is in the commit message and the manifest ...
     for text in [result.stdout, result.stderr, history, *files]:
         assert token not in text  # ... but the token is nowhere
+
+
+def test_other_secrets_in_an_error_body_or_a_command_s_stderr_reach_no_commit_or_manifest(
+    api: JsonApi, docs_repo: Path, invoke: Invoke
+) -> None:
+    api.route("GET /workspace")(lambda _request: Reply({"owner": "ops"}))
+    api.route("GET /drives")(
+        lambda _request: Reply({"error": "bad request", "api_key": "live_9f8e7d6c5b4a", "hint": "retry"}, 400)
+    )
+    failing = (
+        "import sys; print('error: cannot list buckets; token=SECRET' + 'TOKEN123', file=sys.stderr); "
+        "sys.exit(3)"
+    )
+    command = f"""
+[saas.cloud]
+collector = "command"
+[[saas.cloud.resources]]
+type = "bucket"
+command = [{json.dumps(sys.executable)}, "-c", {json.dumps(failing)}]
+items = "$[*]"
+id = "$.name"
+"""
+    write_config(docs_repo, None, extra=LEAKY.format(base=api.base_url) + command)
+    result = invoke("-c", str(_with_aws_off(docs_repo)), "run")
+    assert result.exit_code in (0, 1), result.stderr
+    manifest = (docs_repo / "snapshots/manifest.json").read_text()
+    assert "error: cannot list buckets; token=[redacted hmac-sha256:" in manifest  # the reason stays
+    assert '\\"hint\\": \\"retry\\"' in manifest and '\\"api_key\\": \\"[redacted hmac-sha256:' in manifest
+    revisions = git(docs_repo, "rev-list", "--all").split()
+    assert len(revisions) >= 2
+    for secret in ("SECRETTOKEN123", "live_9f8e7d6c5b4a"):
+        found = subprocess.run(["git", "-C", str(docs_repo), "grep", secret, *revisions], capture_output=True)
+        assert found.returncode == 1, found.stdout  # in no file of any revision
+        assert secret not in git(docs_repo, "log", "--all", "--format=%B")  # nor in a commit message
+        assert secret not in result.stdout + result.stderr
+
+
+def test_headers_env_and_params_env_are_sent_from_the_environment_and_scrubbed(
+    api: JsonApi, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    @api.route("GET /workspace")
+    def workspace(request: Request) -> Reply:
+        return Reply(
+            {"owner": "ops", "seen": f"{request.headers.get('x-api-key')} {request.query.get('key')}"}
+        )
+
+    text = f"""
+[saas.docs]
+collector = "http"
+base_url = "{api.base_url}"
+headers_env = {{ X-Api-Key = "DOCS_API_KEY" }}
+[[saas.docs.resources]]
+type = "workspace"
+path = "/workspace"
+fixed_id = "acme"
+params = {{ lang = "en" }}
+params_env = {{ key = "DOCS_PARAM_KEY" }}
+"""
+    monkeypatch.setenv("DOCS_API_KEY", "live_header_4f9a0c")
+    monkeypatch.setenv("DOCS_PARAM_KEY", "q+key/77")
+    (resource,) = HttpCollector(settings(text), REDACTOR).collect().resources
+    (request,) = api.requests
+    assert request.headers["x-api-key"] == "live_header_4f9a0c"
+    assert dict(request.query) == {"lang": "en", "key": "q+key/77"}
+    stand_ins = f"{REDACTOR.redact('live_header_4f9a0c')} {REDACTOR.redact('q+key/77')}"
+    assert dict(resource.config) == {"owner": "ops", "seen": stand_ins}
+
+    monkeypatch.delenv("DOCS_PARAM_KEY")
+    (gap,) = HttpCollector(settings(text), REDACTOR).collect().gaps
+    assert (gap.kind, gap.code) == ("denied", "NoSecret")
+    assert gap.message == "the environment variable DOCS_PARAM_KEY (params_env.key) is not set"
+    assert len(api.requests) == 1  # nothing sent without it
 
 
 def test_a_token_is_scrubbed_when_json_escaped_and_from_an_answer_that_is_not_json(

@@ -58,6 +58,21 @@ def test_absent_and_present_and_a_missing_value() -> None:
     assert violations(rule("equals", True, if_absent="pass"), {}) == []
 
 
+def test_when_limits_a_rule_to_the_resources_where_its_conditions_hold() -> None:
+    check = rule(
+        "present",
+        when=[
+            {"path": "$.archived", "operator": "not_equals", "value": True},
+            {"path": "$.a", "operator": "present"},
+        ],
+    )
+    assert violations(check, {"archived": True, "a": {"b": None}}) == []  # an archived one: skipped
+    assert violations(check, {"archived": False, "a": None}) == []  # nothing to judge: skipped
+    assert violations(check, {"archived": False, "a": {"b": None}}) == ["r (a.b is null; expected present)"]
+    # A condition on a setting that is not there holds: an unknown never hides a finding.
+    assert violations(check, {"a": {"b": None}}) == ["r (a.b is null; expected present)"]
+
+
 def test_a_wildcard_path_judges_every_match_and_names_each_one() -> None:
     (parsed,) = parse_rules(
         [
@@ -139,7 +154,16 @@ reference = "CIS AWS 2.1.3"
             'operator = "present"\nmessage = "{owner}"',
             "[[guardrail]] 'sharing': message: unknown field {owner}",
         ),
-        ('operator = "present"\nwhen = "x"', "[[guardrail]] 'sharing': when: unknown key"),
+        ('operator = "present"\nunless = "x"', "[[guardrail]] 'sharing': unless: unknown key"),
+        ('operator = "present"\nwhen = "x"', "[[guardrail]] 'sharing': when: must be a table or a list"),
+        (
+            'operator = "present"\nwhen = { path="$.archived", operator = "is", value = true }',
+            "[[guardrail]] 'sharing': when[0]: operator: 'is' is not an operator",
+        ),
+        (
+            'operator = "present"\nwhen = [{ path="$.archived", operator = "equals" }]',
+            "[[guardrail]] 'sharing': when[0]: value: required with operator 'equals'",
+        ),
         (
             'operator = "present"\nmessage = "open {id"',
             "[[guardrail]] 'sharing': message: expected '}' before end of string (write {{ and }}",

@@ -28,11 +28,10 @@ class FileCollector:
         for spec in self.settings.resources:
             items = Items(self.settings, spec, self.redactor)
             try:
-                paths = sorted(self.settings.folder.glob(spec.file))
+                paths = matching_files(self.settings.folder, spec.file)
                 if not paths:
-                    raise ReadFailure(
-                        "error", "NoFile", f"no file matches {spec.file} in {self.settings.folder}"
-                    )
+                    where = "" if Path(spec.file).is_absolute() else f" in {self.settings.folder}"
+                    raise ReadFailure("error", "NoFile", f"no file matches {spec.file}{where}")
                 found: list[JSONValue] = []
                 for path in paths:
                     found += items.select(load_document(path))
@@ -45,6 +44,14 @@ class FileCollector:
                 continue
             result = result.merge(Collection(tuple(resources), frozenset({items.scope})))
         return result
+
+
+def matching_files(folder: Path, pattern: str) -> list[Path]:
+    """The files a glob matches, sorted: relative to ``folder``, or absolute (``/srv/exports/*.yaml``)."""
+    written = Path(pattern)
+    if written.is_absolute():  # Path.glob takes relative patterns only: glob from the root
+        folder, written = Path(written.anchor), written.relative_to(written.anchor)
+    return sorted(folder.glob(str(written)))
 
 
 def load_document(path: Path) -> JSONValue:

@@ -36,6 +36,9 @@ from driftwatch.model import CoverageGap, GapKind, JSONValue
 from driftwatch.normalise import Redactor
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+_DENIED_ERRORS = frozenset({"FORBIDDEN", "UNAUTHENTICATED", "UNAUTHORIZED", "INSUFFICIENT_SCOPES"})
+"""GraphQL error types (GitHub's ``type``, Apollo's ``extensions.code``) that mean "not allowed"."""
+_THROTTLED_ERRORS = frozenset({"RATE_LIMITED", "RATE_LIMIT_EXCEEDED"})
 _LINK = re.compile(r"<([^>]*)>\s*((?:;\s*[^;,]*)*)")
 _REL_NEXT = re.compile(r"""\brel\s*=\s*"?[^";]*\bnext\b""", re.IGNORECASE)
 
@@ -107,7 +110,7 @@ class HttpCollector:
         """Every resource type read whole, or a gap for it (its last known state is kept)."""
         result = Collection()
         token = os.environ.get(self.settings.token_env, "") if self.settings.token_env else None
-        scrub = Scrubber.of(token, self.redactor)
+        scrub = Scrubber.of(self.redactor, *(os.environ.get(v) for v in self.settings.secret_variables()))
         for spec in self.settings.resources:
             items = Items(self.settings, spec, self.redactor)
             api_call = f"{spec.method} {self.settings.base_url}{spec.path}"
@@ -118,6 +121,8 @@ class HttpCollector:
                         "NoToken",
                         f"the environment variable {self.settings.token_env} (token_env) is not set",
                     )
+                self._from_environment("headers_env", self.settings.headers_env)
+                self._from_environment("params_env", spec.params_env)
                 resources = items.resources(self._read_all(spec, items, token, scrub))
             except ReadFailure as failure:
                 message = scrub.text(failure.message)
@@ -127,14 +132,28 @@ class HttpCollector:
             result = result.merge(Collection(tuple(resources), frozenset({items.scope})))
         return result
 
+    @staticmethod
+    def _from_environment(key: str, names: tuple[tuple[str, str], ...]) -> dict[str, str]:
+        """The values of ``headers_env`` or ``params_env``, read now (a secret that rotates is fresh)."""
+        values = {}
+        for name, variable in names:
+            value = os.environ.get(variable, "")
+            if not value:
+                raise ReadFailure(
+                    "denied", "NoSecret", f"the environment variable {variable} ({key}.{name}) is not set"
+                )
+            values[name] = value
+        return values
+
     # -- pagination -------------------------------------------------------------------------
 
     def _read_all(
         self, spec: ResourceSpec, items: Items, token: str | None, scrub: Scrubber
     ) -> list[JSONValue]:
         url = self.settings.base_url + spec.path
-        if spec.params:
-            url = with_query(url, **dict(spec.params))
+        params = dict(spec.params) | self._from_environment("params_env", spec.params_env)
+        if params:
+            url = with_query(url, **params)
         body = copy.deepcopy(spec.body)
         page = spec.first_page
         if spec.paginate == "page":
@@ -176,6 +195,14 @@ class HttpCollector:
             return None
         assert spec.cursor_field is not None  # checked when the config was loaded
         values = [v for v in spec.cursor_field.values(document) if isinstance(v, str | int) and v != ""]
+        if not values and spec.more_field is not None:
+            # Stopping here would record every item of the later pages as deleted.
+            raise ReadFailure(
+                "error",
+                "NoCursor",
+                f"{spec.more_field} says there are more pages, but there is no cursor at "
+                f"{spec.cursor_field}; the later pages cannot be read",
+            )
         return str(values[0]) if values else None
 
     def _same_origin(self, url: str) -> str:
@@ -218,7 +245,10 @@ class HttpCollector:
                 continue
             self._note_rate_limit(headers)
             if 200 <= status < 300:
-                return Response(url, headers, scrub.document(self._json(url, raw, scrub)))
+                document = scrub.document(self._json(url, raw, scrub))
+                if method == "POST":
+                    self._graphql_errors(url, document)
+                return Response(url, headers, document)
             asked = self._retry_after(status, headers)
             if status in RETRY_STATUSES or asked is not None:
                 throttled = status == 429 or asked is not None
@@ -263,6 +293,8 @@ class HttpCollector:
             request.add_header("Content-Type", "application/json")
         for key, value in self.settings.headers:
             request.add_header(key, value)
+        for key, value in self._from_environment("headers_env", self.settings.headers_env).items():
+            request.add_unredirected_header(key, value)  # a secret: never sent to a redirect
         if token is not None:
             value = f"{self.settings.auth_scheme} {token}".strip()
             request.add_unredirected_header(self.settings.auth_header, value)  # never sent to a redirect
@@ -274,6 +306,33 @@ class HttpCollector:
         except ValueError:
             snippet = _snippet(scrub.raw(raw))
             raise ReadFailure("error", "NotJson", f"{url}: the answer is not JSON: {snippet}") from None
+
+    def _graphql_errors(self, url: str, document: JSONValue) -> None:
+        """A GraphQL answer with ``errors`` is a failure, even with status 200 and partial ``data``.
+
+        GraphQL reports a field it may not read (``FORBIDDEN``) as ``null`` in ``data`` plus an
+        entry in ``errors``: stored as read, that null would say "not configured" (a branch's
+        protection removed) when it is unknown.
+        """
+        errors = document.get("errors") if isinstance(document, dict) else None
+        if not isinstance(errors, list) or not errors:
+            return
+        first = errors[0] if isinstance(errors[0], dict) else {}
+        extensions = first.get("extensions")
+        kind_of = first.get("type") or (extensions.get("code") if isinstance(extensions, dict) else None)
+        what = str(kind_of) if isinstance(kind_of, str | int) else ""
+        gap: GapKind = "error"
+        if what.upper() in _DENIED_ERRORS:
+            gap = "denied"
+        elif what.upper() in _THROTTLED_ERRORS:
+            gap = "throttled"
+        message = first.get("message") if isinstance(first.get("message"), str) else json.dumps(errors[0])
+        raise ReadFailure(
+            gap,
+            "GraphQLError",
+            f"{url}: {self.settings.service} answered with {len(errors)} error(s) in errors[]; the first"
+            f"{f' ({what})' if what else ''}: {_shorten(str(message))}",
+        )
 
     def _retry_after(self, status: int, headers: Message) -> float | None:
         """Seconds the server asked to wait: Retry-After, or a rate limit at 0 with its reset time."""
@@ -337,5 +396,9 @@ def _failure(reason: object) -> str:
 
 
 def _snippet(raw: bytes) -> str:
-    text = raw.decode("utf-8", errors="replace").strip().replace("\n", " ")
+    return _shorten(raw.decode("utf-8", errors="replace"))
+
+
+def _shorten(text: str) -> str:
+    text = text.strip().replace("\n", " ")
     return text[:200] + ("..." if len(text) > 200 else "")

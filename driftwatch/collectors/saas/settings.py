@@ -6,18 +6,21 @@ override) or a ``collector`` (``http``, ``command`` or ``file``) and lists its `
 
 from __future__ import annotations
 
+import ipaddress
 import re
 import tomllib
 from dataclasses import dataclass, field, replace
 from importlib.resources import files
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from driftwatch.config import _env_name, _Table, _type_name, _url_check
 from driftwatch.errors import ConfigError
 from driftwatch.jsonpaths import Path as JsonPath
 from driftwatch.jsonpaths import compile_path, container_of
 from driftwatch.model import JSONValue
+from driftwatch.normalise import is_secret
 
 COLLECTOR_KINDS = ("http", "command", "file")
 PAGINATION = ("none", "link", "cursor", "page")
@@ -44,6 +47,7 @@ class ResourceSpec:
     path: str = ""
     method: str = "GET"
     params: tuple[tuple[str, str], ...] = ()
+    params_env: tuple[tuple[str, str], ...] = ()  # query parameter -> environment variable (a secret)
     body: JSONValue = None
     paginate: str = "none"
     cursor_field: JsonPath | None = None
@@ -70,6 +74,7 @@ class SaasSettings:
     auth_header: str = "Authorization"
     auth_scheme: str = "Bearer"
     headers: tuple[tuple[str, str], ...] = ()
+    headers_env: tuple[tuple[str, str], ...] = ()  # header -> environment variable (a secret)
     timeout: float = 30.0
     verify_tls: bool = True
     ca_file: Path | None = None
@@ -82,6 +87,13 @@ class SaasSettings:
     def type_of(self, spec: ResourceSpec) -> str:
         """The resource type of ``spec``'s resources: ``<service>/<kind>``."""
         return f"{self.service}/{spec.kind}"
+
+    def secret_variables(self) -> tuple[str, ...]:
+        """The environment variables holding this service's secrets: token_env, headers_env, params_env."""
+        names = [self.token_env] if self.token_env else []
+        names += [v for _, v in self.headers_env]
+        names += [v for spec in self.resources for _, v in spec.params_env]
+        return tuple(dict.fromkeys(names))
 
 
 def preset_names() -> list[str]:
@@ -163,6 +175,14 @@ def _parse_one(file: Path, name: str, label: str, data: dict[str, Any]) -> SaasS
     base_url = table.take("base_url", str, "", _url_check).rstrip("/")
     if collector == "http" and not base_url:
         raise table.error("base_url", "is required for an http collector")
+    allow_http = table.take("allow_http", bool, False)
+    if _in_clear(base_url) and not allow_http:
+        raise table.error(
+            "base_url",
+            f"{base_url} is plain http to a host that is not this machine: the token and the settings "
+            "would cross the network in clear. Use https://, or set allow_http = true if the network "
+            "in between is trusted",
+        )
     token_env = table.take("token_env", str, "", lambda t: _env_name(t) if t else None)
     headers = table.take("headers", dict, {})
     for key, value in headers.items():
@@ -170,6 +190,10 @@ def _parse_one(file: Path, name: str, label: str, data: dict[str, Any]) -> SaasS
             raise table.error(f"headers.{key}", f"must be a string, not {_type_name(value)}")
         if key.lower() in ("authorization", auth_header_name(table.data).lower()):
             raise table.error(f"headers.{key}", "put secrets in the environment and name them in token_env")
+        _not_a_secret(table, "headers", key, value)
+    headers_env = _env_table(table, "headers_env", headers)
+    if any(k.lower() in ("authorization", auth_header_name(table.data).lower()) for k in headers_env):
+        raise table.error("headers_env", "the token's header is set by token_env (and auth_header)")
     ca_file = table.take("ca_file", str, "")
     timeout = float(table.take("timeout", float, 30.0, _seconds))
     volatile = _paths(table, "volatile")
@@ -185,6 +209,7 @@ def _parse_one(file: Path, name: str, label: str, data: dict[str, Any]) -> SaasS
         auth_header=table.take("auth_header", str, "Authorization", _non_empty),
         auth_scheme=table.take("auth_scheme", str, "Bearer"),
         headers=tuple(sorted(headers.items())),
+        headers_env=tuple(sorted(headers_env.items())),
         timeout=timeout,
         verify_tls=table.take("verify_tls", bool, True),
         ca_file=(file.resolve().parent / ca_file) if ca_file else None,
@@ -233,6 +258,8 @@ def _parse_resource(file: Path, label: str, collector: str, raw: Any) -> Resourc
         for key, value in params.items():
             if not isinstance(value, str | int):
                 raise table.error(f"params.{key}", "must be a string or an integer")
+            _not_a_secret(table, "params", key, str(value))
+        params_env = _env_table(table, "params_env", params)
         paginate = table.take(
             "paginate",
             str,
@@ -244,6 +271,7 @@ def _parse_resource(file: Path, label: str, collector: str, raw: Any) -> Resourc
             path=path,
             method=table.take("method", str, "GET", lambda m: _one_of(m, "a method", METHODS)),
             params=tuple(sorted((k, str(v)) for k, v in params.items())),
+            params_env=tuple(sorted(params_env.items())),
             body=table.take("body", dict, None),
             paginate=paginate,
             cursor_field=_path(table, "cursor_field"),
@@ -269,11 +297,54 @@ def _parse_resource(file: Path, label: str, collector: str, raw: Any) -> Resourc
         name = table.take("file", str, "")
         if not name:
             raise table.error(
-                "file", "is required: a file or a glob (*.json, *.yaml), relative to the config file"
+                "file",
+                "is required: a file or a glob (*.json, *.yaml), relative to the config file or absolute",
             )
         spec = ResourceSpec(**common, file=name)
     table.finish()
     return spec
+
+
+def _not_a_secret(table: _Table, key: str, name: str, value: str) -> None:
+    """ConfigError for a header or parameter whose value looks like a secret: driftwatch.toml is in git."""
+    if is_secret(name, value):
+        # The value is not repeated: it is the secret.
+        raise table.error(
+            f"{key}.{name}",
+            "looks like a secret (by its name or its value), and driftwatch.toml is committed to the "
+            "state repository: put the value in an environment variable and name the variable in "
+            f'{key}_env = {{ {name} = "VARIABLE" }}',
+        )
+
+
+def _env_table(table: _Table, key: str, plain: dict[str, Any]) -> dict[str, str]:
+    """``headers_env`` or ``params_env``: names mapped to environment variables that hold their values."""
+    names = table.take(key, dict, {})
+    for name, variable in names.items():
+        if not isinstance(variable, str):
+            raise table.error(
+                f"{key}.{name}", f"must be a string (a variable's name), not {_type_name(variable)}"
+            )
+        problem = _env_name(variable)
+        if problem:
+            raise table.error(f"{key}.{name}", problem)
+        if name in plain:
+            raise table.error(f"{key}.{name}", f"is also in {key.removesuffix('_env')}: give it once")
+    return dict(names)
+
+
+def _in_clear(url: str) -> bool:
+    """True for a plain ``http://`` URL to a host other than this machine (loopback is fine)."""
+    parts = urlsplit(url)
+    if parts.scheme.lower() != "http":
+        return False
+    host = (parts.hostname or "").lower()
+    if host == "localhost" or host.endswith(".localhost"):
+        return False
+    try:
+        return not ipaddress.ip_address(host).is_loopback
+    except ValueError:  # a name, not an address
+        return True
 
 
 def _path(table: _Table, key: str) -> JsonPath | None:
