@@ -50,13 +50,19 @@ def url_public(state: ResourceState, ctx: Context, settings: RuleSettings) -> li
 
 
 def secret_variables(config: Mapping[str, Any]) -> list[str]:
-    """The environment variables stored redacted: judged secret by their name and value together.
+    """The environment variables whose value looks like a secret, judged by name and value together.
 
-    Normalisation redacted exactly these (``normalise.is_secret``), so the plaintext is never
-    needed here: a file path or a secret's *name* was kept as it is and is not listed.
+    Every value is stored hashed, so the collector judged them while it had the plaintext
+    (``Environment.SecretLike``): a file path or a secret's *name* is not listed. A document
+    stored before that field existed had only its secret-looking values redacted: those.
     """
     environment = config.get("Environment")
-    variables = environment.get("Variables") if isinstance(environment, Mapping) else None
+    if not isinstance(environment, Mapping):
+        return []
+    judged = environment.get("SecretLike")
+    if isinstance(judged, list):
+        return sorted(str(k) for k in judged)
+    variables = environment.get("Variables")
     if not isinstance(variables, Mapping):
         return []
     return sorted(k for k, v in variables.items() if isinstance(v, str) and v.startswith(REDACTED_PREFIX))

@@ -1,4 +1,4 @@
-"""Lambda functions: configuration, environment (secrets redacted later), function URL, resource policy."""
+"""Lambda functions: configuration, environment (every value hashed later), function URL, resource policy."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from driftwatch.collectors.aws.context import AwsContext
 from driftwatch.collectors.aws.fields import FieldRead
 from driftwatch.collectors.aws.listed import ListedType, collect_listed, pick
 from driftwatch.model import JSONValue
+from driftwatch.normalise import is_secret
 
 FUNCTION = "lambda/function"
 _NOT_FOUND = frozenset({"ResourceNotFoundException"})  # no URL, no policy: a state
@@ -38,13 +39,19 @@ def function_config(item: Mapping[str, Any]) -> dict[str, JSONValue]:
 
     Left out: the code's hash and size (a deploy is not a settings change), ``LastModified`` and
     ``RevisionId`` (they change with any change), and ``State``/``LastUpdateStatus`` (AWS turns
-    an idle function ``Inactive`` by itself). Environment values are kept here; normalisation
-    redacts the secret-looking ones before anything is written.
+    an idle function ``Inactive`` by itself). Environment values are kept here and normalisation
+    replaces every one by its keyed hash before anything is written (a secret need not look like
+    one); ``SecretLike`` names the variables whose key and value together look like a secret,
+    judged now, while the plaintext is still here, for the ``plaintext-secret`` rule.
     """
     environment = item.get("Environment") or {}
+    variables = dict(environment.get("Variables") or {})
     vpc = item.get("VpcConfig") or {}
     return pick(item, _SETTINGS) | {
-        "Environment": {"Variables": dict(environment.get("Variables") or {})},
+        "Environment": {
+            "Variables": variables,
+            "SecretLike": sorted(k for k, v in variables.items() if is_secret(k, v)),
+        },
         "Layers": [layer["Arn"] for layer in item.get("Layers") or []],
         "TracingConfig": (item.get("TracingConfig") or {}).get("Mode"),
         "VpcConfig": pick(vpc, ("SubnetIds", "SecurityGroupIds", "Ipv6AllowedForDualStack")),
