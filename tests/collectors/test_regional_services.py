@@ -10,10 +10,16 @@ import hashlib
 import hmac
 import json
 import subprocess
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+from driftwatch.collectors.aws.context import AwsContext, make_session
+from driftwatch.collectors.aws.listed import collect_listed
+from driftwatch.collectors.aws.messaging import QUEUES
+from driftwatch.config import load_config
 from tests.conftest import CliResult, Invoke, write_config
 from tests.support.aws_faults import Fault, running_fault_proxy
 from tests.support.aws_seed import (
@@ -310,6 +316,32 @@ def test_topics_and_queues_public_only_without_a_fixed_condition(
     ]
     assert [(r, s) for r, s, _ in found(report, "sqs-queue-public")] == [(jobs_arn, "critical")]
     assert report["coverage_gaps"] == []
+
+
+def test_the_queue_listing_asks_for_pages_and_follows_every_one(
+    aws: str, state_repo: Path, invoke: Invoke
+) -> None:
+    # Without MaxResults, ListQueues answers at most 1,000 queues and no NextToken (AWS, and moto
+    # as AWS): the 1,001st queue was never seen and the scope still counted as read. Making 1,001
+    # queues takes half a minute here, so the proof is in two parts: the run asks for pages...
+    sqs = client(aws, "sqs")
+    names = [f"jobs-{n}" for n in range(5)]
+    for name in names:
+        sqs.create_queue(QueueName=name)
+    with running_fault_proxy(aws) as proxy:
+        _, report = run(invoke, configure(state_repo, proxy.url, "sqs"))
+    assert [c.params.get("MaxResults") for c in proxy.calls("ListQueues")] == ["1000"]
+    assert report["coverage_gaps"] == []
+
+    # ... and the listing follows every page's NextToken (here pages of two queues).
+    settings = load_config(Path(configure(state_repo, aws, "sqs"))).aws
+    with ThreadPoolExecutor(2) as pool:
+        ctx = AwsContext(settings, make_session(settings), pool)
+        ctx.account = ACCOUNT
+        paged = replace(QUEUES, list_arguments=lambda _account: {"MaxResults": 2})
+        collection = collect_listed(ctx, REGION, paged)
+    assert sorted(r.identity.id for r in collection.resources) == names
+    assert collection.gaps == ()
 
 
 def test_a_denied_listing_keeps_the_queues_and_a_region_not_enabled_is_skipped(

@@ -61,7 +61,9 @@ class Call:
     bucket: str | None
     status: int
     params: dict[str, str] = field(default_factory=dict, compare=False)
-    """The query-protocol form fields (ec2, iam, sts), such as ``RoleArn``; empty for other protocols."""
+    """The query-protocol form fields (ec2, iam, sts), such as ``RoleArn``, or a JSON-protocol call's
+    top-level scalar arguments as text (sqs ``ListQueues``: ``{"MaxResults": "1000"}``); empty for
+    other protocols."""
 
 
 @dataclass
@@ -115,6 +117,7 @@ def identify(method: str, path: str, query: str, headers: Message, body: bytes) 
         operation = _S3_VERBS.get(method, method.title()) + resource[:1].upper() + resource[1:]
     elif target := headers.get("X-Amz-Target"):
         operation = target.rsplit(".", 1)[-1]
+        params = _json_arguments(body)
     elif route := next(
         (r for r in _REST_ROUTES if r[:2] == (service, method) and r[2].fullmatch(path)), None
     ):
@@ -134,6 +137,16 @@ def identify(method: str, path: str, query: str, headers: Message, body: bytes) 
         params = dict(parse_qsl(body.decode("utf-8", "replace"))) | dict(parse_qsl(query))
         operation = params.get("Action", "")
     return Call(service, operation, region, bucket, 0, params)
+
+
+def _json_arguments(body: bytes) -> dict[str, str]:
+    try:
+        document = json.loads(body or b"{}")
+    except ValueError:
+        return {}
+    if not isinstance(document, dict):
+        return {}
+    return {str(k): str(v) for k, v in document.items() if isinstance(v, str | int | float | bool)}
 
 
 def error_body(service: str, code: str, message: str) -> tuple[bytes, str]:
