@@ -172,6 +172,46 @@ def test_case_21_lambda_secrets_are_hashed_flagged_by_name_and_value_and_never_l
         assert value not in history
 
 
+def live_alias(endpoint: str, name: str) -> None:
+    lam = client(endpoint, "lambda")
+    version = lam.publish_version(FunctionName=name)["Version"]
+    lam.create_alias(FunctionName=name, Name="live", FunctionVersion=version)
+
+
+def test_each_alias_url_and_policy_are_read_and_an_unreadable_one_is_a_gap_not_a_change(
+    aws: str, state_repo: Path, invoke: Invoke
+) -> None:
+    # moto ignores the Qualifier of GetFunctionUrlConfig (it answers the function's own URL), so
+    # an alias's public URL is judged on the documented input (tests/rules/test_regional_rules.py).
+    create_function(aws, "orders-api")
+    live_alias(aws, "orders-api")
+    with running_fault_proxy(aws) as proxy:
+        config = configure(state_repo, proxy.url, "lambda")
+        _, report = run(invoke, config)
+        before = stored(state_repo, "lambda/function", "orders-api")
+        reads = sorted(
+            (c.operation, c.params.get("Qualifier", "")) for c in proxy.calls() if c.service == "lambda"
+        )
+        proxy.add_fault(Fault("lambda", "GetPolicy", params={"Qualifier": "live"}))
+        _, denied = run(invoke, config)
+
+    assert before["config"]["Aliases"] == {"live": {"FunctionUrl": None, "Policy": None}}
+    assert report["coverage_gaps"] == []
+    assert reads == [
+        ("GetFunctionUrlConfig", ""),
+        ("GetFunctionUrlConfig", "live"),
+        ("GetPolicy", ""),
+        ("GetPolicy", "live"),
+        ("ListAliases", ""),
+        ("ListFunctions", ""),
+    ]
+    assert stored(state_repo, "lambda/function", "orders-api") == before  # last known, not a change
+    assert [(g["api_call"], g["field"], g["code"]) for g in denied["coverage_gaps"]] == [
+        ("lambda.get_policy", "Aliases", "AccessDenied")
+    ]
+    assert [g["message"] for g in denied["coverage_gaps"]] == ["alias live: Access Denied"]
+
+
 # -- EC2 account settings, snapshots and AMIs --------------------------------------------------------------
 
 

@@ -218,6 +218,49 @@ def test_function_url_without_auth_is_public_and_says_whether_the_policy_already
     assert signed == []
 
 
+def test_an_alias_url_without_auth_is_public_judged_by_the_aliases_own_policy() -> None:
+    # lambda.get_function_url_config(FunctionName="orders-api", Qualifier="live") and
+    # lambda.get_policy(..., Qualifier="live"): an alias has its own URL and policy (moto ignores
+    # the Qualifier of the first). The function itself has neither here.
+    alias_url = URL | {"FunctionUrl": "https://live-example.lambda-url.eu-west-1.on.aws/"}
+    alias_arn = f"{FUNCTION.arn}:live"
+    alias_permission = {
+        **URL_PERMISSION,
+        "Statement": [{**URL_PERMISSION["Statement"][0], "Resource": alias_arn}],
+    }
+    aliases = {
+        "live": {"FunctionUrl": alias_url, "Policy": alias_permission},
+        "canary": {"FunctionUrl": alias_url | {"AuthType": "AWS_IAM"}, "Policy": alias_permission},
+        "beta": {"FunctionUrl": None, "Policy": None},
+    }
+    found = rules_of(
+        findings(state(FUNCTION, function(None, None) | {"Aliases": aliases})), "lambda-url-public"
+    )
+    # The function's own policy lets everyone in, but not through the alias's URL.
+    not_yet = rules_of(
+        findings(
+            state(
+                FUNCTION,
+                function(None, URL_PERMISSION)
+                | {"Aliases": {"live": {"FunctionUrl": alias_url, "Policy": None}}},
+            )
+        ),
+        "lambda-url-public",
+    )
+
+    assert found == [
+        (
+            FUNCTION.key,
+            "lambda function orders-api: alias live's function URL "
+            "https://live-example.lambda-url.eu-west-1.on.aws/ has auth type NONE: anyone on the internet "
+            "can call it",
+        )
+    ]
+    assert [m.rsplit(": ", 1)[1] for _, m in not_yet] == [
+        "anyone could call it as soon as its resource policy allows lambda:InvokeFunctionUrl to *"
+    ]
+
+
 # -- EC2 account settings (moto lacks three of the calls: the documented shapes) ---------------------------
 
 

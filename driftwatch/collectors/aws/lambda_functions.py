@@ -1,15 +1,17 @@
-"""Lambda functions: configuration, environment (every value hashed later), function URL, resource policy."""
+"""Lambda functions: configuration, environment (every value hashed later), URLs and resource policies."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 from driftwatch.collectors import Collection
+from driftwatch.collectors.aws.calls import ReadFailure, paginate
 from driftwatch.collectors.aws.context import AwsContext
-from driftwatch.collectors.aws.fields import FieldRead
+from driftwatch.collectors.aws.fields import FieldRead, FieldResult, read_fields
 from driftwatch.collectors.aws.listed import ListedType, collect_listed, pick
-from driftwatch.model import JSONValue
+from driftwatch.model import JSONValue, ResourceId
 from driftwatch.normalise import is_secret
 
 FUNCTION = "lambda/function"
@@ -64,6 +66,45 @@ def _environment_error(item: Mapping[str, Any]) -> dict[str, str]:
     return {"Environment": str(error.get("ErrorCode", "Error"))} if isinstance(error, Mapping) else {}
 
 
+_ACCESS = (
+    FieldRead(
+        "FunctionUrl",
+        "get_function_url_config",
+        lambda a: pick(a, ("AuthType", "Cors", "FunctionUrl", "InvokeMode")),
+        absent_codes=_NOT_FOUND,
+    ),
+    FieldRead("Policy", "get_policy", lambda a: a["Policy"], absent_codes=_NOT_FOUND),
+)
+"""A function's, or one alias's, URL and resource policy: each alias has its own of both."""
+
+
+def read_aliases(client: Any, identity: ResourceId, function: Mapping[str, Any]) -> FieldResult:
+    """``Aliases``: each alias's name -> its own URL and policy (``null``: none).
+
+    A failed read leaves ``Aliases`` unreadable (its last known value kept), never a deletion.
+    """
+    result = FieldResult(identity)
+    name = function["FunctionName"]
+    try:
+        aliases = paginate(client, "list_aliases", "Aliases", FunctionName=name)
+    except ReadFailure as failure:
+        result.failed("Aliases", failure)
+        return result
+    found: dict[str, JSONValue] = {}
+    for alias in aliases:
+        reads = read_fields(client, identity, _ACCESS, FunctionName=name, Qualifier=alias["Name"])
+        for code in reads.unreadable.values():
+            result.unreadable.setdefault("Aliases", code)
+        result.gaps.extend(
+            replace(gap, field="Aliases", message=f"alias {alias['Name']}: {gap.message}")
+            for gap in reads.gaps
+        )
+        found[str(alias["Name"])] = dict(reads.config)
+    if "Aliases" not in result.unreadable:
+        result.config["Aliases"] = found
+    return result
+
+
 FUNCTIONS = ListedType(
     type=FUNCTION,
     client="lambda",
@@ -72,18 +113,12 @@ FUNCTIONS = ListedType(
     identify=lambda f, _account, _region: (f["FunctionName"], f["FunctionArn"]),
     base=function_config,
     broken=_environment_error,
-    reads=(
-        FieldRead(
-            "FunctionUrl",
-            "get_function_url_config",
-            lambda a: pick(a, ("AuthType", "Cors", "FunctionUrl", "InvokeMode")),
-            absent_codes=_NOT_FOUND,
-        ),
-        FieldRead("Policy", "get_policy", lambda a: a["Policy"], absent_codes=_NOT_FOUND),
-    ),
+    reads=_ACCESS,
     arguments=lambda f: {"FunctionName": f["FunctionName"]},
+    details=read_aliases,
 )
-"""``lambda/function``: each function's settings, its URL (``null``: none) and policy (``null``: none)."""
+"""``lambda/function``: each function's settings, its URL (``null``: none), its policy
+(``null``: none) and its aliases' URLs and policies."""
 
 
 def collect_functions(ctx: AwsContext, region: str) -> Collection:
