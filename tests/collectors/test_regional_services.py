@@ -212,6 +212,39 @@ def test_each_alias_url_and_policy_are_read_and_an_unreadable_one_is_a_gap_not_a
     assert [g["message"] for g in denied["coverage_gaps"]] == ["alias live: Access Denied"]
 
 
+def test_a_function_deleted_between_the_listing_and_its_reads_is_gone_not_stripped_of_its_url(
+    aws: str, state_repo: Path, invoke: Invoke
+) -> None:
+    arn = create_function(aws, "orders-api")["FunctionArn"]
+    open_function_url(aws, "orders-api")
+    path = state_repo / "snapshots/aws" / ACCOUNT / REGION / "lambda/function/orders-api.json"
+
+    def not_found(operation: str, message: str) -> Fault:
+        return Fault("lambda", operation, code="ResourceNotFoundException", status=404, message=message)
+
+    with running_fault_proxy(aws) as proxy:
+        config = configure(state_repo, proxy.url, "lambda")
+        seen = []
+        # What AWS answers for a function deleted after ListFunctions listed it, on each read.
+        for operation in ("GetFunctionUrlConfig", "GetPolicy", "ListAliases"):
+            proxy.clear()
+            run(invoke, config)
+            assert path.exists()
+            proxy.add_fault(not_found(operation, f"Function not found: {arn}"))
+            _, report = run(invoke, config)
+            seen.append((operation, path.exists(), report["coverage_gaps"]))
+        # The same code with another message is the function's state: it has no policy.
+        proxy.clear()
+        run(invoke, config)
+        proxy.add_fault(not_found("GetPolicy", "The resource you requested does not exist."))
+        run(invoke, config)
+
+    assert seen == [
+        (operation, False, []) for operation in ("GetFunctionUrlConfig", "GetPolicy", "ListAliases")
+    ]
+    assert stored(state_repo, "lambda/function", "orders-api")["config"]["Policy"] is None
+
+
 # -- EC2 account settings, snapshots and AMIs --------------------------------------------------------------
 
 

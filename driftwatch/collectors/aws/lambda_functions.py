@@ -15,7 +15,8 @@ from driftwatch.model import JSONValue, ResourceId
 from driftwatch.normalise import is_secret
 
 FUNCTION = "lambda/function"
-_NOT_FOUND = frozenset({"ResourceNotFoundException"})  # no URL, no policy: a state
+_NOT_FOUND = frozenset({"ResourceNotFoundException"})  # no URL, no policy: a state...
+_GONE = ("Function not found",)  # ...unless it is the function that is not found: gone
 _SETTINGS = (
     "FunctionName",
     "FunctionArn",
@@ -72,8 +73,9 @@ _ACCESS = (
         "get_function_url_config",
         lambda a: pick(a, ("AuthType", "Cors", "FunctionUrl", "InvokeMode")),
         absent_codes=_NOT_FOUND,
+        gone_messages=_GONE,
     ),
-    FieldRead("Policy", "get_policy", lambda a: a["Policy"], absent_codes=_NOT_FOUND),
+    FieldRead("Policy", "get_policy", lambda a: a["Policy"], absent_codes=_NOT_FOUND, gone_messages=_GONE),
 )
 """A function's, or one alias's, URL and resource policy: each alias has its own of both."""
 
@@ -81,7 +83,10 @@ _ACCESS = (
 def read_aliases(client: Any, identity: ResourceId, function: Mapping[str, Any]) -> FieldResult:
     """``Aliases``: each alias's name -> its own URL and policy (``null``: none).
 
-    A failed read leaves ``Aliases`` unreadable (its last known value kept), never a deletion.
+    Made after the function's own reads: ListAliases has no "nothing configured" answer, so its
+    ``ResourceNotFoundException`` means the function was deleted since the listing, and so do
+    the URL and policy reads' "Function not found". Any other failure leaves ``Aliases``
+    unreadable (its last known value kept), never a deletion.
     """
     result = FieldResult(identity)
     name = function["FunctionName"]
@@ -116,9 +121,11 @@ FUNCTIONS = ListedType(
     reads=_ACCESS,
     arguments=lambda f: {"FunctionName": f["FunctionName"]},
     details=read_aliases,
+    gone_codes=_NOT_FOUND,
 )
 """``lambda/function``: each function's settings, its URL (``null``: none), its policy
-(``null``: none) and its aliases' URLs and policies."""
+(``null``: none) and its aliases' URLs and policies; a function deleted since the listing is left
+out, as a deleted one is."""
 
 
 def collect_functions(ctx: AwsContext, region: str) -> Collection:
