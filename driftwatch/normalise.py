@@ -48,6 +48,13 @@ ORDERED_LISTS: dict[str, frozenset[str]] = {
 }
 """Per resource type, the lists whose order means something and is kept as AWS returned it."""
 
+REDACTED_MAPS: dict[str, frozenset[str]] = {
+    # Any value may be a secret that no name or shape gives away (case 21): all are hashed. The
+    # collector lists the secret-looking names beside them (``SecretLike``) before they are.
+    "lambda/function": frozenset({"Environment.Variables"}),
+}
+"""Per resource type, the mappings whose every string value is redacted, secret-looking or not."""
+
 _SECRET_WORDS = frozenset(
     {
         "password",
@@ -139,9 +146,35 @@ is a password, not a path."""
 _SECRET_VALUE = re.compile(
     r"-----BEGIN [A-Z ]*PRIVATE KEY-----|xox[abposr]-[0-9A-Za-z-]{10,}|gh[pousr]_[0-9A-Za-z]{30,}"
     r"|(?i:password|pwd)=[^;&\s]+"
-    r"|\b[a-z][a-z0-9+.-]*://[^/\s:@]+:[^/\s@]+@"  # credentials in a URL: postgres://app:pw@db
+    r"|\b[a-z][a-z0-9+.-]*://[^/\s:@]*:[^/\s@]+@"  # credentials in a URL: postgres://app:pw@db, redis://:pw@db
     r"|\b[sr]k_live_[0-9A-Za-z]{8,}|(?i:bearer|basic) [0-9A-Za-z._~+/=-]{16,}"
     r"|hooks\.slack\.com/(?:services|workflows)/[0-9A-Za-z/_-]{10,}"  # an incoming webhook is its own key
+    r"|\bSG\.[\w-]{16,}\.[\w-]{16,}"  # a SendGrid API key
+)
+_KEY_WORDS = frozenset({"key", "keys"})
+_NOT_SECRET_KEYS = frozenset(
+    {
+        # What names a key that is not key material: a public half, a data or cache key, a KMS key id.
+        "public",
+        "publishable",
+        "pub",
+        "partition",
+        "sort",
+        "range",
+        "hash",
+        "primary",
+        "foreign",
+        "cache",
+        "object",
+        "s3",
+        "kms",
+        "idempotency",
+        "routing",
+    }
+)
+_KEY_MATERIAL = re.compile(
+    r"(?:SG\.|base64:|sk[-_]|rk_|whsec_|key-)\S{4,}"  # how common keys begin (SendGrid, Laravel, Stripe)
+    r"|[A-Za-z0-9+/=_-]{16,}"  # or a long unbroken run of letters and digits (checked for digits below)
 )
 _SETTING_VALUE = re.compile(r"(?i)true|false|yes|no|on|off")
 _SPLIT_WORDS = re.compile(r"[A-Z]?[a-z0-9]+|[A-Z]+(?![a-z])")
@@ -176,22 +209,45 @@ def _names_a_secret(key: str) -> bool:
     return named_secret and not (words and words[-1] in _REFERENCE_WORDS)
 
 
+@functools.lru_cache(maxsize=4096)
+def _names_a_key(key: str) -> bool:
+    """True when the key ends in ``KEY`` (``SENDGRID_KEY``, ``APP_KEY``) and no word before it says
+    it is not key material (``PUBLIC_KEY``, ``PARTITION_KEY``, ``KMS_KEY``)."""
+    words = _words(key)
+    return bool(words) and words[-1] in _KEY_WORDS and not _NOT_SECRET_KEYS & set(words[:-1])
+
+
+def _looks_like_key_material(value: str) -> bool:
+    """A known key prefix, or a long run of letters with at least four digits: random, not a word."""
+    match = _KEY_MATERIAL.fullmatch(value)
+    if match is None:
+        return False
+    return value.startswith(("SG.", "base64:", "sk-", "sk_", "rk_", "whsec_", "key-")) or (
+        sum(c.isdigit() for c in value) >= 4 and sum(c.isalpha() for c in value) >= 4
+    )
+
+
 def is_secret(key: str, value: Any) -> bool:
     """True when ``value`` under ``key`` looks like a secret, judged by key name and value together.
 
     ``DB_PASSWORD`` and ``PAYMENT_API_KEY`` are secrets; ``DB_SECRET_NAME`` (a reference to a
     secret), ``AWS_CA_BUNDLE`` (a file path), an ARN, ``TOKEN_TTL`` (a setting about a secret)
     and ``ENABLE_TOKEN_AUTH = "true"`` are not. Some values are secrets whatever their key: a
-    private key, a Slack or GitHub token, a URL with a password in it.
+    private key, a Slack, GitHub or SendGrid token, a URL with a password in it (with or without
+    a user). A name ending in ``KEY`` (``APP_KEY``) is a secret when its value looks like key
+    material (``base64:...``, a long random run), not when it is a word, path or reference.
     """
     if not isinstance(value, str) or not value.strip():
         return False
     if _SECRET_VALUE.search(value):
         return True
-    if not _names_a_secret(key):
+    names_secret, names_key = _names_a_secret(key), _names_a_key(key)
+    if not names_secret and not names_key:
         return False
-    looks_like_reference = value.startswith(_REFERENCE_PREFIXES) or _FILE_PATH.fullmatch(value.strip())
-    return not looks_like_reference and not _SETTING_VALUE.fullmatch(value.strip())
+    text = value.strip()
+    if value.startswith(_REFERENCE_PREFIXES) or _FILE_PATH.fullmatch(text) or _SETTING_VALUE.fullmatch(text):
+        return False
+    return names_secret or _looks_like_key_material(text)
 
 
 @functools.lru_cache(maxsize=1 << 16)
@@ -244,6 +300,7 @@ def canonical(
     *,
     redactor: Redactor | None = None,
     ordered: Collection[str] = (),
+    redacted: Collection[str] = (),
     observations: dict[str, JSONValue] | None = None,
     _path: str = "",
 ) -> JSONValue:
@@ -251,12 +308,14 @@ def canonical(
 
     Dates become ISO-8601 strings, volatile keys disappear, policy documents are decoded and
     normalised, lists are sorted by their canonical text unless their path is in ``ordered``,
-    and secret-looking strings are redacted when a ``redactor`` is given. Observation keys are
+    and secret-looking strings are redacted when a ``redactor`` is given (every string of a
+    mapping whose path is in ``redacted``). Observation keys are
     moved into ``observations`` (by path) when that dict is given, and dropped otherwise.
     """
     kind = type(value)
     if kind is dict or (kind is not list and isinstance(value, Mapping)):
         result: dict[str, JSONValue] = {}
+        redact_all = _path in redacted
         for key, item in value.items():
             key = str(key)
             path = f"{_path}.{key}" if _path else key
@@ -276,12 +335,18 @@ def canonical(
                     for name, doc in item.items()
                 }
             if type(item) is str:  # the common leaf, handled here: a secret is judged once
-                result[key] = redactor.redact(item) if redactor and _secret_leaf(key, item) else item
+                secret = redact_all or _secret_leaf(key, item)
+                result[key] = redactor.redact(item) if redactor and secret else item
             elif item is None or type(item) in _PLAIN:
                 result[key] = item
             else:
                 result[key] = canonical(
-                    item, redactor=redactor, ordered=ordered, observations=observations, _path=path
+                    item,
+                    redactor=redactor,
+                    ordered=ordered,
+                    redacted=redacted,
+                    observations=observations,
+                    _path=path,
                 )
         return dict(sorted(result.items()))
     if kind is list or isinstance(value, tuple | set | frozenset):
@@ -291,7 +356,14 @@ def canonical(
             if v is None
             or type(v) in _PLAIN
             or (type(v) is str and not (redactor and _SECRET_VALUE.search(v)))
-            else canonical(v, redactor=redactor, ordered=ordered, observations=observations, _path=item_path)
+            else canonical(
+                v,
+                redactor=redactor,
+                ordered=ordered,
+                redacted=redacted,
+                observations=observations,
+                _path=item_path,
+            )
             for v in value
         ]
         if _path not in ordered:
@@ -347,8 +419,13 @@ def normalise_resource(
 ) -> Resource:
     """Return ``resource`` with a canonical, redacted config and its observations split out."""
     observations: dict[str, JSONValue] = dict(resource.observations)
+    type_ = resource.identity.type
     config = canonical(
-        resource.config, redactor=redactor, ordered=ordered(resource.identity.type), observations=observations
+        resource.config,
+        redactor=redactor,
+        ordered=ordered(type_),
+        redacted=REDACTED_MAPS.get(type_, frozenset()),
+        observations=observations,
     )
     assert isinstance(config, dict)
     return Resource(resource.identity, config, dict(resource.unreadable), observations)

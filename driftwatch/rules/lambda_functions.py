@@ -25,38 +25,59 @@ FUNCTION = "lambda/function"
 def _url_public(
     config: Mapping[str, Any], state: ResourceState, ctx: Context, settings: RuleSettings, which: Which
 ) -> list[Violation]:
-    url = config.get("FunctionUrl")
-    if not isinstance(url, Mapping) or url.get("AuthType") != "NONE":
-        return []
     name = config.get("FunctionName", state.identity.id)
-    open_now = any(
-        allows_action(s, "lambda:InvokeFunctionUrl") for s in public_statements(config.get("Policy"))
-    )
-    reach = (
-        "anyone on the internet can call it"
-        if open_now
-        else "anyone could call it as soon as its resource policy allows lambda:InvokeFunctionUrl to *"
-    )
-    message = (
-        f"lambda function {name}: its function URL {url.get('FunctionUrl', '')} has auth type NONE: {reach}"
-    )
-    return [Violation("url auth NONE", message, ("FunctionUrl", "Policy"))]
+    # The function's own URL and policy, then each alias's: an alias has its own of both.
+    targets: list[tuple[str, list[str], Mapping[str, Any]]] = [("", [], config)]
+    aliases = config.get("Aliases")
+    if isinstance(aliases, Mapping):
+        targets += [
+            (f"alias {alias}", ["Aliases", alias], access)
+            for alias, access in sorted(aliases.items())
+            if isinstance(access, Mapping)
+        ]
+    violations = []
+    for alias, prefix, access in targets:
+        url = access.get("FunctionUrl")
+        if not isinstance(url, Mapping) or url.get("AuthType") != "NONE":
+            continue
+        open_now = any(
+            allows_action(s, "lambda:InvokeFunctionUrl") for s in public_statements(access.get("Policy"))
+        )
+        reach = (
+            "anyone on the internet can call it"
+            if open_now
+            else "anyone could call it as soon as its resource policy allows lambda:InvokeFunctionUrl to *"
+        )
+        whose = f"{alias}'s" if alias else "its"
+        message = (
+            f"lambda function {name}: {whose} function URL {url.get('FunctionUrl', '')} "
+            f"has auth type NONE: {reach}"
+        )
+        paths = (format_path([*prefix, "FunctionUrl"]), format_path([*prefix, "Policy"]))
+        violations.append(Violation(f"{alias} url auth NONE".lstrip(), message, paths))
+    return violations
 
 
 @register("lambda-url-public", types=(FUNCTION,), severity=Severity.HIGH)
 def url_public(state: ResourceState, ctx: Context, settings: RuleSettings) -> list[Finding]:
-    """A function URL with auth type NONE: no IAM signature needed to invoke the function."""
+    """A function URL (the function's or an alias's) with auth type NONE: no IAM signature needed."""
     return guardrail_findings("lambda-url-public", state, ctx, settings, _url_public)
 
 
 def secret_variables(config: Mapping[str, Any]) -> list[str]:
-    """The environment variables stored redacted: judged secret by their name and value together.
+    """The environment variables whose value looks like a secret, judged by name and value together.
 
-    Normalisation redacted exactly these (``normalise.is_secret``), so the plaintext is never
-    needed here: a file path or a secret's *name* was kept as it is and is not listed.
+    Every value is stored hashed, so the collector judged them while it had the plaintext
+    (``Environment.SecretLike``): a file path or a secret's *name* is not listed. A document
+    stored before that field existed had only its secret-looking values redacted: those.
     """
     environment = config.get("Environment")
-    variables = environment.get("Variables") if isinstance(environment, Mapping) else None
+    if not isinstance(environment, Mapping):
+        return []
+    judged = environment.get("SecretLike")
+    if isinstance(judged, list):
+        return sorted(str(k) for k in judged)
+    variables = environment.get("Variables")
     if not isinstance(variables, Mapping):
         return []
     return sorted(k for k, v in variables.items() if isinstance(v, str) and v.startswith(REDACTED_PREFIX))

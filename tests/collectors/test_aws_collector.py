@@ -1012,10 +1012,10 @@ def test_case_21_lambda_environment_secrets_are_redacted() -> None:
 
     assert normalised.config["Environment"] == {
         "Variables": {
-            "AWS_CA_BUNDLE": "/etc/pki/ca-trust/extracted/pem/tls-ca-bundle.pem",
-            "DB_HOST": "orders.cluster-example.eu-west-1.rds.amazonaws.com",
+            "AWS_CA_BUNDLE": redacted("/etc/pki/ca-trust/extracted/pem/tls-ca-bundle.pem"),
+            "DB_HOST": redacted("orders.cluster-example.eu-west-1.rds.amazonaws.com"),
             "DB_PASSWORD": redacted("EXAMPLE-NOT-A-REAL-PASSWORD-1"),
-            "DB_SECRET_NAME": "prod/orders/db",
+            "DB_SECRET_NAME": redacted("prod/orders/db"),
             "PAYMENT_API_KEY": redacted("EXAMPLE-NOT-A-REAL-KEY-2"),
         }
     }

@@ -57,6 +57,8 @@ def seed(endpoint: str) -> None:
     )
     # One resource of each regional type, so that every per-resource call is made.
     aws_seed.create_function(endpoint, "orders-api")
+    lam = aws_seed.client(endpoint, "lambda")  # an alias: its URL and policy are read too
+    lam.create_alias(FunctionName="orders-api", Name="live", FunctionVersion="$LATEST")
     aws_seed.public_snapshot(endpoint, public=False)
     aws_seed.public_image(endpoint, "golden", public=False)
     aws_seed.client(endpoint, "sns").create_topic(Name="alerts")

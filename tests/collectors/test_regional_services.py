@@ -10,10 +10,16 @@ import hashlib
 import hmac
 import json
 import subprocess
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+from driftwatch.collectors.aws.context import AwsContext, make_session
+from driftwatch.collectors.aws.listed import collect_listed
+from driftwatch.collectors.aws.messaging import QUEUES
+from driftwatch.config import load_config
 from tests.conftest import CliResult, Invoke, write_config
 from tests.support.aws_faults import Fault, running_fault_proxy
 from tests.support.aws_seed import (
@@ -85,14 +91,9 @@ def test_case_21_lambda_secrets_are_hashed_flagged_by_name_and_value_and_never_l
     first, report = run(invoke, config)
 
     orders = stored(state_repo, "lambda/function", "orders-api")["config"]
-    assert orders["Environment"] == {
-        "Variables": {
-            "AWS_CA_BUNDLE": "/etc/pki/ca-trust/extracted/pem/tls-ca-bundle.pem",
-            "DB_HOST": "orders.cluster-example.eu-west-1.rds.amazonaws.com",
-            "DB_PASSWORD": redacted("EXAMPLE-NOT-A-REAL-PASSWORD-1"),
-            "DB_SECRET_NAME": "prod/orders/db",
-            "PAYMENT_API_KEY": redacted("EXAMPLE-NOT-A-REAL-KEY-2"),
-        }
+    assert orders["Environment"] == {  # every value hashed; the judgement made on the plaintext
+        "Variables": {k: redacted(v) for k, v in CASE_21_VARIABLES.items()},
+        "SecretLike": ["DB_PASSWORD", "PAYMENT_API_KEY"],
     }
     assert orders["FunctionUrl"] == {"AuthType": "NONE", "FunctionUrl": url, "InvokeMode": "Buffered"}
     assert orders["Policy"]["Statement"] == [
@@ -115,7 +116,7 @@ def test_case_21_lambda_secrets_are_hashed_flagged_by_name_and_value_and_never_l
     assert (thumbnails["FunctionUrl"], thumbnails["Policy"], thumbnails["Environment"]) == (
         None,
         None,
-        {"Variables": {}},
+        {"Variables": {}, "SecretLike": []},
     )
     assert report["coverage_gaps"] == []
     assert found(report, "lambda-url-public") == [
@@ -167,7 +168,81 @@ def test_case_21_lambda_secrets_are_hashed_flagged_by_name_and_value_and_never_l
     ):
         assert secret not in history
         assert all(secret not in out.stdout + out.stderr for out in (first, second))
-    assert "prod/orders/db" in history  # a secret's name is not a secret
+    for value in CASE_21_VARIABLES.values():  # not even what looks harmless
+        assert value not in history
+
+
+def live_alias(endpoint: str, name: str) -> None:
+    lam = client(endpoint, "lambda")
+    version = lam.publish_version(FunctionName=name)["Version"]
+    lam.create_alias(FunctionName=name, Name="live", FunctionVersion=version)
+
+
+def test_each_alias_url_and_policy_are_read_and_an_unreadable_one_is_a_gap_not_a_change(
+    aws: str, state_repo: Path, invoke: Invoke
+) -> None:
+    # moto ignores the Qualifier of GetFunctionUrlConfig (it answers the function's own URL), so
+    # an alias's public URL is judged on the documented input (tests/rules/test_regional_rules.py).
+    create_function(aws, "orders-api")
+    live_alias(aws, "orders-api")
+    with running_fault_proxy(aws) as proxy:
+        config = configure(state_repo, proxy.url, "lambda")
+        _, report = run(invoke, config)
+        before = stored(state_repo, "lambda/function", "orders-api")
+        reads = sorted(
+            (c.operation, c.params.get("Qualifier", "")) for c in proxy.calls() if c.service == "lambda"
+        )
+        proxy.add_fault(Fault("lambda", "GetPolicy", params={"Qualifier": "live"}))
+        _, denied = run(invoke, config)
+
+    assert before["config"]["Aliases"] == {"live": {"FunctionUrl": None, "Policy": None}}
+    assert report["coverage_gaps"] == []
+    assert reads == [
+        ("GetFunctionUrlConfig", ""),
+        ("GetFunctionUrlConfig", "live"),
+        ("GetPolicy", ""),
+        ("GetPolicy", "live"),
+        ("ListAliases", ""),
+        ("ListFunctions", ""),
+    ]
+    assert stored(state_repo, "lambda/function", "orders-api") == before  # last known, not a change
+    assert [(g["api_call"], g["field"], g["code"]) for g in denied["coverage_gaps"]] == [
+        ("lambda.get_policy", "Aliases", "AccessDenied")
+    ]
+    assert [g["message"] for g in denied["coverage_gaps"]] == ["alias live: Access Denied"]
+
+
+def test_a_function_deleted_between_the_listing_and_its_reads_is_gone_not_stripped_of_its_url(
+    aws: str, state_repo: Path, invoke: Invoke
+) -> None:
+    arn = create_function(aws, "orders-api")["FunctionArn"]
+    open_function_url(aws, "orders-api")
+    path = state_repo / "snapshots/aws" / ACCOUNT / REGION / "lambda/function/orders-api.json"
+
+    def not_found(operation: str, message: str) -> Fault:
+        return Fault("lambda", operation, code="ResourceNotFoundException", status=404, message=message)
+
+    with running_fault_proxy(aws) as proxy:
+        config = configure(state_repo, proxy.url, "lambda")
+        seen = []
+        # What AWS answers for a function deleted after ListFunctions listed it, on each read.
+        for operation in ("GetFunctionUrlConfig", "GetPolicy", "ListAliases"):
+            proxy.clear()
+            run(invoke, config)
+            assert path.exists()
+            proxy.add_fault(not_found(operation, f"Function not found: {arn}"))
+            _, report = run(invoke, config)
+            seen.append((operation, path.exists(), report["coverage_gaps"]))
+        # The same code with another message is the function's state: it has no policy.
+        proxy.clear()
+        run(invoke, config)
+        proxy.add_fault(not_found("GetPolicy", "The resource you requested does not exist."))
+        run(invoke, config)
+
+    assert seen == [
+        (operation, False, []) for operation in ("GetFunctionUrlConfig", "GetPolicy", "ListAliases")
+    ]
+    assert stored(state_repo, "lambda/function", "orders-api")["config"]["Policy"] is None
 
 
 # -- EC2 account settings, snapshots and AMIs --------------------------------------------------------------
@@ -314,6 +389,32 @@ def test_topics_and_queues_public_only_without_a_fixed_condition(
     ]
     assert [(r, s) for r, s, _ in found(report, "sqs-queue-public")] == [(jobs_arn, "critical")]
     assert report["coverage_gaps"] == []
+
+
+def test_the_queue_listing_asks_for_pages_and_follows_every_one(
+    aws: str, state_repo: Path, invoke: Invoke
+) -> None:
+    # Without MaxResults, ListQueues answers at most 1,000 queues and no NextToken (AWS, and moto
+    # as AWS): the 1,001st queue was never seen and the scope still counted as read. Making 1,001
+    # queues takes half a minute here, so the proof is in two parts: the run asks for pages...
+    sqs = client(aws, "sqs")
+    names = [f"jobs-{n}" for n in range(5)]
+    for name in names:
+        sqs.create_queue(QueueName=name)
+    with running_fault_proxy(aws) as proxy:
+        _, report = run(invoke, configure(state_repo, proxy.url, "sqs"))
+    assert [c.params.get("MaxResults") for c in proxy.calls("ListQueues")] == ["1000"]
+    assert report["coverage_gaps"] == []
+
+    # ... and the listing follows every page's NextToken (here pages of two queues).
+    settings = load_config(Path(configure(state_repo, aws, "sqs"))).aws
+    with ThreadPoolExecutor(2) as pool:
+        ctx = AwsContext(settings, make_session(settings), pool)
+        ctx.account = ACCOUNT
+        paged = replace(QUEUES, list_arguments=lambda _account: {"MaxResults": 2})
+        collection = collect_listed(ctx, REGION, paged)
+    assert sorted(r.identity.id for r in collection.resources) == names
+    assert collection.gaps == ()
 
 
 def test_a_denied_listing_keeps_the_queues_and_a_region_not_enabled_is_skipped(

@@ -74,6 +74,43 @@ def test_case_21_plaintext_secret_names_the_two_secrets_and_not_the_path_or_the_
     ]
     assert "EXAMPLE-NOT-A-REAL" not in json.dumps([f.message for f in found])
     assert "LastModified" not in config
+    assert config["Environment"]["SecretLike"] == ["DB_PASSWORD", "PAYMENT_API_KEY"]  # type: ignore[index]
+
+
+MISSED_SECRETS = {  # the audit's examples: stored in clear before, with no finding
+    "REDIS_URL": "redis://:EXAMPLE-PW-4@cache:6379",  # a password and no user
+    "SENDGRID_KEY": "SG.EXAMPLEEXAMPLEEXAMPLE.EXAMPLEEXAMPLEEXAMPLEEXAMPLE",
+    "APP_KEY": "base64:RVhBTVBMRS1OT1QtQS1SRUFMLUtFWS01Cg==",
+    "MASTER_KEY": "0f1e2d3c4b5a69788796a5b4c3d2e1f0",
+}
+
+
+def test_case_21_every_value_is_hashed_and_the_missed_secrets_are_found() -> None:
+    variables: dict[str, str] = {**CASE_21_ANSWER["Environment"]["Variables"]}  # type: ignore[index]
+    variables |= MISSED_SECRETS | {"CACHE_KEY": "orders-by-day"}
+    answer = {**CASE_21_ANSWER, "Environment": {"Variables": variables}}
+    config = normalise_resource(Resource(FUNCTION, function_config(answer)), Redactor(b"k")).config
+
+    found = rules_of(findings(state(FUNCTION, dict(config))), "plaintext-secret")
+
+    assert [m.split(": ")[1].split(" ")[2] for _, m in found] == sorted(
+        ["DB_PASSWORD", "PAYMENT_API_KEY", *MISSED_SECRETS]
+    )
+    assert config["Environment"]["Variables"] == {  # type: ignore[index]
+        k: Redactor(b"k").redact(v) for k, v in variables.items()
+    }
+    text = json.dumps(config)
+    for value in variables.values():
+        assert value not in text
+
+
+def test_a_document_stored_before_secret_like_was_recorded_is_judged_by_its_redacted_values() -> None:
+    # Stored by an earlier driftwatch: only the secret-looking values hashed, no SecretLike.
+    earlier = function(None, None) | {
+        "Environment": {"Variables": {"DB_PASSWORD": Redactor(b"k").redact("x"), "DB_HOST": "db.internal"}}
+    }
+    found = rules_of(findings(state(FUNCTION, earlier)), "plaintext-secret")
+    assert [m.split(": ")[1].split(" ")[2] for _, m in found] == ["DB_PASSWORD"]
 
 
 @pytest.mark.parametrize(
@@ -114,6 +151,26 @@ def test_case_21_plaintext_secret_names_the_two_secrets_and_not_the_path_or_the_
         ("AUTH_TYPE", "NONE", False),
         ("PASSWORD_ROTATION", "monthly", False),
         ("Author", "alice", False),
+        # The audit's misses: a URL with a password and no user, keys named only "..._KEY".
+        ("REDIS_URL", "redis://:EXAMPLE-PW-4@cache:6379", True),
+        ("SENDGRID_KEY", "SG.xxxxx", True),
+        ("ANY_NAME", "SG.EXAMPLEEXAMPLEEXAMPLE.EXAMPLEEXAMPLEEXAMPLEEXAMPLE", True),  # its shape says it
+        ("APP_KEY", "base64:RVhBTVBMRS1OT1QtQS1SRUFMLUtFWS01Cg==", True),
+        ("MASTER_KEY", "0f1e2d3c4b5a69788796a5b4c3d2e1f0", True),
+        ("LICENSE_KEY", "EXAM-1234-PLE5-6789", True),
+        # ..._KEY that is not key material: a word, a path, a reference, a public half, a data key.
+        ("REDIS_URL", "redis://cache:6379/0", False),
+        ("CACHE_KEY", "0f1e2d3c4b5a69788796a5b4c3d2e1f0", False),
+        ("PARTITION_KEY", "customer_id", False),
+        ("SORT_KEY", "createdAt", False),
+        ("KMS_KEY", "alias/orders", False),
+        ("KMS_KEY", "1234abcd-12ab-34cd-56ef-1234567890ab", False),
+        ("PUBLIC_KEY", "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIEXAMPLE", False),
+        ("APP_KEY", "orders-api", False),
+        ("SIGNING_KEY_FILE", "/run/secrets/signing.pem", False),
+        ("MASTER_KEY", "/etc/app/master.key", False),
+        ("SENDGRID_KEY", "arn:aws:secretsmanager:eu-west-1:111122223333:secret:sendgrid", False),
+        ("SENDGRID_KEY", "prod/orders/sendgrid", False),  # a secret's name
     ],
 )
 def test_case_21_secret_or_not_by_key_and_value_together(key: str, value: str, secret: bool) -> None:
@@ -159,6 +216,49 @@ def test_function_url_without_auth_is_public_and_says_whether_the_policy_already
         "anyone could call it as soon as its resource policy allows lambda:InvokeFunctionUrl to *"
     ]
     assert signed == []
+
+
+def test_an_alias_url_without_auth_is_public_judged_by_the_aliases_own_policy() -> None:
+    # lambda.get_function_url_config(FunctionName="orders-api", Qualifier="live") and
+    # lambda.get_policy(..., Qualifier="live"): an alias has its own URL and policy (moto ignores
+    # the Qualifier of the first). The function itself has neither here.
+    alias_url = URL | {"FunctionUrl": "https://live-example.lambda-url.eu-west-1.on.aws/"}
+    alias_arn = f"{FUNCTION.arn}:live"
+    alias_permission = {
+        **URL_PERMISSION,
+        "Statement": [{**URL_PERMISSION["Statement"][0], "Resource": alias_arn}],
+    }
+    aliases = {
+        "live": {"FunctionUrl": alias_url, "Policy": alias_permission},
+        "canary": {"FunctionUrl": alias_url | {"AuthType": "AWS_IAM"}, "Policy": alias_permission},
+        "beta": {"FunctionUrl": None, "Policy": None},
+    }
+    found = rules_of(
+        findings(state(FUNCTION, function(None, None) | {"Aliases": aliases})), "lambda-url-public"
+    )
+    # The function's own policy lets everyone in, but not through the alias's URL.
+    not_yet = rules_of(
+        findings(
+            state(
+                FUNCTION,
+                function(None, URL_PERMISSION)
+                | {"Aliases": {"live": {"FunctionUrl": alias_url, "Policy": None}}},
+            )
+        ),
+        "lambda-url-public",
+    )
+
+    assert found == [
+        (
+            FUNCTION.key,
+            "lambda function orders-api: alias live's function URL "
+            "https://live-example.lambda-url.eu-west-1.on.aws/ has auth type NONE: anyone on the internet "
+            "can call it",
+        )
+    ]
+    assert [m.rsplit(": ", 1)[1] for _, m in not_yet] == [
+        "anyone could call it as soon as its resource policy allows lambda:InvokeFunctionUrl to *"
+    ]
 
 
 # -- EC2 account settings (moto lacks three of the calls: the documented shapes) ---------------------------

@@ -37,6 +37,7 @@ _REST_ROUTES = (
     ("lambda", "GET", re.compile(r"/2015-03-31/functions/?"), "ListFunctions"),
     ("lambda", "GET", re.compile(r"/2021-10-31/functions/[^/]+/url"), "GetFunctionUrlConfig"),
     ("lambda", "GET", re.compile(r"/2015-03-31/functions/[^/]+/policy"), "GetPolicy"),
+    ("lambda", "GET", re.compile(r"/2015-03-31/functions/[^/]+/aliases"), "ListAliases"),
     ("guardduty", "GET", re.compile(r"/detector"), "ListDetectors"),
     ("guardduty", "GET", re.compile(r"/detector/[^/]+"), "GetDetector"),
 )
@@ -61,7 +62,9 @@ class Call:
     bucket: str | None
     status: int
     params: dict[str, str] = field(default_factory=dict, compare=False)
-    """The query-protocol form fields (ec2, iam, sts), such as ``RoleArn``; empty for other protocols."""
+    """The query-protocol form fields (ec2, iam, sts), such as ``RoleArn``, or a JSON-protocol call's
+    top-level scalar arguments as text (sqs ``ListQueues``: ``{"MaxResults": "1000"}``), or a REST
+    route's query (lambda ``GetPolicy``: ``{"Qualifier": "live"}``); empty for other protocols."""
 
 
 @dataclass
@@ -71,8 +74,9 @@ class Fault:
     ``service`` is ``ec2``, ``iam``, ``sts``, ``s3``, ``s3control`` or a JSON service's signing
     name; ``operation`` is AWS's operation name (``DescribeSecurityGroups``,
     ``GetPublicAccessBlock``) or ``*`` for all of them. ``region`` (SigV4 scope) and ``bucket``
-    narrow the match when given, and so do ``params``: form fields that must all have these values
-    (``{"RoleArn": ...}`` for one role of ``sts``'s ``AssumeRole``). ``disconnect`` closes the
+    narrow the match when given, and so do ``params``: arguments (see ``Call.params``) that must all
+    have these values (``{"RoleArn": ...}`` for one role of ``sts``'s ``AssumeRole``,
+    ``{"Qualifier": "live"}`` for one Lambda alias). ``disconnect`` closes the
     connection without an answer instead.
     ``hits`` counts the calls answered so far.
     """
@@ -115,10 +119,12 @@ def identify(method: str, path: str, query: str, headers: Message, body: bytes) 
         operation = _S3_VERBS.get(method, method.title()) + resource[:1].upper() + resource[1:]
     elif target := headers.get("X-Amz-Target"):
         operation = target.rsplit(".", 1)[-1]
+        params = _json_arguments(body)
     elif route := next(
         (r for r in _REST_ROUTES if r[:2] == (service, method) and r[2].fullmatch(path)), None
     ):
         operation = route[3]
+        params = dict(parse_qsl(query))  # Qualifier=live: one alias's URL or policy
     elif service == "s3":
         bucket = unquote(path.lstrip("/").split("/", 1)[0]) or None
         keys = [key for key, _ in parse_qsl(query, keep_blank_values=True)]
@@ -134,6 +140,16 @@ def identify(method: str, path: str, query: str, headers: Message, body: bytes) 
         params = dict(parse_qsl(body.decode("utf-8", "replace"))) | dict(parse_qsl(query))
         operation = params.get("Action", "")
     return Call(service, operation, region, bucket, 0, params)
+
+
+def _json_arguments(body: bytes) -> dict[str, str]:
+    try:
+        document = json.loads(body or b"{}")
+    except ValueError:
+        return {}
+    if not isinstance(document, dict):
+        return {}
+    return {str(k): str(v) for k, v in document.items() if isinstance(v, str | int | float | bool)}
 
 
 def error_body(service: str, code: str, message: str) -> tuple[bytes, str]:

@@ -16,8 +16,10 @@ class FieldRead:
 
     ``absent`` is the value stored when AWS answers "nothing configured", which is one of
     ``calls.ABSENT_CODES`` or, for this call only, one of ``absent_codes`` (Lambda answers
-    ``ResourceNotFoundException`` for a function without a URL or a policy). With ``items``, the
-    call is paginated and ``extract`` gets the list of every page's ``items``.
+    ``ResourceNotFoundException`` for a function without a URL or a policy). An answer with one of
+    those codes whose message begins with one of ``gone_messages`` is about the resource itself
+    ("Function not found"): a failed read, which ``ListedType.gone_codes`` can call gone. With
+    ``items``, the call is paginated and ``extract`` gets the list of every page's ``items``.
     """
 
     field: str
@@ -26,6 +28,7 @@ class FieldRead:
     absent: JSONValue = None
     items: str | None = None
     absent_codes: frozenset[str] = frozenset()
+    gone_messages: tuple[str, ...] = ()
 
 
 @dataclass
@@ -53,7 +56,9 @@ def read_fields(client: Any, identity: ResourceId, reads: Sequence[FieldRead], *
             else:
                 answer = call(client, read.operation, **kwargs)
         except ReadFailure as failure:
-            if failure.code in read.absent_codes:
+            if failure.code in read.absent_codes and not (
+                read.gone_messages and failure.message.startswith(read.gone_messages)
+            ):
                 result.config[read.field] = read.absent
             else:
                 result.failed(read.field, failure)

@@ -9,7 +9,7 @@ from typing import Any
 from driftwatch.collectors import Collection
 from driftwatch.collectors.aws.calls import ReadFailure, paginate
 from driftwatch.collectors.aws.context import AwsContext
-from driftwatch.collectors.aws.fields import FieldRead, read_fields
+from driftwatch.collectors.aws.fields import FieldRead, FieldResult, read_fields
 from driftwatch.model import CoverageGap, JSONValue, Resource, ResourceId, Scope
 
 
@@ -22,7 +22,8 @@ class ListedType:
     called with ``arguments(item)``. A read that fails with one of ``gone_codes`` means the
     resource was deleted after the listing, so it is left out as a deleted resource is.
     ``broken(item)`` names fields the listing holds but could not fill (field -> error code).
-    ``list_arguments(account)`` are the listing's arguments.
+    ``list_arguments(account)`` are the listing's arguments. ``details(client, identity, item)``
+    makes the reads that depend on another answer (each Lambda alias's URL), after ``reads``.
     """
 
     type: str
@@ -36,6 +37,7 @@ class ListedType:
     list_arguments: Callable[[str], dict[str, Any]] = lambda _account: {}
     gone_codes: frozenset[str] = frozenset()
     broken: Callable[[Any], dict[str, str]] = lambda _item: {}
+    details: Callable[[Any, ResourceId, Any], FieldResult] | None = None
 
 
 def collect_listed(ctx: AwsContext, region: str, kind: ListedType) -> Collection:
@@ -61,7 +63,12 @@ def _describe(
     id_, arn = kind.identify(item, ctx.account, region)
     identity = ResourceId("aws", ctx.account, region, kind.type, id_, arn)
     fields = read_fields(client, identity, kind.reads, **kind.arguments(item))
-    if any(code in kind.gone_codes for code in fields.unreadable.values()):
+    if kind.details is not None and not _gone(kind, fields):
+        more = kind.details(client, identity, item)
+        fields.config |= more.config
+        fields.unreadable |= more.unreadable
+        fields.gaps.extend(more.gaps)
+    if _gone(kind, fields):
         return None, []
     config = kind.base(item)
     for name, code in kind.broken(item).items():
@@ -73,6 +80,10 @@ def _describe(
             CoverageGap(gap.scope, gap.api_call, gap.kind, gap.code, gap.message, identity, name)
         )
     return Resource(identity, config | fields.config, fields.unreadable), fields.gaps
+
+
+def _gone(kind: ListedType, fields: FieldResult) -> bool:
+    return any(code in kind.gone_codes for code in fields.unreadable.values())
 
 
 def collect_settings(

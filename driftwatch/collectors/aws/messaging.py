@@ -85,6 +85,9 @@ QUEUES = ListedType(
         FieldRead("Attributes", "get_queue_attributes", lambda a: pick(a["Attributes"], QUEUE_ATTRIBUTES)),
     ),
     arguments=lambda url: {"QueueUrl": url, "AttributeNames": ["All"]},
+    # Without MaxResults, ListQueues answers at most 1,000 queues and no NextToken: the rest
+    # would be silently left out of a scope marked read.
+    list_arguments=lambda _account: {"MaxResults": 1000},
     gone_codes=frozenset({"AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist"}),
 )
 """``sqs/queue``: each queue's URL and the kept ``Attributes`` (its policy decoded later)."""
