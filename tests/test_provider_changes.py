@@ -96,6 +96,38 @@ def test_a_few_buckets_encrypted_are_ordinary_drift(state_repo: Path, aws: str, 
     }
 
 
+def test_a_script_tagging_every_bucket_is_a_fleet_wide_change_not_a_provider_default(
+    state_repo: Path, aws: str, invoke: Invoke
+) -> None:
+    names = buckets(aws, 6)
+    config = str(state_repo / "driftwatch.toml")
+    invoke("-c", config, "run")
+    invoke("-c", config, "approve", "--all", "--reason", "reviewed", "--author", APPROVER)
+    for name in names:
+        s3(aws).put_bucket_tagging(Bucket=name, Tagging={"TagSet": [{"Key": "team", "Value": "platform"}]})
+    (group,) = findings_of(invoke, config, "run")
+    assert (group["rule"], group["severity"], group["known_change"]) == ("fleet-wide-change", "medium", None)
+    assert group["related"] == [f"arn:aws:s3:::{name}" for name in names]
+    assert group["message"].startswith("the same change on 6 of 6 s3/bucket in one run (Tags.team). ")
+    assert "provider default change explains" in group["message"]
+    assert "Looks like a provider default change" not in group["message"]
+
+
+def test_six_buckets_made_public_by_one_script_stay_six_critical_findings(
+    state_repo: Path, aws: str, invoke: Invoke
+) -> None:
+    names = buckets(aws, 6)
+    config = str(state_repo / "driftwatch.toml")
+    invoke("-c", config, "run")
+    invoke("-c", config, "approve", "--all", "--reason", "reviewed", "--author", APPROVER)
+    for name in names:
+        make_public(aws, name)
+    found = findings_of(invoke, config, "run")
+    public = [(f["resource"], f["severity"]) for f in found if f["rule"] == "s3-bucket-public"]
+    assert public == [(f"arn:aws:s3:::{name}", "critical") for name in names]
+    assert not [f for f in found if f["rule"] in ("provider-default-change", "fleet-wide-change")]
+
+
 def test_a_bucket_made_public_again_after_an_approved_fix_names_the_fix(
     state_repo: Path, aws: str, invoke: Invoke
 ) -> None:

@@ -133,29 +133,78 @@ def test_other_drift_on_a_grouped_bucket_is_still_reported_on_its_own() -> None:
     assert len(found["provider-default-change"][0].related) == 6
 
 
-def test_a_fleet_change_that_loosens_security_takes_the_severity_it_folds_in() -> None:
+def test_a_fleet_change_that_loosens_security_stays_a_finding_on_each_resource() -> None:
     states = []
     for i in range(5):
         identity = ResourceId("aws", ACCOUNT, "eu-west-1", "ec2/security-group", f"sg-{i}")
         closed = {"GroupName": f"app-{i}", "Ingress": {"tcp/22": ["10.0.0.0/8"]}}
         opened = {"GroupName": f"app-{i}", "Ingress": {"tcp/22": ["0.0.0.0/0", "10.0.0.0/8"]}}
         states.append(state(identity, opened, baseline=closed, previous=closed))
-    (group,) = pipeline(states)
-    assert group.rule == "provider-default-change" and group.severity is Severity.CRITICAL
-    assert group.known_change is None
-    assert group.message.endswith("; it loosens security: sg-open-to-world")
+    found = pipeline(states)
+    assert [(f.rule, f.severity, f.resource.id) for f in found] == [
+        ("sg-open-to-world", Severity.CRITICAL, f"sg-{i}") for i in range(5)
+    ]
 
 
-def test_a_fleet_change_no_catalogue_entry_knows_says_when_it_tightens() -> None:
+def test_a_fleet_change_no_catalogue_entry_knows_is_a_fleet_wide_change_that_says_when_it_tightens() -> None:
     states = []
     for i in range(5):
         opened = {"GroupName": f"app-{i}", "Ingress": {"tcp/22": ["0.0.0.0/0"]}}
         closed = {"GroupName": f"app-{i}", "Ingress": {"tcp/22": ["10.0.0.0/8"]}}
         identity = ResourceId("aws", ACCOUNT, "eu-west-1", "ec2/security-group", f"sg-{i}")
-        states.append(state(identity, closed, previous=opened))
-    (group,) = by_rule(pipeline(states))["provider-default-change"]
-    assert group.severity is Severity.INFO
-    assert "rather than separate edits; it tightens security (no longer sg-open-to-world)" in group.message
+        states.append(state(identity, closed, baseline=opened, previous=opened))
+    (group,) = pipeline(states)
+    assert (group.rule, group.severity, group.known_change) == ("fleet-wide-change", Severity.MEDIUM, None)
+    assert "provider" not in group.message.split(". ")[0]
+    assert group.message.endswith(
+        "No known provider default change explains it: review and approve it as one change; "
+        "it tightens security (no longer sg-open-to-world)"
+    )
+
+
+def tagged_fleet(count: int, of: int, runs: int = 1) -> list[ResourceState]:
+    """``of`` approved buckets, the first ``count`` of which had a tag changed by a script; the
+    last ``runs`` of those changed in this run, the others in earlier runs."""
+    states = []
+    for i in range(of):
+        old = bucket(f"data-{i:02}", Tags={"team": "data"})
+        new = bucket(f"data-{i:02}", Tags={"team": "platform"}) if i < count else old
+        previous = new if i < count - runs else old
+        states.append(state(bucket_id(f"data-{i:02}"), new, baseline=old, previous=previous))
+    return states
+
+
+def test_a_script_tagging_every_bucket_is_a_fleet_wide_change_not_a_provider_default() -> None:
+    (group,) = pipeline(tagged_fleet(6, 6, runs=6))
+    assert (group.rule, group.severity, group.known_change) == ("fleet-wide-change", Severity.MEDIUM, None)
+    assert group.message.startswith("the same change on 6 of 6 s3/bucket in one run (Tags.team). ")
+    assert "Looks like a provider default change" not in group.message
+    # As severe as the drift it stands for, even when configured lower.
+    settings = default_settings()
+    settings["fleet-wide-change"] = replace(settings["fleet-wide-change"], severity=Severity.INFO)
+    everything = {s.identity.key: s for s in tagged_fleet(6, 6, runs=6)}
+    (lowered,) = group_fleet_changes(
+        everything, evaluate(everything, settings), settings, default_catalogue()
+    )
+    assert lowered.severity is Severity.MEDIUM
+
+
+def test_edits_over_several_runs_are_not_called_one_run() -> None:
+    (group,) = pipeline(tagged_fleet(6, 6, runs=1))
+    assert group.rule == "fleet-wide-change"
+    assert group.message.startswith(
+        "the same change on 6 of 6 s3/bucket against the approved baseline, 1 of them in this run (Tags.team)"
+    )
+
+
+def test_the_share_of_a_change_nothing_explains_is_of_every_resource_of_the_type() -> None:
+    """Five of twenty buckets retagged: all those that had the old tag, but a quarter of the buckets."""
+    states = tagged_fleet(5, 5, runs=5)
+    for i in range(15):
+        other = bucket(f"logs-{i:02}", Tags={"team": "ops"})
+        states.append(state(bucket_id(f"logs-{i:02}"), other, baseline=other, previous=other))
+    found = by_rule(pipeline(states))
+    assert set(found) == {"baseline-drift"} and len(found["baseline-drift"]) == 5
 
 
 def test_a_field_an_sdk_upgrade_adds_everywhere_is_one_info_finding() -> None:
@@ -171,12 +220,11 @@ def test_a_field_an_sdk_upgrade_adds_everywhere_is_one_info_finding() -> None:
         "botocore 1.35.0 -> 1.36.2 added AccessPointAlias to every s3/bucket (6): "
         "a new field in the API's answers"
     )
-    # Without the upgrade, the same field appearing everywhere is still one finding, not six.
+    # Without the upgrade, the same field appearing everywhere is still one finding, not six, but
+    # nothing says a provider did it.
     (plain,) = pipeline(states)
-    assert (
-        plain.rule == "provider-default-change"
-        and "(AccessPointAlias appeared, a value on each)" in plain.message
-    )
+    assert (plain.rule, plain.severity) == ("fleet-wide-change", Severity.MEDIUM)
+    assert "(AccessPointAlias appeared, a value on each)" in plain.message
 
 
 def test_a_catalogued_change_on_too_few_buckets_to_group_is_labelled_on_each() -> None:
