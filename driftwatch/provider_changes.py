@@ -106,6 +106,12 @@ def values_at(document: Any, path: str) -> list[Any]:
     return found
 
 
+def path_tokens(path: str) -> list[Any]:
+    """The keys (and ``*`` or list indexes) of a path such as ``Ingress["tcp/22"]``; ValueError if
+    it cannot be read."""
+    return _tokens(path)
+
+
 def _tokens(path: str) -> list[Any]:
     tokens: list[Any] = []
     position = 0

@@ -79,6 +79,38 @@ def test_every_bucket_encrypted_in_one_run_is_one_finding_approved_in_one_commit
     )
 
 
+def test_approving_a_group_approves_only_its_change_and_other_drift_stays_a_finding(
+    state_repo: Path, aws: str, invoke: Invoke
+) -> None:
+    names = buckets(aws, 6)
+    config = str(state_repo / "driftwatch.toml")
+    invoke("-c", config, "run")
+    invoke("-c", config, "approve", "--all", "--reason", "reviewed", "--author", APPROVER)
+    encrypt(aws, names)
+    make_public(aws, names[0])  # at the same time, one of them is made public
+    found = findings_of(invoke, config, "run")
+    (group,) = [f for f in found if f["rule"] == "provider-default-change"]
+    assert ("s3-bucket-public", "arn:aws:s3:::data-00") in [(f["rule"], f["resource"]) for f in found]
+    approved = invoke(
+        "-c", config, "approve", "--finding", group["id"], "--reason", "AWS default", "--author", APPROVER
+    )
+    assert approved.exit_code == 0, approved.stderr
+    assert "Only the fleet-wide change (Encryption) is approved on 6 of them" in approved.stdout
+    assert "approved exceptions" not in approved.stdout
+    body = git(state_repo, "log", "-1", "--format=%B")
+    assert "+ arn:aws:s3:::data-00 (only Encryption)" in body
+    after = findings_of(invoke, config, "run")
+    assert {(f["rule"], f["resource"]) for f in after} >= {
+        ("s3-bucket-public", "arn:aws:s3:::data-00"),
+        ("s3-public-access-block-weakened", "arn:aws:s3:::data-00"),
+    }
+    assert all(f["resource"] == "arn:aws:s3:::data-00" for f in after)
+    assert not [c for f in after for c in f["changes"] if c["path"].startswith("Encryption")]
+    file = state_repo / "baselines/aws/123456789012/global/s3/bucket/data-00.json"
+    baseline = json.loads(file.read_text())
+    assert baseline["config"]["Encryption"] is not None and baseline["config"]["Policy"] is None
+
+
 def test_a_few_buckets_encrypted_are_ordinary_drift(state_repo: Path, aws: str, invoke: Invoke) -> None:
     names = buckets(aws, 6)
     config = str(state_repo / "driftwatch.toml")
