@@ -65,6 +65,9 @@ def test_every_bucket_encrypted_in_one_run_is_one_finding_approved_in_one_commit
     # Still one finding while it is not approved; then one commit approves the whole group.
     (again,) = findings_of(invoke, config, "check")
     assert again["id"] == group["id"]
+    # The console report gives the id and the command that approves the group.
+    text = invoke("-c", config, "check").stdout
+    assert f"approve this change on all of them: driftwatch approve --finding {group['id']} --reason" in text
     approved = invoke(
         "-c", config, "approve", "--finding", group["id"], "--reason", "AWS default", "--author", APPROVER
     )
