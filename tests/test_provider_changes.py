@@ -242,3 +242,39 @@ def test_a_field_added_by_an_sdk_upgrade_is_one_info_finding_not_drift(tmp_path:
     )
     manifest = json.loads((repo / "snapshots/manifest.json").read_text())
     assert manifest["tool_versions"]["botocore"] == "1.36.2"
+
+
+def test_a_field_an_sdk_upgrade_added_to_a_few_buckets_stays_one_info_finding_in_later_runs(
+    tmp_path: Path,
+) -> None:
+    repo = tmp_path / "state"
+    init_repo(repo, initial_files(), "driftwatch", "driftwatch@localhost")
+    config = load_config(write_config(repo, None))
+
+    def fleet(*extra: str) -> list[Resource]:
+        resources = []
+        for i in range(3):  # fewer than min_resources
+            identity = ResourceId("aws", "123456789012", "global", "s3/bucket", f"b{i}", f"arn:aws:s3:::b{i}")
+            settings: dict[str, Any] = {"Name": f"b{i}", "Versioning": {}}
+            resources.append(Resource(identity, {**settings, **{key: "global" for key in extra}}))
+        return resources
+
+    run_once(config, FixedCollector(fleet(), "1.35.0"), [])
+    approve(StateRepo(repo), (), everything=True, reason="reviewed", author=("Alice", "alice@example.com"))
+    upgraded = run_once(config, FixedCollector(fleet("BucketNamespace"), "1.36.2"), []).report
+    # The next runs read with the same SDK: the new field is still schema, not three drifts.
+    for _ in range(2):
+        later = run_once(config, FixedCollector(fleet("BucketNamespace"), "1.36.2"), []).report
+        (finding,) = later.findings
+        assert (finding.rule, finding.severity, finding.id) == (
+            "provider-default-change",
+            Severity.INFO,
+            upgraded.findings[0].id,
+        )
+        assert finding.message.startswith(
+            "botocore 1.35.0 -> 1.36.2 added BucketNamespace to every s3/bucket (3)"
+        )
+    # A key that appears later, with no upgrade in its run, is a change of settings.
+    added = run_once(config, FixedCollector(fleet("BucketNamespace", "Owner"), "1.36.2"), []).report
+    assert sorted(f.rule for f in added.findings) == ["baseline-drift"] * 3 + ["provider-default-change"]
+    assert all("Owner" in f.message for f in added.findings if f.rule == "baseline-drift")

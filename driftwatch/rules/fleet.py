@@ -43,8 +43,9 @@ Signature = tuple[str, str, str, str, str]
 """(provider, type, path, canonical value before, canonical value after or "*")."""
 
 
-BaselineUpgrade = Callable[[Sequence[ResourceId]], ToolUpgrade | None]
-"""The SDK upgrade between the runs whose snapshots these resources' baselines approved and now."""
+AddedByUpgrade = Callable[[Sequence[ResourceId], str], ToolUpgrade | None]
+"""Whether the key at a path appeared on these resources in the run that upgraded the SDK to the
+version now in use: that upgrade if so (the runner reads it from the snapshots' history)."""
 
 
 def group_fleet_changes(
@@ -53,7 +54,7 @@ def group_fleet_changes(
     settings: Mapping[str, RuleSettings],
     catalogue: Sequence[CatalogueEntry],
     upgrade: ToolUpgrade | None = None,
-    baseline_upgrade: BaselineUpgrade | None = None,
+    added_by_upgrade: AddedByUpgrade | None = None,
 ) -> list[Finding]:
     """``findings`` with the ``baseline-drift`` of every fleet-wide change folded into one finding.
 
@@ -61,8 +62,8 @@ def group_fleet_changes(
     at least ``min_share`` of all the resources of that type (a catalogued provider change: of
     those that had the value it changes); a field that appeared counts when it appeared on every
     resource. A change a rule reports on a resource (a bucket made public) is never grouped.
-    ``upgrade`` is the SDK upgrade since the previous run; ``baseline_upgrade`` tells the one
-    since the approved baselines, so that a field an upgrade added stays schema until approved.
+    ``upgrade`` is the SDK upgrade since the previous run; ``added_by_upgrade`` tells a key an
+    earlier run's upgrade added, so that such a field stays schema until it is approved.
     """
     rule = settings.get(FLEET_RULE)
     if rule is None or not rule.enabled:
@@ -92,10 +93,18 @@ def group_fleet_changes(
         if signature[4] == _ANY:
             # A field that appeared counts when it appeared on every resource that was there
             # before: one created in this run had nothing to gain it from.
-            everywhere = len(found) == sum(1 for s in kind if _has_reference(s))
+            # Nor does one not approved yet that has the field already (created after it came).
+            path = signature[2]
+            reached = [
+                s
+                for s in kind
+                if _has_reference(s)
+                and (s.identity.key in found or s.baseline is not None or not _present(s.current, path))
+            ]
+            everywhere = len(found) == len(reached)
             # A key new to the API's answers after an SDK upgrade is schema, not settings, on a
             # type of any size (one password policy, three buckets), until it is approved.
-            sdk = _schema_upgrade(signature[2], [states[k] for k in found], upgrade, baseline_upgrade)
+            sdk = _schema_upgrade(path, [states[k] for k in found], upgrade, added_by_upgrade)
             if everywhere and sdk is not None:
                 schema[signature] = sdk
             qualifies = everywhere and (len(found) >= least or sdk is not None)
@@ -127,20 +136,32 @@ def _schema_upgrade(
     path: str,
     found: Sequence[ResourceState],
     upgrade: ToolUpgrade | None,
-    baseline_upgrade: BaselineUpgrade | None,
+    added_by_upgrade: AddedByUpgrade | None,
 ) -> ToolUpgrade | None:
     """The SDK upgrade that explains ``path`` appearing on the resources ``found``, if one does.
 
-    In the run of the upgrade the key is new since the previous run; in the runs after, it is
-    new since the approved baselines, which were read with the SDK before the upgrade.
+    In the run of the upgrade the key is new since the previous run; in the runs after, until
+    approved, it is missing from the baselines and appeared in the run of the upgrade.
     """
     if upgrade is not None and all(_new_key(_last_known(s), path) for s in found):
         return upgrade
-    if baseline_upgrade is None:
+    if added_by_upgrade is None:
         return None
     if not all(s.baseline is not None and _new_key(s.baseline, path) for s in found):
         return None
-    return baseline_upgrade([s.identity for s in found])
+    return added_by_upgrade([s.identity for s in found], path)
+
+
+def key_added(before: Mapping[str, Any] | None, after: Mapping[str, Any] | None, path: str) -> bool:
+    """True when the key at ``path`` is not in ``before`` at all and is in ``after``."""
+    return before is not None and _new_key(before, path) and _present(after, path)
+
+
+def _present(config: Mapping[str, Any] | None, path: str) -> bool:
+    try:
+        return config is not None and bool(values_at(config, path))
+    except ValueError:
+        return False
 
 
 def _explained(catalogue: Sequence[CatalogueEntry], found: Sequence[ResourceState]) -> bool:
