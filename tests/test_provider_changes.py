@@ -7,6 +7,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import boto3
+
 from driftwatch.approve import approve
 from driftwatch.collectors import Collection
 from driftwatch.config import load_config
@@ -278,3 +280,34 @@ def test_a_field_an_sdk_upgrade_added_to_a_few_buckets_stays_one_info_finding_in
     added = run_once(config, FixedCollector(fleet("BucketNamespace", "Owner"), "1.36.2"), []).report
     assert sorted(f.rule for f in added.findings) == ["baseline-drift"] * 3 + ["provider-default-change"]
     assert all("Owner" in f.message for f in added.findings if f.rule == "baseline-drift")
+
+
+def test_a_security_group_opened_again_after_an_approved_fix_is_critical_and_first(
+    state_repo: Path, aws: str, invoke: Invoke
+) -> None:
+    ec2 = boto3.client("ec2", endpoint_url=aws, region_name="us-east-1")
+    group = ec2.create_security_group(GroupName="app", Description="app servers")["GroupId"]
+    world = [{"IpProtocol": "tcp", "FromPort": 8080, "ToPort": 8080, "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}]
+    ec2.authorize_security_group_ingress(GroupId=group, IpPermissions=world)
+    (name,) = buckets(aws, 1)
+    config = str(state_repo / "driftwatch.toml")
+    invoke("-c", config, "run")
+    invoke(
+        "-c", config, "approve", "--all", "--reason", "launch", "--author", "Bob Builder <bob@example.com>"
+    )
+    ec2.revoke_security_group_ingress(GroupId=group, IpPermissions=world)
+    invoke("-c", config, "run")
+    fixed = invoke("-c", config, "approve", group, "--reason", "close 8080 (SEC-7)", "--author", APPROVER)
+    assert fixed.exit_code == 0, fixed.stderr
+    fix_commit = git(state_repo, "rev-parse", "HEAD").strip()
+    ec2.authorize_security_group_ingress(GroupId=group, IpPermissions=world)  # the fix undone
+    make_public(aws, name)  # a critical finding that undoes no fix
+    found = findings_of(invoke, config, "run")
+    first = found[0]
+    # Port 8080 is not an admin port: high when opened, critical when a fix is undone.
+    assert (first["rule"], first["severity"]) == ("sg-open-to-world", "critical")
+    assert first["reverted"]["commit"] == fix_commit
+    assert first["message"].startswith(f"re-opened to the world (fixed on {datetime.now(UTC).date()}")
+    assert ("s3-bucket-public", "critical") in [(f["rule"], f["severity"]) for f in found[1:]]
+    text = invoke("-c", config, "check").stdout
+    assert text.index("re-opened to the world") < text.index(f"bucket {name} is public")

@@ -25,8 +25,11 @@ HEADLINES = {
 }
 """How a reverted fix is named for the rules that guard against exposure; others say "reverted"."""
 
-ALWAYS_CRITICAL = frozenset({"s3-bucket-public"})
-"""Rules whose reverted findings are critical whatever their configured severity."""
+ALWAYS_CRITICAL = frozenset(
+    {"s3-bucket-public", "sg-open-to-world", "iam-user-mfa-missing", "s3-public-access-block-weakened"}
+)
+"""Rules whose reverted findings are critical whatever their configured severity: an exposure
+someone had already fixed, undone. Being critical and reverted, they come first in every output."""
 
 
 @dataclass(frozen=True)

@@ -367,7 +367,7 @@ def test_mfa_removed_again_after_an_approved_fix_says_so() -> None:
     (finding,) = by_rule(label_reverted(evaluate(states, default_settings()), states, lambda i: versions))[
         "iam-user-mfa-missing"
     ]
-    assert finding.severity is Severity.HIGH
+    assert finding.severity is Severity.CRITICAL  # high when not a fix undone
     assert finding.message.startswith(
         "MFA removed again (fixed on 2026-09-08 in ddddddd by Alice Admin): user carol"
     )
