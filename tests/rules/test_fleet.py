@@ -421,6 +421,30 @@ def test_a_new_rds_instance_on_the_2024_ca_is_labelled_only_if_created_after_the
 
 
 @pytest.mark.parametrize(
+    ("created", "labelled"), [("2024-02-10T09:00:00+00:00", True), ("2024-01-10T09:00:00+00:00", False)]
+)
+def test_a_new_rds_cluster_is_judged_by_its_cluster_create_time(created: str, labelled: bool) -> None:
+    """A Multi-AZ DB cluster with a CA as an instance has, created at its ClusterCreateTime."""
+
+    def cluster(name: str, ca: str, when: str) -> dict[str, Any]:
+        config = db_instance(name, ca, when)
+        del config["DBInstanceIdentifier"], config["DBInstanceArn"], config["InstanceCreateTime"]
+        arn = f"arn:aws:rds:eu-west-1:{ACCOUNT}:cluster:{name}"
+        return {**config, "DBClusterIdentifier": name, "DBClusterArn": arn, "ClusterCreateTime": when}
+
+    def cluster_id(name: str) -> ResourceId:
+        arn = f"arn:aws:rds:eu-west-1:{ACCOUNT}:cluster:{name}"
+        return ResourceId("aws", ACCOUNT, "eu-west-1", "rds/db-cluster", name, arn)
+
+    old = cluster("orders-a", "rds-ca-2019", "2023-06-01T08:00:00+00:00")
+    new = cluster("orders-b", "rds-ca-rsa2048-g1", created)
+    found = pipeline([state(cluster_id("orders-a"), old, old, old), state(cluster_id("orders-b"), new)])
+    (unapproved,) = [f for f in found if f.resource.id == "orders-b"]
+    label = unapproved.known_change.id if unapproved.known_change else None
+    assert label == ("aws-rds-ca-rsa2048-2024" if labelled else None)
+
+
+@pytest.mark.parametrize(
     ("text", "message"),
     [
         ("[[change]]\nid = 1", "[[change]] #1 id: required, a non-empty string"),
