@@ -82,6 +82,10 @@ class CatalogueEntry:
             for m in self.matches
         )
 
+    def still_before(self, config: Mapping[str, Any]) -> bool:
+        """True when ``config`` still has what the entry's change replaces (an unencrypted bucket)."""
+        return all(m.before.holds(values_at(config, m.path)) for m in self.matches)
+
     @property
     def top_level_keys(self) -> frozenset[str]:
         """The top-level config keys the entry's paths live under."""

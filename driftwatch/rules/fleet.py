@@ -422,8 +422,20 @@ def label_known_changes(
     """Drift too rare to be grouped that a catalogued provider change explains, labelled with it.
 
     Only ``baseline-drift`` findings whose every change lies in the entry's settings are labelled
-    (and take the entry's severity): a rule's verdict on a setting speaks for itself.
+    (and take the entry's severity): a rule's verdict on a setting speaks for itself. A provider
+    changes every resource it reaches, so while another resource of the type still has the old
+    value (a bucket still unencrypted) the change was someone's edit, and keeps its severity.
     """
+    untouched: dict[tuple[str, str], bool] = {}
+
+    def old_value_left(entry: CatalogueEntry, identity: ResourceId) -> bool:
+        if (entry.known.id, identity.type) not in untouched:
+            untouched[entry.known.id, identity.type] = any(
+                s.identity.type == identity.type and s.current is not None and entry.still_before(s.current)
+                for s in states.values()
+            )
+        return untouched[entry.known.id, identity.type]
+
     result = []
     for finding in findings:
         state = states.get(finding.resource.key)
@@ -431,7 +443,11 @@ def label_known_changes(
             reference = state.previous if finding.against == "previous" else state.baseline
             identity = state.identity
             entry = explaining(catalogue, identity.provider, identity.type, reference, state.current)
-            if entry is not None and all(_root_key(c.path) in entry.top_level_keys for c in finding.changes):
+            if (
+                entry is not None
+                and all(_root_key(c.path) in entry.top_level_keys for c in finding.changes)
+                and not old_value_left(entry, identity)
+            ):
                 known = entry.known
                 message = f"{finding.message}. Matches a known provider default change: {known.describe()}"
                 finding = replace(finding, severity=entry.severity, known_change=known, message=message)

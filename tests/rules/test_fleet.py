@@ -228,7 +228,7 @@ def test_a_field_an_sdk_upgrade_adds_everywhere_is_one_info_finding() -> None:
 
 
 def test_a_catalogued_change_on_too_few_buckets_to_group_is_labelled_on_each() -> None:
-    found = pipeline(encrypted_fleet(4, 6))  # 4 < min_resources: not a fleet-wide change
+    found = pipeline(encrypted_fleet(4, 4))  # 4 < min_resources: not a fleet-wide change
     assert [(f.rule, f.resource.id, f.severity) for f in found] == [
         ("baseline-drift", f"data-{i:02}", Severity.INFO) for i in range(4)
     ]
@@ -239,12 +239,20 @@ def test_a_catalogued_change_on_too_few_buckets_to_group_is_labelled_on_each() -
         "https://docs.aws.amazon.com/AmazonS3/latest/userguide/default-encryption-faq.html)"
     )
     # Anything else changed beside it keeps the drift ordinary.
-    versioned = encrypted_fleet(1, 6)
+    versioned = encrypted_fleet(1, 1)
     first = versioned[0]
     both = {**first.current, "Versioning": {"Status": "Suspended"}}
     versioned[0] = state(first.identity, both, first.baseline, first.previous)
     (drift,) = pipeline(versioned)
     assert (drift.severity, drift.known_change) == (Severity.MEDIUM, None)
+
+
+def test_sse_s3_set_on_some_buckets_while_others_stay_unencrypted_is_not_labelled_a_provider_change() -> None:
+    """AWS encrypted every unencrypted bucket (section H1): four of six is someone's edit."""
+    found = pipeline(encrypted_fleet(4, 6))
+    assert [(f.rule, f.resource.id, f.severity, f.known_change) for f in found] == [
+        ("baseline-drift", f"data-{i:02}", Severity.MEDIUM, None) for i in range(4)
+    ]
 
 
 def test_an_sdk_upgrade_adding_a_field_to_a_small_type_is_still_one_info_finding() -> None:
