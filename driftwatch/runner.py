@@ -175,7 +175,9 @@ def check(
     found = label_known_changes(states, found, catalogue)
     found = label_new_defaults(states, found, catalogue)
     # One log for every finding that may undo an approved fix, instead of one log each.
-    histories = approved_histories(repo, [f.resource for f in found if f.against == "baseline" and f.changes])
+    reverting = [f.resource for f in found if f.against == "baseline" and f.changes]
+    reverting += [r for f in found if f.rule == "fleet-wide-change" for r in f.related]
+    histories = approved_histories(repo, reverting)
 
     def approved_versions(identity: ResourceId) -> list[BaselineVersion]:
         versions = histories[identity.key] if identity.key in histories else approved_history(repo, identity)

@@ -521,3 +521,29 @@ def test_a_key_added_inside_differing_encryption_rules_is_one_change_section_h5(
     ]
     assert group.known_change is not None and group.known_change.id == "aws-s3-sse-c-blocked-2026"
     assert group.severity is Severity.INFO and len(group.related) == 6
+
+
+def test_a_fleet_wide_change_that_undoes_an_approved_fix_says_so() -> None:
+    """Versioning suspended again on every bucket, after an approved fix had enabled it."""
+    states = []
+    for i in range(5):
+        suspended = bucket(f"data-{i:02}", Versioning={"Status": "Suspended"})
+        enabled = bucket(f"data-{i:02}", Versioning={"Status": "Enabled"})
+        states.append(state(bucket_id(f"data-{i:02}"), suspended, baseline=enabled, previous=enabled))
+    fixed_at = datetime(2026, 10, 5, tzinfo=UTC)
+
+    def versions(identity: ResourceId) -> list[BaselineVersion]:
+        old = bucket(identity.id, Versioning={"Status": "Suspended"})
+        new = bucket(identity.id, Versioning={"Status": "Enabled"})
+        return [
+            BaselineVersion("e" * 40, datetime(2026, 9, 1, tzinfo=UTC), "Bob", old),
+            BaselineVersion("f" * 40, fixed_at, "Alice Admin", new),
+        ]
+
+    everything = {s.identity.key: s for s in states}
+    (group,) = label_reverted(pipeline(states), everything, versions)
+    assert group.rule == "fleet-wide-change" and group.reverted is not None
+    assert group.reverted.commit == "f" * 40
+    assert group.message.startswith(
+        "reverted (fixed on 2026-10-05 in fffffff by Alice Admin): the same change"
+    )
