@@ -167,13 +167,14 @@ def approve(
         proposed = {path: _baseline_document(document, old.get(path)) for path, document in chosen.items()}
         only: dict[str, tuple[str, ...]] = {}
         skipped: list[str] = []
+        by_key = {identity_from_document(doc, p).key: p for p, doc in documents.items()} if groups else {}
         for group in groups:
             for resource in group.related:
-                try:
-                    ((path, identity),) = resolve([resource.key], documents).items()
-                except ApproveError:
+                path = by_key.get(resource.key, "")
+                if not path:
                     skipped.append(f"{resource.key}: no longer exists")
                     continue
+                identity = identity_from_document(documents[path], path)
                 if path in chosen:
                     continue  # named on its own: its whole state is approved
                 base = proposed.get(path, old.get(path))

@@ -151,6 +151,19 @@ def test_a_script_tagging_every_bucket_is_a_fleet_wide_change_not_a_provider_def
     assert group["message"].startswith("the same change on 6 of 6 s3/bucket in one run (Tags.team). ")
     assert "provider default change explains" in group["message"]
     assert "Looks like a provider default change" not in group["message"]
+    # Approving it approves the tags; a bucket not approved yet has no baseline to add them to.
+    s3(aws).create_bucket(Bucket="late")
+    invoke("-c", config, "run")
+    s3(aws).put_bucket_tagging(Bucket="late", Tagging={"TagSet": [{"Key": "team", "Value": "platform"}]})
+    (group,) = [f for f in findings_of(invoke, config, "run") if f["rule"] == "fleet-wide-change"]
+    assert "arn:aws:s3:::late" in group["related"]
+    approved = invoke(
+        "-c", config, "approve", "--finding", group["id"], "--reason", "new tagging", "--author", APPROVER
+    )
+    assert approved.stdout.startswith("Approved 6 resource(s)"), approved.stderr
+    assert "not approved: arn:aws:s3:::late: no approved baseline yet (approve it by name)" in approved.stderr
+    left = findings_of(invoke, config, "check")
+    assert [(f["rule"], f["resource"]) for f in left] == [("unapproved-resource", "arn:aws:s3:::late")]
 
 
 def test_six_buckets_made_public_by_one_script_stay_six_critical_findings(
