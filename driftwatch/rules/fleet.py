@@ -104,8 +104,12 @@ def group_fleet_changes(
             everywhere = len(found) == len(reached)
             # A key new to the API's answers after an SDK upgrade is schema, not settings, on a
             # type of any size (one password policy, three buckets), until it is approved.
-            sdk = _schema_upgrade(path, [states[k] for k in found], upgrade, added_by_upgrade)
-            if everywhere and sdk is not None:
+            sdk = (
+                _schema_upgrade(path, [states[k] for k in found], upgrade, added_by_upgrade)
+                if everywhere
+                else None
+            )
+            if sdk is not None:
                 schema[signature] = sdk
             qualifies = everywhere and (len(found) >= least or sdk is not None)
         elif len(found) < least:
