@@ -165,24 +165,7 @@ def approve(
             chosen = {p: documents[p] for p in named if p in documents}
             gone = sorted(p for p in named if p not in documents)
         proposed = {path: _baseline_document(document, old.get(path)) for path, document in chosen.items()}
-        only: dict[str, tuple[str, ...]] = {}
-        skipped: list[str] = []
-        by_key = {identity_from_document(doc, p).key: p for p, doc in documents.items()} if groups else {}
-        for group in groups:
-            for resource in group.related:
-                path = by_key.get(resource.key, "")
-                if not path:
-                    skipped.append(f"{resource.key}: no longer exists")
-                    continue
-                identity = identity_from_document(documents[path], path)
-                if path in chosen:
-                    continue  # named on its own: its whole state is approved
-                base = proposed.get(path, old.get(path))
-                if base is None:
-                    skipped.append(f"{identity.key}: no approved baseline yet (approve it by name)")
-                    continue
-                proposed[path], paths = _with_group_change(base, documents[path], identity, group)
-                only[identity.key] = tuple(sorted({*only.get(identity.key, ()), *paths}))
+        only, skipped = _add_group_changes(groups, documents, old, proposed)
         approved: list[str] = []
         texts: dict[str, str] = {}
         for path, new in sorted(proposed.items()):
@@ -316,6 +299,36 @@ def _baseline_document(snapshot: dict[str, Any], old: dict[str, Any] | None) -> 
             "partial": True,
         }
     return snapshot
+
+
+def _add_group_changes(
+    groups: Sequence[Finding],
+    documents: Mapping[str, dict[str, Any]],
+    old: Mapping[str, dict[str, Any]],
+    proposed: dict[str, dict[str, Any]],
+) -> tuple[dict[str, tuple[str, ...]], list[str]]:
+    """Add to ``proposed`` (new baselines by snapshot path) each fleet-wide finding's change on
+    each of its resources not approved whole; the paths approved by key, and what was left out."""
+    only: dict[str, tuple[str, ...]] = {}
+    skipped: list[str] = []
+    whole = set(proposed)
+    by_key = {identity_from_document(doc, p).key: p for p, doc in documents.items()} if groups else {}
+    for group in groups:
+        for resource in group.related:
+            path = by_key.get(resource.key, "")
+            if not path:
+                skipped.append(f"{resource.key}: no longer exists")
+                continue
+            if path in whole:
+                continue  # named on its own: its whole state is approved
+            base = proposed.get(path, old.get(path))
+            if base is None:
+                skipped.append(f"{resource.key}: no approved baseline yet (approve it by name)")
+                continue
+            identity = identity_from_document(documents[path], path)
+            proposed[path], paths = _with_group_change(base, documents[path], identity, group)
+            only[identity.key] = tuple(sorted({*only.get(identity.key, ()), *paths}))
+    return only, skipped
 
 
 def _with_group_change(
