@@ -2,22 +2,25 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import re
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 from driftwatch import __version__
 from driftwatch.approval import approved_view, approver_for
-from driftwatch.compare import pinned
+from driftwatch.compare import diff_configs, pinned
 from driftwatch.config import NO_APPROVERS, ApprovalSettings
 from driftwatch.errors import DriftwatchError
 from driftwatch.layout import BASELINES, SNAPSHOTS, baseline_path, identity_from_document, is_resource_file
 from driftwatch.model import Finding, ResourceId
 from driftwatch.normalise import file_text
+from driftwatch.provider_changes import path_tokens
 from driftwatch.rules import META_RULES
+from driftwatch.rules.fleet import group_covers
 from driftwatch.store import StateRepo
 
 _AUTHOR = re.compile(r"^\s*(?P<name>[^<>]+?)\s*<(?P<email>[^<>@\s]+@[^<>\s]+)>\s*$")
@@ -37,6 +40,10 @@ class Approval:
     accepted: tuple[str, ...] = ()
     not_counted: str | None = None
     """Why git does not count the commit as an approval after all (a missing or wrong signature)."""
+    only: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    """For resources approved through a fleet-wide finding: the paths approved, nothing else."""
+    skipped: tuple[str, ...] = ()
+    """Resources of a fleet-wide finding not approved, each with why (no baseline to change yet)."""
 
 
 def parse_author(text: str, option: str = "--author") -> tuple[str, str]:
@@ -83,9 +90,22 @@ def resolve(specs: Sequence[str], documents: dict[str, dict[str, Any]]) -> dict[
 
 
 def resources_of_findings(ids: Sequence[str], findings: Sequence[Finding]) -> tuple[str, ...]:
-    """The keys of the resources the current findings ``ids`` are about (all of a fleet-wide one)."""
+    """The keys of the resources of the current single-resource findings ``ids``.
+
+    A fleet-wide finding (one with ``related`` resources) is not in it: see :func:`groups_of_findings`.
+    """
+    keys = [f.resource.key for f in _findings_named(ids, findings) if not f.related]
+    return tuple(dict.fromkeys(keys))
+
+
+def groups_of_findings(ids: Sequence[str], findings: Sequence[Finding]) -> tuple[Finding, ...]:
+    """The fleet-wide findings among the current findings ``ids``, whose changes approve selects."""
+    return tuple(f for f in _findings_named(ids, findings) if f.related)
+
+
+def _findings_named(ids: Sequence[str], findings: Sequence[Finding]) -> list[Finding]:
     by_id = {f.id: f for f in findings}
-    keys: list[str] = []
+    named = []
     for wanted in ids:
         finding = by_id.get(wanted.strip())
         if finding is None:
@@ -93,8 +113,8 @@ def resources_of_findings(ids: Sequence[str], findings: Sequence[Finding]) -> tu
                 f"--finding {wanted}: no current finding has this id "
                 "(`driftwatch check --format json` lists the findings and their ids)"
             )
-        keys += [r.key for r in finding.related] if finding.related else [finding.resource.key]
-    return tuple(dict.fromkeys(keys))
+        named.append(finding)
+    return named
 
 
 def approve(
@@ -108,8 +128,13 @@ def approve(
     ticket: str | None = None,
     reviewed_by: Sequence[str] = (),
     approval: ApprovalSettings = NO_APPROVERS,
+    groups: Sequence[Finding] = (),
 ) -> Approval:
     """Copy the current state of the named resources (or of all) into ``baselines/`` and commit.
+
+    For each fleet-wide finding in ``groups``, only the finding's change is approved on each of
+    its resources: the approved baseline with just those paths taken from the current state, so
+    that other drift on them (a bucket made public beside it) stays a finding.
 
     A resource that no longer exists has its baseline removed (the deletion is approved). With
     ``everything``, the approved set becomes exactly the current snapshot. A baseline marked
@@ -139,19 +164,21 @@ def approve(
             named = resolve(specs, {**old, **documents})
             chosen = {p: documents[p] for p in named if p in documents}
             gone = sorted(p for p in named if p not in documents)
+        proposed = {path: _baseline_document(document, old.get(path)) for path, document in chosen.items()}
+        only, skipped = _add_group_changes(groups, documents, old, proposed)
         approved: list[str] = []
         texts: dict[str, str] = {}
-        for path, document in sorted(chosen.items()):
-            identity = identity_from_document(document, path)
+        for path, new in sorted(proposed.items()):
+            identity = identity_from_document(documents[path], path)
             target = baseline_path(identity)
-            new = _baseline_document(document, old.get(path))
             text = file_text(new)
             if old.get(path) != new or committed.get(target) != text.encode():
                 texts[target] = text
                 approved.append(identity.key)
+        only = {key: paths for key, paths in only.items() if key in approved}
         removed = [baseline_path(identity_from_document(old[p], p)) for p in gone]
         if not approved and not removed:
-            return Approval(None, (), (), ())
+            return Approval(None, (), (), (), skipped=tuple(skipped))
         # A file an unapproved commit already set to this very content would not change in this
         # commit, so it would not count as approved: first restore the approved version.
         stuck = [t for t, text in texts.items() if t in view.tampered and committed.get(t) == text.encode()]
@@ -167,7 +194,7 @@ def approve(
             repo.write(target, text)
         for path in removed:
             (repo.path / path).unlink(missing_ok=True)
-        keys = set(approved)
+        keys = set(approved) - set(only)  # a group's change is no rule's finding: none accepted
         accepted = tuple(
             f"[{f.severity}] {f.rule} {f.resource.key}: {f.message}"
             for f in findings
@@ -175,11 +202,19 @@ def approve(
         )
         removed_keys = [identity_from_document(old[p], p).key for p in gone]
         message = approval_message(
-            approved, removed_keys, reason, (name, email), accepted, ticket, reviewed_by
+            approved, removed_keys, reason, (name, email), accepted, ticket, reviewed_by, only
         )
         repo.commit(message, list(texts) + removed, name, email, sign=approval.require_signed)
         head = repo.head()
-        return Approval(head, tuple(approved), tuple(removed), accepted, _not_counted(repo, approval, head))
+        return Approval(
+            head,
+            tuple(approved),
+            tuple(removed),
+            accepted,
+            _not_counted(repo, approval, head),
+            only,
+            tuple(skipped),
+        )
 
 
 def approval_message(
@@ -190,6 +225,7 @@ def approval_message(
     accepted: Sequence[str] = (),
     ticket: str | None = None,
     reviewed_by: Sequence[str] = (),
+    only: Mapping[str, Sequence[str]] | None = None,
 ) -> str:
     """The approval commit's message: a subject, the reason, the resources, and a trailer block.
 
@@ -204,7 +240,9 @@ def approval_message(
             f", {len(removed)} deletion(s)" if removed else ""
         )
     lines = [subject, "", reason.strip(), ""]
-    lines += [f"+ {key}" for key in approved] + [f"- {key}" for key in removed]
+    only = only or {}
+    lines += [f"+ {key}" + (f" (only {', '.join(only[key])})" if key in only else "") for key in approved]
+    lines += [f"- {key}" for key in removed]
     if accepted:
         lines += ["", "Accepted as exceptions (these findings stop being reported):"]
         lines += [f"! {line}" for line in accepted]
@@ -261,3 +299,69 @@ def _baseline_document(snapshot: dict[str, Any], old: dict[str, Any] | None) -> 
             "partial": True,
         }
     return snapshot
+
+
+def _add_group_changes(
+    groups: Sequence[Finding],
+    documents: Mapping[str, dict[str, Any]],
+    old: Mapping[str, dict[str, Any]],
+    proposed: dict[str, dict[str, Any]],
+) -> tuple[dict[str, tuple[str, ...]], list[str]]:
+    """Add to ``proposed`` (new baselines by snapshot path) each fleet-wide finding's change on
+    each of its resources not approved whole; the paths approved by key, and what was left out."""
+    only: dict[str, tuple[str, ...]] = {}
+    skipped: list[str] = []
+    whole = set(proposed)
+    by_key = {identity_from_document(doc, p).key: p for p, doc in documents.items()} if groups else {}
+    for group in groups:
+        for resource in group.related:
+            path = by_key.get(resource.key, "")
+            if not path:
+                skipped.append(f"{resource.key}: no longer exists")
+                continue
+            if path in whole:
+                continue  # named on its own: its whole state is approved
+            base = proposed.get(path, old.get(path))
+            if base is None:
+                skipped.append(f"{resource.key}: no approved baseline yet (approve it by name)")
+                continue
+            identity = identity_from_document(documents[path], path)
+            proposed[path], paths = _with_group_change(base, documents[path], identity, group)
+            only[identity.key] = tuple(sorted({*only.get(identity.key, ()), *paths}))
+    return only, skipped
+
+
+def _with_group_change(
+    baseline: dict[str, Any], snapshot: dict[str, Any], identity: ResourceId, group: Finding
+) -> tuple[dict[str, Any], list[str]]:
+    """``baseline`` with the fleet-wide ``group``'s change taken from ``snapshot``, and its paths."""
+    approved = baseline.get("config", {})
+    current = snapshot.get("config", {})
+    compared = pinned(current, approved) if baseline.get("partial") is True else current
+    changes = [c for c in diff_configs(identity, approved, compared, "baseline") if group_covers(group, c)]
+    config = copy.deepcopy(approved)
+    for change in changes:
+        _set_path(config, compared, path_tokens(change.path))
+    return {**baseline, "config": config}, [c.path for c in changes]
+
+
+def _set_path(config: dict[str, Any], source: Mapping[str, Any], keys: Sequence[Any]) -> None:
+    """Make the value at ``keys`` in ``config`` what it is in ``source`` (absent there: removed)."""
+    value: Any = source
+    for key in keys:
+        value = value.get(key, _ABSENT) if isinstance(value, Mapping) else _ABSENT
+    target = config
+    for key in keys[:-1]:
+        child = target.get(key)
+        if not isinstance(child, dict):
+            if value is _ABSENT:
+                return
+            child = target[key] = {}
+        target = child
+    if value is _ABSENT:
+        target.pop(keys[-1], None)
+    else:
+        target[keys[-1]] = copy.deepcopy(value)
+
+
+_ABSENT = object()

@@ -370,7 +370,8 @@ def _remote_problems(problems: Sequence[str]) -> None:
     "finding_ids",
     multiple=True,
     metavar="ID",
-    help="Approve the resources of the current finding ID (every resource of a provider-default-change).",
+    help="Approve what the current finding ID is about; for a fleet-wide finding, only its change on each "
+    "of its resources (other drift on them stays a finding).",
 )
 @click.option("--reason", required=True, help="Why this state is approved (kept in the commit).")
 @click.option("--ticket", metavar="REF", help="A change ticket to record in the commit (Ticket: trailer).")
@@ -397,7 +398,7 @@ def approve(
 ) -> None:
     """Approve the current state of RESOURCES (ARN, id or path) as their baseline, in one commit."""
     from driftwatch.approve import approve as do_approve
-    from driftwatch.approve import parse_author, resources_of_findings
+    from driftwatch.approve import groups_of_findings, parse_author, resources_of_findings
     from driftwatch.runner import check as run_check
     from driftwatch.store import StateRepo
 
@@ -419,6 +420,7 @@ def approve(
             else ()
         )
     specs = [*resources, *resources_of_findings(finding_ids, findings)]
+    groups = groups_of_findings(finding_ids, findings)
     result = do_approve(
         repo,
         specs,
@@ -429,7 +431,10 @@ def approve(
         ticket=ticket,
         reviewed_by=reviewed_by,
         approval=config.approval,
+        groups=groups,
     )
+    for line in result.skipped:
+        _err(f"not approved: {line}")
     if result.commit is None:
         _out("Nothing to approve: the baseline already matches the current state.")
         return
@@ -442,6 +447,12 @@ def approve(
         _err(
             f"warning: commit {result.commit[:10]} does not count as an approval: {result.not_counted}; "
             "fix git's signing set-up (user.signingkey, gpg.format) and approve again"
+        )
+    if result.only:
+        paths = sorted({p for approved in result.only.values() for p in approved})
+        _out(
+            f"Only the fleet-wide change ({', '.join(paths)}) is approved on {len(result.only)} of them; "
+            "any other drift on those resources is still reported."
         )
     if result.accepted:
         _out(f"These {len(result.accepted)} finding(s) are now approved exceptions and stop being reported:")

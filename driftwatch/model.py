@@ -334,15 +334,24 @@ class Alert:
 
     @property
     def approve_command(self) -> str | None:
-        """The command that approves the current state of the finding's resource (None once resolved)."""
+        """The command that approves what the finding is about (None once resolved): the current
+        state of its resource, or a fleet-wide finding's change on all of its resources."""
         if self.kind == "resolved":
             return None
-        return approve_command(self.finding.resource)
+        return finding_approve_command(self.finding)
 
 
 def approve_command(resource: ResourceId) -> str:
     """``driftwatch approve KEY --reason "..."``, the key quoted for a POSIX shell."""
     return f'driftwatch approve {shlex.quote(resource.key)} --reason "..."'
+
+
+def finding_approve_command(finding: Finding) -> str:
+    """How to approve what ``finding`` is about: ``driftwatch approve --finding ID`` for a
+    fleet-wide finding (its ``resource`` names a whole type, which is no resource to approve)."""
+    if finding.related:
+        return f'driftwatch approve --finding {finding.id} --reason "..."'
+    return approve_command(finding.resource)
 
 
 @dataclass(frozen=True)

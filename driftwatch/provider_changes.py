@@ -55,15 +55,14 @@ class CatalogueEntry:
     severity: Severity
     matches: tuple[Match, ...]
     ignore: frozenset[str] = frozenset()
-    created: str | None = None
-    """("new" entries) the config key holding when a resource was created, if the type has one."""
+    created: tuple[str, ...] = ()
+    """("new" entries) the config keys that may hold when a resource was created (an RDS
+    instance's ``InstanceCreateTime``, a cluster's ``ClusterCreateTime``): the first one present."""
 
     def created_before(self, config: Mapping[str, Any]) -> bool:
         """True when ``config`` says its resource was created before the change's date: then a
         difference from the older resources is configuration, not the new default."""
-        if self.created is None:
-            return False
-        value = config.get(self.created)
+        value = next((config[key] for key in self.created if config.get(key)), None)
         try:
             when = datetime.fromisoformat(str(value)) if value else None
         except ValueError:
@@ -82,6 +81,10 @@ class CatalogueEntry:
             m.before.holds(values_at(before, m.path)) and m.after.holds(values_at(after, m.path))
             for m in self.matches
         )
+
+    def still_before(self, config: Mapping[str, Any]) -> bool:
+        """True when ``config`` still has what the entry's change replaces (an unencrypted bucket)."""
+        return all(m.before.holds(values_at(config, m.path)) for m in self.matches)
 
     @property
     def top_level_keys(self) -> frozenset[str]:
@@ -104,6 +107,12 @@ def values_at(document: Any, path: str) -> list[Any]:
                 following.append(value[token])
         found = following
     return found
+
+
+def path_tokens(path: str) -> list[Any]:
+    """The keys (and ``*`` or list indexes) of a path such as ``Ingress["tcp/22"]``; ValueError if
+    it cannot be read."""
+    return _tokens(path)
 
 
 def _tokens(path: str) -> list[Any]:
@@ -171,9 +180,16 @@ def _entry(where: str, table: Mapping[str, Any]) -> CatalogueEntry:
     ignore = table.get("ignore", [])
     if not isinstance(ignore, list) or not all(isinstance(k, str) for k in ignore):
         raise BaselineError(f"{where} ignore: a list of key names")
-    created = table.get("created")
-    if created is not None and (not isinstance(created, str) or not created or applies_to != "new"):
-        raise BaselineError(f'{where} created: a config key name, and only with applies_to = "new"')
+    created = table.get("created", [])
+    created = [created] if isinstance(created, str) else created
+    if created and (
+        not isinstance(created, list)
+        or not all(isinstance(k, str) and k for k in created)
+        or applies_to != "new"
+    ):
+        raise BaselineError(
+            f'{where} created: a config key name or a list of them, and only with applies_to = "new"'
+        )
     matches = table.get("match")
     if not isinstance(matches, list) or not matches:
         raise BaselineError(f"{where}: needs at least one [[change.match]]")
@@ -186,7 +202,7 @@ def _entry(where: str, table: Mapping[str, Any]) -> CatalogueEntry:
         severity,
         tuple(_match(f"{where} match #{i + 1}", m) for i, m in enumerate(matches)),
         frozenset(ignore),
-        created,
+        tuple(created),
     )
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import json
 import secrets
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -32,6 +33,7 @@ from driftwatch.layout import (
     PRIVATE_DIR,
     SNAPSHOTS,
     identity_from_document,
+    snapshot_path,
 )
 from driftwatch.links import commit_url
 from driftwatch.model import Change, Notification, ResourceId, RunReport, Snapshot, TrustedAccounts
@@ -41,7 +43,13 @@ from driftwatch.provider_changes import default_catalogue
 from driftwatch.redaction_key import load_redactor
 from driftwatch.rules import ResourceState
 from driftwatch.rules.engine import evaluate
-from driftwatch.rules.fleet import ToolUpgrade, group_fleet_changes, label_known_changes, label_new_defaults
+from driftwatch.rules.fleet import (
+    ToolUpgrade,
+    group_fleet_changes,
+    key_added,
+    label_known_changes,
+    label_new_defaults,
+)
 from driftwatch.rules.reverted import BaselineVersion, label_reverted
 from driftwatch.run_record import gaps_from_manifest, unreadable_fields
 from driftwatch.store import AlsoRecord, Documents, Recorded, StateRepo, Synced
@@ -163,11 +171,15 @@ def check(
     upgrade = _tool_upgrade(repo.read_file_at(previous_commit, MANIFEST), manifest)
     found = evaluate(states, guardrails.settings, guardrails.rules, trusted=trusted)
     catalogue = default_catalogue()
-    found = group_fleet_changes(states, found, guardrails.settings, catalogue, upgrade)
+    found = group_fleet_changes(
+        states, found, guardrails.settings, catalogue, upgrade, _added_by_upgrade(repo, manifest)
+    )
     found = label_known_changes(states, found, catalogue)
     found = label_new_defaults(states, found, catalogue)
     # One log for every finding that may undo an approved fix, instead of one log each.
-    histories = approved_histories(repo, [f.resource for f in found if f.against == "baseline" and f.changes])
+    reverting = [f.resource for f in found if f.against == "baseline" and f.changes]
+    reverting += [r for f in found if f.rule == "fleet-wide-change" for r in f.related]
+    histories = approved_histories(repo, reverting)
 
     def approved_versions(identity: ResourceId) -> list[BaselineVersion]:
         versions = histories[identity.key] if identity.key in histories else approved_history(repo, identity)
@@ -200,6 +212,38 @@ def _tool_upgrade(before: Mapping[str, Any] | None, after: Mapping[str, Any]) ->
     if isinstance(old, str) and isinstance(new, str) and old != new:
         return ToolUpgrade("botocore", old, new)
     return None
+
+
+def _added_by_upgrade(
+    repo: StateRepo, manifest: Mapping[str, Any]
+) -> Callable[[Sequence[ResourceId], str], ToolUpgrade | None]:
+    """Tells whether a key appeared on resources in the run that upgraded the SDK to the version
+    of this run (absent from each just before that run, present right after): the upgrade if so."""
+    upgrade_run: list[tuple[str, ToolUpgrade] | None] = []
+
+    def find_run() -> tuple[str, ToolUpgrade] | None:
+        now = (manifest.get("tool_versions") or {}).get("botocore")
+        if not isinstance(now, str):
+            return None
+        commit = repo.commit_adding(MANIFEST, f'"botocore": {json.dumps(now)}')
+        upgrade = _tool_upgrade(repo.read_file_at(f"{commit}^", MANIFEST), manifest) if commit else None
+        return (commit, upgrade) if commit and upgrade else None
+
+    def added(identities: Sequence[ResourceId], path: str) -> ToolUpgrade | None:
+        if not upgrade_run:
+            upgrade_run.append(find_run())
+        if upgrade_run[0] is None:
+            return None
+        commit, upgrade = upgrade_run[0]
+        paths = [snapshot_path(i) for i in identities]
+        before, after = repo.read_at(f"{commit}^", paths), repo.read_at(commit, paths)
+        appeared = all(
+            p in before and p in after and key_added(before[p].get("config"), after[p].get("config"), path)
+            for p in paths
+        )
+        return upgrade if appeared else None
+
+    return added
 
 
 def _last_comparison(repo: StateRepo) -> tuple[str, str | None]:

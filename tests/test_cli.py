@@ -358,7 +358,7 @@ min_severity = "high"
         assert "xoxb-wrong" not in refused.stderr + refused.stdout
 
 
-def test_demo_tells_the_story(tmp_path: Path) -> None:
+def test_demo_tells_the_story(tmp_path: Path, invoke: Invoke) -> None:
     result = subprocess.run(
         [sys.executable, "-m", "driftwatch", "demo", "--dir", str(tmp_path / "demo")],
         capture_output=True,
@@ -424,6 +424,17 @@ def test_demo_tells_the_story(tmp_path: Path) -> None:
     new = re.search(r"  \| # driftwatch: (\d+) new, 1 reopened, 1 resolved\n", second)
     assert new and int(new.group(1)) >= 5
     assert "  | • :repeat: reopened · *s3-bucket-public* (against the baseline): reverted to public" in second
+    # The Slack digest shows the undone fix and AWS's (simulated) default change, each as one item.
+    digest = "\n".join(line for line in second.splitlines() if line.startswith("  | "))
+    digest = digest.split("  | (in a thread under the digest)")[0]  # the digest, not its threads
+    assert digest.count("reverted to public") == 1
+    assert digest.count("*provider-default-change*") == 1 and digest.count("Encryption: null -> ") == 1
+    assert (
+        "  | • :new: new · *provider-default-change* (since the previous run): the same change on 6 of 30 "
+        "s3/bucket in one run (Encryption). Matches a known provider default change" in digest
+    )
+    group_id = re.search(r"Approve as intended: `driftwatch approve --finding (\w+) --reason", digest)
+    assert group_id
     critical = second.split(":rotating_light: *CRITICAL* (")[1].split(")")[0]
     assert second.count("(in a thread under the digest)") == int(critical)  # one per critical finding
     still = re.search(
@@ -460,6 +471,27 @@ def test_demo_tells_the_story(tmp_path: Path) -> None:
         "driftwatch: 28 changed, 1 added, 0 removed (ami 1, cloudtrail 1, config 1, docs 1, ebs 1, ec2 3, "
         "guardduty 1, iam 5, kms 1, lambda 1, rds 2, s3 9, sns 1, sqs 1)"
     )
+    # Approving the encryption group as the digest says approves only the encryption: the bucket
+    # whose fix was undone is still public, and still reported.
+    config = str(tmp_path / "demo" / "driftwatch.toml")
+    approved = invoke(
+        "-c",
+        config,
+        "approve",
+        "--finding",
+        group_id.group(1),
+        "--reason",
+        "AWS default",
+        "--author",
+        APPROVER,
+    )
+    assert approved.exit_code == 0, approved.stderr
+    assert "Only the fleet-wide change (Encryption) is approved on 6 of them" in approved.stdout
+    checked = invoke("-c", config, "check", "--format", "json")
+    still = [(f["rule"], f["resource"]) for f in json.loads(checked.stdout)["findings"]]
+    assert ("s3-bucket-public", "arn:aws:s3:::acme-legacy-ftp-mirror") in still
+    assert "provider-default-change" not in [rule for rule, _ in still]
+    git(tmp_path / "demo", "reset", "-q", "--hard", "HEAD~1")  # the story's history, as the demo left it
     leaked = "demo-only-not-a-real-key-7f3a"  # account_data.LEAKED_SECRET_VALUE
     assert leaked not in out + result.stderr + git(tmp_path / "demo", "log", "-p")
     assert git(tmp_path / "demo", "status", "--porcelain") == ""  # the demo leaves a clean repository

@@ -44,7 +44,7 @@ class SlackPreview:
     """Prints the Slack messages a run would post (the demo has no Slack workspace to post to)."""
 
     name = "slack-preview"
-    min_severity = Severity.LOW
+    min_severity = Severity.INFO
 
     def __init__(self, out: Callable[[str], None]) -> None:
         self.out = out

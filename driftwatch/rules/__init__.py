@@ -193,8 +193,14 @@ META_RULES = {
     "unapproved-resource": MetaRule(Severity.LOW, "A resource that has no approved baseline yet."),
     "provider-default-change": MetaRule(
         Severity.INFO,
-        "The same change on many resources of one type in one run: one finding for all of them.",
+        "The same change on many resources of one type that a known provider default change or an "
+        "SDK upgrade explains: one finding for all of them.",
         {"min_resources": 5, "min_share": 0.5},
+    ),
+    "fleet-wide-change": MetaRule(
+        Severity.MEDIUM,
+        "The same change on many resources of one type that nothing explains: one finding for the "
+        "drift of all of them, never less severe than that drift.",
     ),
     "baseline-tampered": MetaRule(Severity.CRITICAL, "A change to baselines/ that is not an approval."),
 }

@@ -1,26 +1,32 @@
 """Changes across a fleet: one finding for the same change on many resources, and new defaults.
 
-A provider that changes a default changes it on every resource of a type at once. Reported
-resource by resource that is a flood that hides what happened, so the same change (path, value
-before, value after) on enough resources of one type becomes one ``provider-default-change``
-finding that lists them; the per-resource findings it explains are folded into it.
+A provider that changes a default changes it on every resource of a type at once, and a script
+or template can do the same. Reported resource by resource that is a flood that hides what
+happened, so the same change (path, value before, value after) on enough resources of one type
+becomes one finding that lists them, and the per-resource ``baseline-drift`` it explains is folded
+into it: ``provider-default-change`` when the catalogue of provider changes explains it or an SDK
+upgrade added the field, ``fleet-wide-change`` otherwise. A security rule's finding is never folded:
+it stays on its resource.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
 from driftwatch.compare import diff_configs
-from driftwatch.model import Against, Change, Finding, KnownChange, ResourceId
+from driftwatch.model import Against, Change, Finding, KnownChange, ResourceId, Severity
 from driftwatch.normalise import canonical_text
 from driftwatch.provider_changes import CatalogueEntry, explaining, values_at
-from driftwatch.rules import META_RULES, ResourceState, RuleSettings
+from driftwatch.rules import META_RULES, ResourceState, RuleSettings, touches
 from driftwatch.rules.engine import drift_message, evaluate
 
 FLEET_RULE = "provider-default-change"
+"""Catalogued provider changes and SDK schema changes; its settings say what counts as fleet-wide."""
+FLEET_WIDE_RULE = "fleet-wide-change"
+"""The same change on many resources that nothing explains: one finding, as severe as the drift."""
 _ANY = "*"
 
 
@@ -37,59 +43,142 @@ Signature = tuple[str, str, str, str, str]
 """(provider, type, path, canonical value before, canonical value after or "*")."""
 
 
+AddedByUpgrade = Callable[[Sequence[ResourceId], str], ToolUpgrade | None]
+"""Whether the key at a path appeared on these resources in the run that upgraded the SDK to the
+version now in use: that upgrade if so (the runner reads it from the snapshots' history)."""
+
+
 def group_fleet_changes(
     states: Mapping[str, ResourceState],
     findings: Sequence[Finding],
     settings: Mapping[str, RuleSettings],
     catalogue: Sequence[CatalogueEntry],
     upgrade: ToolUpgrade | None = None,
+    added_by_upgrade: AddedByUpgrade | None = None,
 ) -> list[Finding]:
-    """``findings`` with every fleet-wide change folded into one finding per change.
+    """``findings`` with the ``baseline-drift`` of every fleet-wide change folded into one finding.
 
     A change is fleet-wide when it touches at least ``min_resources`` resources of one type and
-    at least ``min_share`` of those that had the same value before (the ones the provider's
-    change could reach); a field that appeared counts when it appeared on every resource.
+    at least ``min_share`` of all the resources of that type (a catalogued provider change: of
+    those that had the value it changes); a field that appeared counts when it appeared on every
+    resource. A change a rule reports on a resource (a bucket made public) is never grouped.
+    ``upgrade`` is the SDK upgrade since the previous run; ``added_by_upgrade`` tells a key an
+    earlier run's upgrade added, so that such a field stays schema until it is approved.
     """
     rule = settings.get(FLEET_RULE)
     if rule is None or not rule.enabled:
         return list(findings)
+    claimed: dict[str, list[str]] = {}
+    for finding in findings:
+        if finding.rule not in META_RULES:
+            claimed.setdefault(finding.resource.key, []).extend(c.path for c in finding.changes if c.path)
     population: dict[tuple[str, str], list[ResourceState]] = {}
     members: dict[Signature, dict[str, Change]] = {}
     for key, state in states.items():
         if state.current is None:
             continue
         population.setdefault((state.identity.provider, state.identity.type), []).append(state)
+        taken = claimed.get(key, [])
         for change in (*state.previous_changes, *state.baseline_changes):
+            if taken and touches(change, taken):
+                continue  # a rule speaks for this change on this resource
             for part in refined(change):
                 for signature in _signatures(state.identity, part):
                     members.setdefault(signature, {}).setdefault(key, part)
     least, share = int(rule.params["min_resources"]), float(rule.params["min_share"])
     groups: dict[tuple[str, str, frozenset[str]], list[Signature]] = {}
+    schema: dict[Signature, ToolUpgrade] = {}
     for signature, found in members.items():
         kind = population[signature[:2]]
         if signature[4] == _ANY:
             # A field that appeared counts when it appeared on every resource that was there
             # before: one created in this run had nothing to gain it from.
-            everywhere = len(found) == sum(1 for s in kind if _has_reference(s))
-            # After an SDK upgrade, a key new to the API's answers is schema, not settings, on a
-            # type of any size (one password policy, three buckets).
-            schema = upgrade is not None and all(_new_key(states[k], signature[2]) for k in found)
-            qualifies = everywhere and (len(found) >= least or schema)
+            # Nor does one not approved yet that has the field already (created after it came).
+            path = signature[2]
+            reached = [
+                s
+                for s in kind
+                if _has_reference(s)
+                and (s.identity.key in found or s.baseline is not None or not _present(s.current, path))
+            ]
+            everywhere = len(found) == len(reached)
+            # A key new to the API's answers after an SDK upgrade is schema, not settings, on a
+            # type of any size (one password policy, three buckets), until it is approved.
+            sdk = (
+                _schema_upgrade(path, [states[k] for k in found], upgrade, added_by_upgrade)
+                if everywhere
+                else None
+            )
+            if sdk is not None:
+                schema[signature] = sdk
+            qualifies = everywhere and (len(found) >= least or sdk is not None)
         elif len(found) < least:
             continue
+        elif len(found) / len(kind) >= share:
+            qualifies = True
         else:
+            # A catalogued provider change can only reach the resources that had its old value.
             unchanged = sum(1 for s in kind if s.identity.key not in found and _holds(s, signature))
-            qualifies = len(found) / (len(found) + unchanged) >= share
+            reach = len(found) / (len(found) + unchanged)
+            qualifies = reach >= share and _explained(catalogue, [states[k] for k in found])
         if qualifies:
             groups.setdefault((*signature[:2], frozenset(found)), []).append(signature)
     result = list(findings)
+    wide = settings.get(FLEET_WIDE_RULE)
     for (provider, type_, _), signatures in sorted(groups.items(), key=lambda g: sorted(g[1])):
         exact = [s for s in signatures if s[4] != _ANY]
         chosen = exact or signatures
         kind = population[(provider, type_)]
-        group = _Group({s: members[s] for s in chosen}, states, len(kind), sum(map(_has_reference, kind)))
-        result = group.fold(result, rule, catalogue, settings, upgrade)
+        upgraded = {s[2]: schema[s] for s in signatures if s in schema}  # keys an SDK upgrade added
+        sdk = next(iter(upgraded.values())) if all(s[2] in upgraded for s in chosen) else None
+        group = _Group({s: members[s] for s in chosen}, states, len(kind))
+        result = group.fold(result, rule, wide, catalogue, settings, sdk)
     return sorted(result, key=lambda f: f.sort_key)
+
+
+def _schema_upgrade(
+    path: str,
+    found: Sequence[ResourceState],
+    upgrade: ToolUpgrade | None,
+    added_by_upgrade: AddedByUpgrade | None,
+) -> ToolUpgrade | None:
+    """The SDK upgrade that explains ``path`` appearing on the resources ``found``, if one does.
+
+    In the run of the upgrade the key is new since the previous run; in the runs after, until
+    approved, it is missing from the baselines and appeared in the run of the upgrade.
+    """
+    if upgrade is not None and all(_new_key(_last_known(s), path) for s in found):
+        return upgrade
+    if added_by_upgrade is None:
+        return None
+    if not all(s.baseline is not None and _new_key(s.baseline, path) for s in found):
+        return None
+    return added_by_upgrade([s.identity for s in found], path)
+
+
+def key_added(before: Mapping[str, Any] | None, after: Mapping[str, Any] | None, path: str) -> bool:
+    """True when the key at ``path`` is not in ``before`` at all and is in ``after``."""
+    return before is not None and _new_key(before, path) and _present(after, path)
+
+
+def _present(config: Mapping[str, Any] | None, path: str) -> bool:
+    try:
+        return config is not None and bool(values_at(config, path))
+    except ValueError:
+        return False
+
+
+def _explained(catalogue: Sequence[CatalogueEntry], found: Sequence[ResourceState]) -> bool:
+    """True when one catalogued provider change explains the change on every resource ``found``."""
+    return any(
+        entry.applies_to == "existing"
+        and all(
+            entry.applies(s.identity.provider, s.identity.type)
+            and (entry.explains(s.previous, s.current) or entry.explains(s.baseline, s.current))
+            for s in found
+        )
+        for entry in catalogue
+    )
 
 
 def refined(change: Change) -> list[Change]:
@@ -118,9 +207,13 @@ def _has_reference(state: ResourceState) -> bool:
     return state.previous is not None or state.baseline is not None
 
 
-def _new_key(state: ResourceState, path: str) -> bool:
-    """True when ``path`` was not in the resource's last known document at all (not even as null)."""
-    reference = state.previous if state.previous is not None else state.baseline
+def _last_known(state: ResourceState) -> Mapping[str, Any] | None:
+    """The resource's document at the previous run, else as approved."""
+    return state.previous if state.previous is not None else state.baseline
+
+
+def _new_key(reference: Mapping[str, Any] | None, path: str) -> bool:
+    """True when ``path`` was not in the document ``reference`` at all (not even as null)."""
     try:
         return not values_at(reference, path)
     except ValueError:
@@ -147,6 +240,25 @@ def _signatures(identity: ResourceId, change: Change) -> list[Signature]:
     return [exact, (*head, _ANY)] if change.before is None and change.after is not None else [exact]
 
 
+def group_covers(group: Finding, change: Change) -> bool:
+    """True when ``change``, on one of the resources of the fleet-wide finding ``group``, is the
+    group's change or made of it (what ``approve --finding`` takes into that resource's baseline)."""
+    signatures = []
+    for c in group.changes:
+        after = _ANY if c.before is None and c.after is None else canonical_text(c.after)
+        head = (group.resource.provider, group.resource.type, c.path, canonical_text(c.before))
+        signatures.append((*head, after))
+    return _covered(signatures, change)
+
+
+def _covered(signatures: Sequence[Signature], change: Change) -> bool:
+    def part_covered(part: Change) -> bool:
+        before, after = canonical_text(part.before), canonical_text(part.after)
+        return any(s[2] == part.path and s[3] == before and s[4] in (_ANY, after) for s in signatures)
+
+    return bool(change.path) and all(part_covered(part) for part in refined(change))
+
+
 class _Group:
     """One fleet-wide change: its signatures, the resources it touched, and their states."""
 
@@ -155,7 +267,6 @@ class _Group:
         by_signature: dict[Signature, dict[str, Change]],
         states: Mapping[str, ResourceState],
         total: int,
-        existing: int,
     ) -> None:
         self.signatures = sorted(by_signature)
         self.by_signature = by_signature
@@ -164,95 +275,104 @@ class _Group:
         self.states = {k: states[k] for k in self.keys}
         self.provider, self.type = self.signatures[0][:2]
         self.total = total
-        self.existing = existing  # of them known before this run
         self.paths = {s[2] for s in self.signatures}
         self.any_value = all(s[4] == _ANY for s in self.signatures)
 
     def covers(self, change: Change) -> bool:
         """True when ``change`` is this group's change (on one of its resources), or made of it."""
-        return all(self._covers_part(part) for part in refined(change))
-
-    def _covers_part(self, change: Change) -> bool:
-        if change.path not in self.paths:
-            return False
-        before, after = canonical_text(change.before), canonical_text(change.after)
-        return any(s[2] == change.path and s[3] == before and s[4] in (_ANY, after) for s in self.signatures)
+        return _covered(self.signatures, change)
 
     def fold(
         self,
         findings: list[Finding],
         rule: RuleSettings,
+        wide: RuleSettings | None,
         catalogue: Sequence[CatalogueEntry],
         settings: Mapping[str, RuleSettings],
-        upgrade: ToolUpgrade | None,
+        sdk: ToolUpgrade | None,
     ) -> list[Finding]:
+        """``findings`` with this group's ``baseline-drift`` folded into one finding about it.
+
+        Only plain drift is folded: what a rule says of a resource stays on the resource. A
+        change nothing explains becomes a group only when it stands for drift findings.
+        """
         kept: list[Finding] = []
         folded: list[Finding] = []
         for finding in findings:
-            if finding.resource.key not in self.states or not finding.changes:
+            if finding.rule != "baseline-drift" or finding.resource.key not in self.states:
                 kept.append(finding)
                 continue
             rest = tuple(c for c in finding.changes if not self.covers(c))
-            if not rest:
+            if len(rest) < len(finding.changes):
                 folded.append(finding)
-            elif len(rest) < len(finding.changes) and finding.rule == "baseline-drift":
+            if not rest:
+                continue
+            if len(rest) < len(finding.changes):
                 state = self.states[finding.resource.key]
-                kept.append(replace(finding, changes=rest, message=drift_message(state, rest)))
-            else:
-                kept.append(finding)
-        return [*kept, self._finding(folded, rule, catalogue, settings, upgrade)]
+                finding = replace(finding, changes=rest, message=drift_message(state, rest))
+            kept.append(finding)
+        entry = self._catalogued(catalogue)
+        if entry is None and sdk is None and (wide is None or not wide.enabled or not folded):
+            return findings
+        return [*kept, self._finding(folded, rule, wide, entry, settings, sdk)]
 
     def _finding(
         self,
         folded: list[Finding],
         rule: RuleSettings,
-        catalogue: Sequence[CatalogueEntry],
+        wide: RuleSettings | None,
+        entry: CatalogueEntry | None,
         settings: Mapping[str, RuleSettings],
-        upgrade: ToolUpgrade | None,
+        sdk: ToolUpgrade | None,
     ) -> Finding:
         accounts = sorted({self.states[k].identity.account for k in self.keys})
         identity = ResourceId(
             self.provider, accounts[0] if len(accounts) == 1 else _ANY, _ANY, self.type, _ANY
         )
-        against: Against = "previous" if any(self._changed_now(k) for k in self.keys) else "baseline"
+        now = [k for k in self.keys if self._changed_now(k)]
+        against: Against = "previous" if now else "baseline"
         changes = tuple(Change(identity, s[2], *self._values(s), against) for s in self.signatures)
-        entry = self._catalogued(catalogue)
-        loosened = sorted({f.rule for f in folded if f.rule not in META_RULES})
-        tightened = [] if loosened or entry else self._tightened(settings)
         what = ", ".join(c.path for c in changes) + (" appeared, a value on each" if self.any_value else "")
         count = f"{len(self.keys)} of {self.total} {self.type}"
+        if len(now) == len(self.keys):
+            when = "in one run"
+        else:  # changes that built up over several runs are not one change at one moment
+            when = "against the approved baseline" + (f", {len(now)} of them in this run" if now else "")
         known: KnownChange | None = None
-        severity = rule.severity
-        added_everywhere = len(self.keys) == self.existing and all(s[3] == "null" for s in self.signatures)
-        if upgrade is not None and added_everywhere:
+        name, severity = FLEET_RULE, rule.severity
+        if sdk is not None:
             message = (
-                f"{upgrade.tool} {upgrade.before} -> {upgrade.after} added {', '.join(sorted(self.paths))} "
+                f"{sdk.tool} {sdk.before} -> {sdk.after} added {', '.join(sorted(self.paths))} "
                 f"to every {self.type} ({len(self.keys)}): a new field in the API's answers, not a change "
                 "of settings; approve it to take it into the baselines"
             )
+        elif entry is not None:
+            known, severity = entry.known, entry.severity
+            message = (
+                f"the same change on {count} {when} ({what}). "
+                f"Matches a known provider default change: {known.describe()}"
+            )
+            if known.effect != "neutral":
+                message += f"; it {known.effect} security"
         else:
-            message = f"the same change on {count} in one run ({what}). "
-            if entry is not None:
-                known = entry.known
-                severity = entry.severity
-                message += f"Matches a known provider default change: {known.describe()}"
-                if known.effect != "neutral":
-                    message += f"; it {known.effect} security"
-            else:
-                message += "Looks like a provider default change rather than separate edits"
-                if tightened:
-                    message += f"; it tightens security (no longer {', '.join(tightened)})"
-        if loosened:  # what a rule says of the new value is never hidden in the group
-            severity = max([severity, *(f.severity for f in folded if f.rule in loosened)])
-            message += f"; it loosens security: {', '.join(loosened)}"
+            assert wide is not None  # fold() makes no group of an unexplained change without it
+            name = FLEET_WIDE_RULE
+            severity = Severity(max([wide.severity, *(f.severity for f in folded)]))
+            message = (
+                f"the same change on {count} {when} ({what}). No known provider default change "
+                "explains it: review and approve it as one change"
+            )
+            tightened = self._tightened(settings)
+            if tightened:
+                message += f"; it tightens security (no longer {', '.join(tightened)})"
         return Finding(
-            FLEET_RULE,
+            name,
             severity,
             identity,
             message,
             against,
             changes,
-            new_since_previous=any(self._changed_now(k) for k in self.keys),
+            new_since_previous=bool(now),
             related=tuple(self.states[k].identity for k in self.keys),
             known_change=known,
             subject=",".join(sorted(self.paths)),
@@ -306,8 +426,20 @@ def label_known_changes(
     """Drift too rare to be grouped that a catalogued provider change explains, labelled with it.
 
     Only ``baseline-drift`` findings whose every change lies in the entry's settings are labelled
-    (and take the entry's severity): a rule's verdict on a setting speaks for itself.
+    (and take the entry's severity): a rule's verdict on a setting speaks for itself. A provider
+    changes every resource it reaches, so while another resource of the type still has the old
+    value (a bucket still unencrypted) the change was someone's edit, and keeps its severity.
     """
+    untouched: dict[tuple[str, str], bool] = {}
+
+    def old_value_left(entry: CatalogueEntry, identity: ResourceId) -> bool:
+        if (entry.known.id, identity.type) not in untouched:
+            untouched[entry.known.id, identity.type] = any(
+                s.identity.type == identity.type and s.current is not None and entry.still_before(s.current)
+                for s in states.values()
+            )
+        return untouched[entry.known.id, identity.type]
+
     result = []
     for finding in findings:
         state = states.get(finding.resource.key)
@@ -315,7 +447,11 @@ def label_known_changes(
             reference = state.previous if finding.against == "previous" else state.baseline
             identity = state.identity
             entry = explaining(catalogue, identity.provider, identity.type, reference, state.current)
-            if entry is not None and all(_root_key(c.path) in entry.top_level_keys for c in finding.changes):
+            if (
+                entry is not None
+                and all(_root_key(c.path) in entry.top_level_keys for c in finding.changes)
+                and not old_value_left(entry, identity)
+            ):
                 known = entry.known
                 message = f"{finding.message}. Matches a known provider default change: {known.describe()}"
                 finding = replace(finding, severity=entry.severity, known_change=known, message=message)

@@ -25,8 +25,13 @@ HEADLINES = {
 }
 """How a reverted fix is named for the rules that guard against exposure; others say "reverted"."""
 
-ALWAYS_CRITICAL = frozenset({"s3-bucket-public"})
-"""Rules whose reverted findings are critical whatever their configured severity."""
+FLEET_WIDE = "fleet-wide-change"
+
+ALWAYS_CRITICAL = frozenset(
+    {"s3-bucket-public", "sg-open-to-world", "iam-user-mfa-missing", "s3-public-access-block-weakened"}
+)
+"""Rules whose reverted findings are critical whatever their configured severity: an exposure
+someone had already fixed, undone. Being critical and reverted, they come first in every output."""
 
 
 @dataclass(frozen=True)
@@ -46,7 +51,11 @@ History = Callable[[ResourceId], Sequence[BaselineVersion]]
 def label_reverted(
     findings: Sequence[Finding], states: Mapping[str, ResourceState], history: History
 ) -> list[Finding]:
-    """``findings`` with those that undo an approved fix labelled, most severe first."""
+    """``findings`` with those that undo an approved fix labelled, most severe first.
+
+    A ``fleet-wide-change`` is labelled when its change undoes a fix on one of its resources
+    (a setting put back on every bucket), so that the undone fix is not lost in the group.
+    """
     result = []
     for finding in findings:
         state = states.get(finding.resource.key)
@@ -54,6 +63,14 @@ def label_reverted(
             fix = _fix_undone(finding, state.current, history(finding.resource))
             if fix is not None:
                 finding = _labelled(finding, fix)
+        elif finding.rule == FLEET_WIDE and finding.changes:
+            for resource in finding.related:
+                member = states.get(resource.key)
+                if member is not None and member.current is not None:
+                    fix = _fix_undone(finding, member.current, history(resource))
+                    if fix is not None:
+                        finding = _labelled(finding, fix)
+                        break
         result.append(finding)
     return sorted(result, key=lambda f: f.sort_key)
 

@@ -31,6 +31,14 @@ class HistoryLog(GitRepository):
         """Which of ``paths`` differ between two commits."""
         return set(self.repo.git.diff("--name-only", "--no-renames", old, new, "--", *paths).splitlines())
 
+    def commit_adding(self, path: str, text: str) -> str | None:
+        """The latest commit that changed how often ``text`` occurs in ``path`` (git's pickaxe):
+        the one that put it there, when the file holds it now."""
+        if self.head() is None:
+            return None
+        out: str = self.repo.git.log("-n1", "--format=%H", f"-S{text}", "--", path)
+        return out.strip() or None
+
     def file_log(self, paths: list[str]) -> list[CommitInfo]:
         """Commits that touched any of ``paths``, oldest first, with their ``Reason:`` trailer."""
         if self.head() is None:

@@ -303,6 +303,9 @@ def test_a_fleet_wide_finding_names_what_it_affects_and_a_reverted_fix_comes_fir
     names = ", ".join(f"data-{i:02d}" for i in range(12))
     assert f"affects 14: {names} and 2 more" in text
     assert text.index("re-opened to the world") < text.index("the same change on 14")
+    # The group names a whole type, which approve cannot take: the command names the finding.
+    assert f'Approve as intended: `driftwatch approve --finding {fleet.id} --reason "..."`' in text
+    assert "driftwatch approve 'aws:" not in text
 
 
 def test_low_threshold_includes_low_findings() -> None:

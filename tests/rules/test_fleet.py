@@ -133,29 +133,78 @@ def test_other_drift_on_a_grouped_bucket_is_still_reported_on_its_own() -> None:
     assert len(found["provider-default-change"][0].related) == 6
 
 
-def test_a_fleet_change_that_loosens_security_takes_the_severity_it_folds_in() -> None:
+def test_a_fleet_change_that_loosens_security_stays_a_finding_on_each_resource() -> None:
     states = []
     for i in range(5):
         identity = ResourceId("aws", ACCOUNT, "eu-west-1", "ec2/security-group", f"sg-{i}")
         closed = {"GroupName": f"app-{i}", "Ingress": {"tcp/22": ["10.0.0.0/8"]}}
         opened = {"GroupName": f"app-{i}", "Ingress": {"tcp/22": ["0.0.0.0/0", "10.0.0.0/8"]}}
         states.append(state(identity, opened, baseline=closed, previous=closed))
-    (group,) = pipeline(states)
-    assert group.rule == "provider-default-change" and group.severity is Severity.CRITICAL
-    assert group.known_change is None
-    assert group.message.endswith("; it loosens security: sg-open-to-world")
+    found = pipeline(states)
+    assert [(f.rule, f.severity, f.resource.id) for f in found] == [
+        ("sg-open-to-world", Severity.CRITICAL, f"sg-{i}") for i in range(5)
+    ]
 
 
-def test_a_fleet_change_no_catalogue_entry_knows_says_when_it_tightens() -> None:
+def test_a_fleet_change_no_catalogue_entry_knows_is_a_fleet_wide_change_that_says_when_it_tightens() -> None:
     states = []
     for i in range(5):
         opened = {"GroupName": f"app-{i}", "Ingress": {"tcp/22": ["0.0.0.0/0"]}}
         closed = {"GroupName": f"app-{i}", "Ingress": {"tcp/22": ["10.0.0.0/8"]}}
         identity = ResourceId("aws", ACCOUNT, "eu-west-1", "ec2/security-group", f"sg-{i}")
-        states.append(state(identity, closed, previous=opened))
-    (group,) = by_rule(pipeline(states))["provider-default-change"]
-    assert group.severity is Severity.INFO
-    assert "rather than separate edits; it tightens security (no longer sg-open-to-world)" in group.message
+        states.append(state(identity, closed, baseline=opened, previous=opened))
+    (group,) = pipeline(states)
+    assert (group.rule, group.severity, group.known_change) == ("fleet-wide-change", Severity.MEDIUM, None)
+    assert "provider" not in group.message.split(". ")[0]
+    assert group.message.endswith(
+        "No known provider default change explains it: review and approve it as one change; "
+        "it tightens security (no longer sg-open-to-world)"
+    )
+
+
+def tagged_fleet(count: int, of: int, runs: int = 1) -> list[ResourceState]:
+    """``of`` approved buckets, the first ``count`` of which had a tag changed by a script; the
+    last ``runs`` of those changed in this run, the others in earlier runs."""
+    states = []
+    for i in range(of):
+        old = bucket(f"data-{i:02}", Tags={"team": "data"})
+        new = bucket(f"data-{i:02}", Tags={"team": "platform"}) if i < count else old
+        previous = new if i < count - runs else old
+        states.append(state(bucket_id(f"data-{i:02}"), new, baseline=old, previous=previous))
+    return states
+
+
+def test_a_script_tagging_every_bucket_is_a_fleet_wide_change_not_a_provider_default() -> None:
+    (group,) = pipeline(tagged_fleet(6, 6, runs=6))
+    assert (group.rule, group.severity, group.known_change) == ("fleet-wide-change", Severity.MEDIUM, None)
+    assert group.message.startswith("the same change on 6 of 6 s3/bucket in one run (Tags.team). ")
+    assert "Looks like a provider default change" not in group.message
+    # As severe as the drift it stands for, even when configured lower.
+    settings = default_settings()
+    settings["fleet-wide-change"] = replace(settings["fleet-wide-change"], severity=Severity.INFO)
+    everything = {s.identity.key: s for s in tagged_fleet(6, 6, runs=6)}
+    (lowered,) = group_fleet_changes(
+        everything, evaluate(everything, settings), settings, default_catalogue()
+    )
+    assert lowered.severity is Severity.MEDIUM
+
+
+def test_edits_over_several_runs_are_not_called_one_run() -> None:
+    (group,) = pipeline(tagged_fleet(6, 6, runs=1))
+    assert group.rule == "fleet-wide-change"
+    assert group.message.startswith(
+        "the same change on 6 of 6 s3/bucket against the approved baseline, 1 of them in this run (Tags.team)"
+    )
+
+
+def test_the_share_of_a_change_nothing_explains_is_of_every_resource_of_the_type() -> None:
+    """Five of twenty buckets retagged: all those that had the old tag, but a quarter of the buckets."""
+    states = tagged_fleet(5, 5, runs=5)
+    for i in range(15):
+        other = bucket(f"logs-{i:02}", Tags={"team": "ops"})
+        states.append(state(bucket_id(f"logs-{i:02}"), other, baseline=other, previous=other))
+    found = by_rule(pipeline(states))
+    assert set(found) == {"baseline-drift"} and len(found["baseline-drift"]) == 5
 
 
 def test_a_field_an_sdk_upgrade_adds_everywhere_is_one_info_finding() -> None:
@@ -171,16 +220,15 @@ def test_a_field_an_sdk_upgrade_adds_everywhere_is_one_info_finding() -> None:
         "botocore 1.35.0 -> 1.36.2 added AccessPointAlias to every s3/bucket (6): "
         "a new field in the API's answers"
     )
-    # Without the upgrade, the same field appearing everywhere is still one finding, not six.
+    # Without the upgrade, the same field appearing everywhere is still one finding, not six, but
+    # nothing says a provider did it.
     (plain,) = pipeline(states)
-    assert (
-        plain.rule == "provider-default-change"
-        and "(AccessPointAlias appeared, a value on each)" in plain.message
-    )
+    assert (plain.rule, plain.severity) == ("fleet-wide-change", Severity.MEDIUM)
+    assert "(AccessPointAlias appeared, a value on each)" in plain.message
 
 
 def test_a_catalogued_change_on_too_few_buckets_to_group_is_labelled_on_each() -> None:
-    found = pipeline(encrypted_fleet(4, 6))  # 4 < min_resources: not a fleet-wide change
+    found = pipeline(encrypted_fleet(4, 4))  # 4 < min_resources: not a fleet-wide change
     assert [(f.rule, f.resource.id, f.severity) for f in found] == [
         ("baseline-drift", f"data-{i:02}", Severity.INFO) for i in range(4)
     ]
@@ -191,12 +239,20 @@ def test_a_catalogued_change_on_too_few_buckets_to_group_is_labelled_on_each() -
         "https://docs.aws.amazon.com/AmazonS3/latest/userguide/default-encryption-faq.html)"
     )
     # Anything else changed beside it keeps the drift ordinary.
-    versioned = encrypted_fleet(1, 6)
+    versioned = encrypted_fleet(1, 1)
     first = versioned[0]
     both = {**first.current, "Versioning": {"Status": "Suspended"}}
     versioned[0] = state(first.identity, both, first.baseline, first.previous)
     (drift,) = pipeline(versioned)
     assert (drift.severity, drift.known_change) == (Severity.MEDIUM, None)
+
+
+def test_sse_s3_set_on_some_buckets_while_others_stay_unencrypted_is_not_labelled_a_provider_change() -> None:
+    """AWS encrypted every unencrypted bucket (section H1): four of six is someone's edit."""
+    found = pipeline(encrypted_fleet(4, 6))
+    assert [(f.rule, f.resource.id, f.severity, f.known_change) for f in found] == [
+        ("baseline-drift", f"data-{i:02}", Severity.MEDIUM, None) for i in range(4)
+    ]
 
 
 def test_an_sdk_upgrade_adding_a_field_to_a_small_type_is_still_one_info_finding() -> None:
@@ -319,7 +375,7 @@ def test_mfa_removed_again_after_an_approved_fix_says_so() -> None:
     (finding,) = by_rule(label_reverted(evaluate(states, default_settings()), states, lambda i: versions))[
         "iam-user-mfa-missing"
     ]
-    assert finding.severity is Severity.HIGH
+    assert finding.severity is Severity.CRITICAL  # high when not a fix undone
     assert finding.message.startswith(
         "MFA removed again (fixed on 2026-09-08 in ddddddd by Alice Admin): user carol"
     )
@@ -368,6 +424,30 @@ def test_a_new_rds_instance_on_the_2024_ca_is_labelled_only_if_created_after_the
     new = db_instance("orders-db-b", "rds-ca-rsa2048-g1", created)
     found = pipeline([state(db_id("orders-db-a"), old, old, old), state(db_id("orders-db-b"), new)])
     (unapproved,) = [f for f in found if f.resource.id == "orders-db-b"]
+    label = unapproved.known_change.id if unapproved.known_change else None
+    assert label == ("aws-rds-ca-rsa2048-2024" if labelled else None)
+
+
+@pytest.mark.parametrize(
+    ("created", "labelled"), [("2024-02-10T09:00:00+00:00", True), ("2024-01-10T09:00:00+00:00", False)]
+)
+def test_a_new_rds_cluster_is_judged_by_its_cluster_create_time(created: str, labelled: bool) -> None:
+    """A Multi-AZ DB cluster with a CA as an instance has, created at its ClusterCreateTime."""
+
+    def cluster(name: str, ca: str, when: str) -> dict[str, Any]:
+        config = db_instance(name, ca, when)
+        del config["DBInstanceIdentifier"], config["DBInstanceArn"], config["InstanceCreateTime"]
+        arn = f"arn:aws:rds:eu-west-1:{ACCOUNT}:cluster:{name}"
+        return {**config, "DBClusterIdentifier": name, "DBClusterArn": arn, "ClusterCreateTime": when}
+
+    def cluster_id(name: str) -> ResourceId:
+        arn = f"arn:aws:rds:eu-west-1:{ACCOUNT}:cluster:{name}"
+        return ResourceId("aws", ACCOUNT, "eu-west-1", "rds/db-cluster", name, arn)
+
+    old = cluster("orders-a", "rds-ca-2019", "2023-06-01T08:00:00+00:00")
+    new = cluster("orders-b", "rds-ca-rsa2048-g1", created)
+    found = pipeline([state(cluster_id("orders-a"), old, old, old), state(cluster_id("orders-b"), new)])
+    (unapproved,) = [f for f in found if f.resource.id == "orders-b"]
     label = unapproved.known_change.id if unapproved.known_change else None
     assert label == ("aws-rds-ca-rsa2048-2024" if labelled else None)
 
@@ -441,3 +521,29 @@ def test_a_key_added_inside_differing_encryption_rules_is_one_change_section_h5(
     ]
     assert group.known_change is not None and group.known_change.id == "aws-s3-sse-c-blocked-2026"
     assert group.severity is Severity.INFO and len(group.related) == 6
+
+
+def test_a_fleet_wide_change_that_undoes_an_approved_fix_says_so() -> None:
+    """Versioning suspended again on every bucket, after an approved fix had enabled it."""
+    states = []
+    for i in range(5):
+        suspended = bucket(f"data-{i:02}", Versioning={"Status": "Suspended"})
+        enabled = bucket(f"data-{i:02}", Versioning={"Status": "Enabled"})
+        states.append(state(bucket_id(f"data-{i:02}"), suspended, baseline=enabled, previous=enabled))
+    fixed_at = datetime(2026, 10, 5, tzinfo=UTC)
+
+    def versions(identity: ResourceId) -> list[BaselineVersion]:
+        old = bucket(identity.id, Versioning={"Status": "Suspended"})
+        new = bucket(identity.id, Versioning={"Status": "Enabled"})
+        return [
+            BaselineVersion("e" * 40, datetime(2026, 9, 1, tzinfo=UTC), "Bob", old),
+            BaselineVersion("f" * 40, fixed_at, "Alice Admin", new),
+        ]
+
+    everything = {s.identity.key: s for s in states}
+    (group,) = label_reverted(pipeline(states), everything, versions)
+    assert group.rule == "fleet-wide-change" and group.reverted is not None
+    assert group.reverted.commit == "f" * 40
+    assert group.message.startswith(
+        "reverted (fixed on 2026-10-05 in fffffff by Alice Admin): the same change"
+    )
