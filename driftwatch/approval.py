@@ -104,10 +104,14 @@ def approver_for(settings: ApprovalSettings, email: str, when: datetime) -> Appr
     return None
 
 
-def why_not_approval(commit: PathCommit, settings: ApprovalSettings) -> str | None:
-    """None when ``commit`` is an approval under ``settings``; otherwise the reason it is not."""
-    if not settings.enforced or not commit.parents:
-        return None  # no approvers configured; or the repository's first commit (driftwatch init)
+def why_not_approval(commit: PathCommit, settings: ApprovalSettings, first: str | None = None) -> str | None:
+    """None when ``commit`` is an approval under ``settings``; otherwise the reason it is not.
+
+    ``first`` is the repository's first commit (``driftwatch init``), the one commit that counts
+    without an approver; any other parentless commit (an orphan branch merged in) is judged as usual.
+    """
+    if not settings.enforced or commit.sha == first:
+        return None
     approver = approver_for(settings, commit.author_email, commit.time)
     if approver is None:
         return f"{commit.author_email} is not an approver"
@@ -145,11 +149,12 @@ def approved_view(
             signers = Path(tmp) / "allowed_signers"
             signers.write_text(allowed_signers(settings), encoding="utf-8")
         log = repo.baseline_log(root, signers, at)
+    first = repo.first_commit(at)
     last_approval: dict[str, str] = {}
     since: dict[str, list[Unapproved]] = {}
     rejected: set[str] = set()
     for commit in log:
-        reason = why_not_approval(commit, settings)
+        reason = why_not_approval(commit, settings, first)
         if reason is not None:
             rejected.add(commit.sha)
         for path in commit.paths:

@@ -84,6 +84,46 @@ def test_a_non_approver_edit_is_a_finding_and_drift_is_still_against_the_approve
     )
 
 
+def test_an_orphan_commit_merged_in_is_not_an_approval(state_repo: Path, aws: str, invoke: Invoke) -> None:
+    seed(aws)
+    config = str(write_config(state_repo, aws, ("us-east-1",), APPROVERS))
+    git(
+        state_repo,
+        "-c",
+        "user.name=Alice Admin",
+        "-c",
+        "user.email=alice@example.com",
+        "commit",
+        "-qam",
+        "approvers",
+    )
+    assert invoke("-c", config, "run").exit_code == 0
+    assert invoke("-c", config, "approve", "--all", "--reason", "ok", "--author", APPROVER).exit_code == 0
+    make_public(aws, "team-web")
+    assert invoke("-c", config, "collect").exit_code == 0
+    public = (state_repo / "snapshots" / WEB).read_text()
+    # Mallory's parentless commit holds only her baseline; merged in, her version wins.
+    git(state_repo, "checkout", "-q", "--orphan", "x")
+    git(state_repo, "rm", "-rqf", "--cached", ".")
+    (state_repo / "baselines" / WEB).write_text(public)
+    git(state_repo, "add", f"baselines/{WEB}")
+    git(state_repo, *MALLORY, "commit", "-qm", "baseline")
+    orphan = git(state_repo, "rev-parse", "HEAD").strip()
+    git(state_repo, "clean", "-qfdx", "-e", ".driftwatch", "-e", "driftwatch.toml")
+    git(state_repo, "checkout", "-qf", "main")
+    git(
+        state_repo, *MALLORY, "merge", "-q", "--allow-unrelated-histories", "-X", "theirs", "-m", "merge", "x"
+    )
+    assert (state_repo / "baselines" / WEB).read_text() == public
+
+    report = json.loads(invoke("-c", config, "check", "--format", "json").stdout)
+    found = {(f["rule"], f["resource"]) for f in report["findings"]}
+    assert ("baseline-tampered", "arn:aws:s3:::team-web") in found
+    assert ("s3-bucket-public", "arn:aws:s3:::team-web") in found  # the approved baseline still counts
+    tampered = next(f for f in report["findings"] if f["rule"] == "baseline-tampered")
+    assert f"commit {orphan[:10]} by Mallory <mallory@example.com>" in tampered["message"]
+
+
 def _key(tmp_path: Path, name: str) -> tuple[Path, str]:
     key = tmp_path / name
     subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", name, "-f", str(key)], check=True)

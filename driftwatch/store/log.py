@@ -103,6 +103,16 @@ class HistoryLog(GitRepository):
             )
         return commits
 
+    def first_commit(self, at: str | None = None) -> str | None:
+        """The root of HEAD's (or ``at``'s) first-parent chain: the repository's first commit (init).
+
+        A parentless commit merged in from elsewhere is a root too, but not this one.
+        """
+        if self.head() is None:
+            return None
+        out: str = self.repo.git.rev_list("--first-parent", "--max-parents=0", at or "HEAD")
+        return out.split()[0] if out.split() else None
+
     def commit_before(self, when: datetime, paths: list[str] | None = None) -> str | None:
         """The last commit (of HEAD's history, touching ``paths`` if given) made at or before ``when``."""
         if self.head() is None:
