@@ -13,7 +13,7 @@ from dataclasses import replace
 from datetime import UTC, date, datetime
 
 from driftwatch import __version__
-from driftwatch.approval import approved_view
+from driftwatch.approval import approved_view, settings_in_force
 from driftwatch.approve import ApproveError, check_approver
 from driftwatch.config import NO_APPROVERS, ApprovalSettings
 from driftwatch.errors import BaselineError
@@ -54,6 +54,7 @@ def acknowledge(
     if not reason.strip():
         raise ApproveError("--reason is required: say why this finding is accepted")
     name, email = author
+    approval = settings_in_force(repo, approval).settings
     check_approver(approval, name, email, ())
     now = datetime.now(UTC).replace(microsecond=0)
     document = {

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from driftwatch import __version__
-from driftwatch.approval import approved_view, approver_for
+from driftwatch.approval import approved_view, approver_for, settings_in_force
 from driftwatch.compare import pinned
 from driftwatch.config import NO_APPROVERS, ApprovalSettings
 from driftwatch.errors import DriftwatchError
@@ -120,6 +120,7 @@ def approve(
     if not reason.strip():
         raise ApproveError("--reason is required: say why this state is approved")
     name, email = author
+    approval = settings_in_force(repo, approval).settings
     check_approver(approval, name, email, reviewed_by)
     with repo.lock():
         documents = repo.read_documents()

@@ -28,6 +28,7 @@ from driftwatch.report_json import report_json
 
 if TYPE_CHECKING:
     from driftwatch.runner import RunResult
+    from driftwatch.store import StateRepo
 
 EXIT_OK, EXIT_ERROR, EXIT_FINDINGS = 0, 1, 2
 SEVERITIES = click.Choice([str(s) for s in Severity], case_sensitive=False)
@@ -87,6 +88,19 @@ def _config_path(value: str | None) -> Path:
 def _load(ctx: click.Context) -> Config:
     config: Config = load_config(_config_path(ctx.obj["config"]))
     return config
+
+
+def _warn_uncommitted_approval(config: Config, repo: StateRepo) -> None:
+    """Say so when the config file's [approval] is an uncommitted edit, which does not count."""
+    from driftwatch.approval import settings_in_force
+
+    source = settings_in_force(repo, config.approval)
+    if source.on_disk_differs:
+        _err(
+            f"warning: {config.path}: [approval] differs from the committed one, which is the one in force "
+            f"(approved in commit {(source.approved_in or '')[:10]}); an approver commits a change for it "
+            "to take effect"
+        )
 
 
 @click.group(epilog=EPILOG)
@@ -406,6 +420,7 @@ def approve(
         raise click.UsageError("pass either resources and findings or --all, not both")
     config = _load(ctx)
     repo = StateRepo(config.state.repo, warn=_err)
+    _warn_uncommitted_approval(config, repo)
     identity = parse_author(author) if author else repo.identity()
     if identity is None:
         raise DriftwatchError(
@@ -469,6 +484,7 @@ def ack(ctx: click.Context, finding: str, reason: str, until: str, author: str |
 
     config = _load(ctx)
     repo = StateRepo(config.state.repo, warn=_err)
+    _warn_uncommitted_approval(config, repo)
     identity = parse_author(author) if author else repo.identity()
     if identity is None:
         raise DriftwatchError("no identity: pass --author 'Name <email>' or set git user.name and user.email")

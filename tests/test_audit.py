@@ -9,7 +9,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 from tests.conftest import Invoke, write_config
-from tests.test_approval import APPROVERS, MALLORY, WEB
+from tests.test_approval import APPROVERS, MALLORY, WEB, commit_config
 from tests.test_cli import APPROVER, git, make_public, seed
 
 
@@ -60,6 +60,7 @@ def build(state_repo: Path, aws: str, invoke: Invoke) -> dict[str, str]:
     The runs and the approval are made in different seconds, as they are in life."""
     seed(aws)
     config = str(write_config(state_repo, aws, ("us-east-1",), APPROVERS))
+    commit_config(state_repo)
     commits = {}
     assert invoke("-c", config, "run").exit_code == 0
     commits["run1"] = git(state_repo, "rev-parse", "HEAD").strip()
