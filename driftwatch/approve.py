@@ -180,7 +180,7 @@ def approve(
         )
         repo.commit(message, list(texts) + removed, name, email, sign=approval.require_signed)
         head = repo.head()
-        return Approval(head, tuple(approved), tuple(removed), accepted, _not_counted(repo, approval, head))
+        return Approval(head, tuple(approved), tuple(removed), accepted, not_counted(repo, approval, head))
 
 
 def approval_message(
@@ -241,7 +241,7 @@ def check_approver(approval: ApprovalSettings, name: str, email: str, reviewed_b
         raise ApproveError("[approval] two_person = true: name a second approver with --reviewed-by")
 
 
-def _not_counted(repo: StateRepo, approval: ApprovalSettings, commit: str | None) -> str | None:
+def not_counted(repo: StateRepo, approval: ApprovalSettings, commit: str | None) -> str | None:
     """Check the new commit as every later check will: signing set-up mistakes show at once."""
     if commit is None or not approval.enforced:
         return None

@@ -470,10 +470,24 @@ def approve(
     "--until", "until", required=True, metavar="DATE", help="The last day (YYYY-MM-DD, UTC) it is accepted."
 )
 @click.option(
+    "--reviewed-by",
+    "reviewed_by",
+    multiple=True,
+    metavar="'NAME <EMAIL>'",
+    help="The second approver who reviewed this (Reviewed-by: trailer; required by [approval] two_person).",
+)
+@click.option(
     "--author", metavar="'NAME <EMAIL>'", help="Who accepts it [default: git's user.name and user.email]."
 )
 @click.pass_context
-def ack(ctx: click.Context, finding: str, reason: str, until: str, author: str | None) -> None:
+def ack(
+    ctx: click.Context,
+    finding: str,
+    reason: str,
+    until: str,
+    reviewed_by: tuple[str, ...],
+    author: str | None,
+) -> None:
     """Accept FINDING (its id) until a date: reported with who and why, not alerted, in one commit."""
     from datetime import UTC, datetime
 
@@ -496,13 +510,29 @@ def ack(ctx: click.Context, finding: str, reason: str, until: str, author: str |
         raise ApproveError(
             f"{finding}: no current finding has this id (`driftwatch check --format json` lists them)"
         )
-    commit = acknowledge(
-        repo, chosen, reason=reason, until=last_day, author=identity, approval=config.approval
+    done = acknowledge(
+        repo,
+        chosen,
+        reason=reason,
+        until=last_day,
+        author=identity,
+        reviewed_by=reviewed_by,
+        approval=config.approval,
     )
     _out(
         f"Acknowledged {chosen.rule} on {chosen.resource.key} until {last_day.isoformat()} "
-        f"as {identity[0]} <{identity[1]}> in commit {commit[:10]}; it is not alerted until then."
+        f"as {identity[0]} <{identity[1]}> in commit {done.commit[:10]}; "
+        + (
+            "it is not alerted until then."
+            if done.not_counted is None
+            else "it is still alerted (see below)."
+        )
     )
+    if done.not_counted:
+        _err(
+            f"warning: commit {done.commit[:10]} does not count as an approval: {done.not_counted}; "
+            "fix git's signing set-up (user.signingkey, gpg.format) and acknowledge again"
+        )
 
 
 def _moment(value: str | None, option: str, end_of_day: bool) -> datetime | None:
