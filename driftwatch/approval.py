@@ -19,7 +19,7 @@ import json
 import re
 import tempfile
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -77,7 +77,8 @@ class ApprovedView:
     files: BlobFiles
     approved_at: dict[str, str]
     tampered: dict[str, tuple[Unapproved, ...]]
-    rejected: frozenset[str] = frozenset()
+    rejected: Mapping[str, str] = field(default_factory=dict)
+    """The commits that changed ``baselines/`` without being approvals, and why they are not."""
     source: SettingsInForce | None = None
 
     def is_approval(self, commit: str) -> bool:
@@ -252,11 +253,11 @@ def approved_view(
     first = repo.first_commit(at)
     last_approval: dict[str, str] = {}
     since: dict[str, list[Unapproved]] = {}
-    rejected: set[str] = set()
+    rejected: dict[str, str] = {}
     for commit in log:
         reason = why_not_approval(commit, settings, first)
         if reason is not None:
-            rejected.add(commit.sha)
+            rejected[commit.sha] = reason
         for path in commit.paths:
             if reason is None:
                 last_approval[path] = commit.sha
@@ -273,7 +274,7 @@ def approved_view(
         if committed.get(path) != files.get(path)  # changed and changed back: nothing is in force
     }
     approved_at = {p: s for p, s in last_approval.items() if p in files}
-    return ApprovedView(BlobFiles(repo, files), approved_at, tampered, frozenset(rejected), source)
+    return ApprovedView(BlobFiles(repo, files), approved_at, tampered, rejected, source)
 
 
 def _identity(path: str, documents: Mapping[str, Any], *candidates: bytes | None) -> ResourceId:

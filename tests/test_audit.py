@@ -9,7 +9,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 from tests.conftest import Invoke, write_config
-from tests.test_approval import APPROVERS, MALLORY, WEB, commit_config
+from tests.test_approval import ALICE, APPROVERS, MALLORY, WEB, commit_config
 from tests.test_cli import APPROVER, git, make_public, seed
 
 
@@ -235,3 +235,31 @@ def test_history_show_and_report_on_a_repository_with_runs_approvals_and_acks(
 
 def written_run(repo: Path) -> str:
     return str(json.loads((repo / ".driftwatch/last-run.json").read_text())["run_id"])
+
+
+def test_history_shows_a_non_approvers_ack_as_unapproved_and_keeps_deleted_acks(
+    state_repo: Path, aws: str, invoke: Invoke
+) -> None:
+    c = build(state_repo, aws, invoke)
+    ack = next((state_repo / "baselines/acks").glob("*.json"))
+    # Mallory stretches Alice's acknowledgement; then Alice withdraws it.
+    ack.write_text(ack.read_text().replace("2099-12-31", "2199-12-31"))
+    git(state_repo, *MALLORY, "commit", "-qam", "ack: longer")
+    stretched = git(state_repo, "rev-parse", "HEAD").strip()
+    git(state_repo, "rm", "-q", str(ack))
+    git(state_repo, *ALICE, "commit", "-qm", "ack: withdrawn")
+    withdrawn = git(state_repo, "rev-parse", "HEAD").strip()
+
+    history = json.loads(invoke("-c", c["config"], "history", "team-web", "--format", "json").stdout)
+    acks = [(e["commit"], e["kind"], e["note"]) for e in history["entries"] if e["subject"].startswith("ack")]
+    what = f"s3-bucket-public (finding {c['finding']})"
+    assert acks == [
+        (c["ack"], "ack", f"{what} accepted until 2099-12-31"),
+        (
+            stretched,
+            "unapproved",
+            "not an approval: mallory@example.com is not an approver; no effect "
+            f"({what} accepted until 2199-12-31)",
+        ),
+        (withdrawn, "ack", f"{what} no longer accepted"),
+    ]

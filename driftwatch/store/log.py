@@ -113,6 +113,13 @@ class HistoryLog(GitRepository):
         out: str = self.repo.git.rev_list("--first-parent", "--max-parents=0", at or "HEAD")
         return out.split()[0] if out.split() else None
 
+    def paths_ever(self, root: str) -> list[str]:
+        """Every file that was ever under ``root`` in HEAD's history, deleted ones included."""
+        if self.head() is None:
+            return []
+        out: str = self.repo.git.log("--format=", "--name-only", "--no-renames", "--", root)
+        return sorted({p for p in out.splitlines() if p.strip()})
+
     def commit_before(self, when: datetime, paths: list[str] | None = None) -> str | None:
         """The last commit (of HEAD's history, touching ``paths`` if given) made at or before ``when``."""
         if self.head() is None:
