@@ -504,7 +504,7 @@ def ack(
         raise DriftwatchError("no identity: pass --author 'Name <email>' or set git user.name and user.email")
     last_day = parse_until(until, datetime.now(UTC).date())
     with repo.lock():
-        findings = run_check(repo, approval=config.approval).findings
+        findings = run_check(repo, approval=config.approval, trusted=config.aws.trusted).findings
     chosen = next((f for f in findings if f.id == finding.strip()), None)
     if chosen is None:
         raise ApproveError(
@@ -678,7 +678,7 @@ def report(ctx: click.Context, html_path: Path, since: str | None, until: str | 
     start = _moment(since, "--since", False) or end - timedelta(days=30)
     repo = StateRepo(config.state.repo, warn=_err)
     with repo.lock():
-        current = run_check(repo, approval=config.approval)
+        current = run_check(repo, approval=config.approval, trusted=config.aws.trusted)
     log = period_log(repo, start, end, config.approval)
     text = render_report(current, repo.read_manifest(), log, start, end, now)
     try:

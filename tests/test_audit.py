@@ -8,6 +8,8 @@ import time
 from html.parser import HTMLParser
 from pathlib import Path
 
+import boto3
+
 from tests.conftest import Invoke, write_config
 from tests.test_approval import ALICE, APPROVERS, MALLORY, WEB, commit_config
 from tests.test_cli import APPROVER, git, make_public, seed
@@ -263,3 +265,43 @@ def test_history_shows_a_non_approvers_ack_as_unapproved_and_keeps_deleted_acks(
         ),
         (withdrawn, "ack", f"{what} no longer accepted"),
     ]
+
+
+def test_report_lists_the_findings_check_lists_with_trusted_accounts(
+    state_repo: Path, aws: str, invoke: Invoke, tmp_path: Path
+) -> None:
+    trust = {
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"AWS": "arn:aws:iam::444455556666:root"},
+                "Action": "sts:AssumeRole",
+            }
+        ]
+    }
+    iam = boto3.client("iam", endpoint_url=aws, region_name="us-east-1")
+    iam.create_role(RoleName="partner-access", AssumeRolePolicyDocument=json.dumps(trust))
+    config = write_config(state_repo, aws, ("us-east-1",))
+    config.write_text(
+        config.read_text().replace("trusted_accounts = []", 'trusted_accounts = ["444455556666"]')
+    )
+    assert invoke("-c", str(config), "run").exit_code == 0
+
+    def reported() -> tuple[set[tuple[str, str]], set[tuple[str, str]]]:
+        check = json.loads(invoke("-c", str(config), "check", "--format", "json").stdout)
+        out = tmp_path / "report.html"
+        assert invoke("-c", str(config), "report", "--html", str(out)).exit_code == 0
+        parser = Tables()
+        parser.feed(out.read_text())
+        html = {(r[0], r[1]) for r in parser.rows["findings"] if r[0] != "Rule"}
+        return {(f["rule"], f["resource"]) for f in check["findings"]}, html
+
+    in_check, in_report = reported()
+    assert in_check == in_report
+    assert not any(rule == "iam-role-trust-external" for rule, _ in in_check)
+    config.write_text(
+        config.read_text().replace('trusted_accounts = ["444455556666"]', "trusted_accounts = []")
+    )
+    in_check, in_report = reported()
+    assert in_check == in_report
+    assert ("iam-role-trust-external", "arn:aws:iam::123456789012:role/partner-access") in in_check
