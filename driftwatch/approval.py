@@ -164,7 +164,8 @@ def settings_in_force(repo: StateRepo, settings: ApprovalSettings, at: str | Non
     A config file outside the repository, or not committed, is used as read (the file system
     protects it). A committed one counts as first committed; each later commit that changes its
     [approval] table takes effect only if it is an approval under the table in force before it.
-    One ``git log`` of the file (two when signatures must be checked) and one ``git cat-file``.
+    One ``git log`` of the file (two when signatures must be checked), one ``git cat-file`` and
+    three ``git rev-list``.
     """
     path = _tracked_path(repo, settings.config_file)
     log = repo.baseline_log(path, None, at) if path is not None else []
@@ -180,27 +181,30 @@ def settings_in_force(repo: StateRepo, settings: ApprovalSettings, at: str | Non
             signers = Path(tmp) / "allowed_signers"
             signers.write_text(allowed_signers(every), encoding="utf-8")
             log = repo.baseline_log(path, signers, at)
+    # The table as first committed on HEAD's own line (not on a branch with no common root merged
+    # in, which git may list first) is where trust starts.
+    approved_in = repo.first_change(path, at)
+    in_force = tables.get(approved_in or "")
+    if not isinstance(in_force, ApprovalSettings):
+        return SettingsInForce(settings)
     first = repo.first_commit(at)
-    in_force: ApprovalSettings | None = None
-    approved_in: str | None = None
+    # Only commits built on that one can change it: one from a history with another root (an
+    # orphan branch merged in) was never judged under the table in force (git may list it first).
+    descendants = repo.descendants_changing(approved_in or "", path, at)
     rejected: list[Unapproved] = []
     for commit in log:
         table = tables.get(commit.sha)
-        if in_force is None:
-            if isinstance(table, ApprovalSettings):
-                in_force, approved_in = table, commit.sha
-            continue
         if table == in_force or any(tables.get(p) == table for p in commit.parents):
             continue  # [approval] not changed here (another table, or a merge taking one side's)
         reason = why_not_approval(commit, in_force, first)
+        if commit.sha not in descendants:
+            reason = f"its history does not contain {path}'s first commit {(approved_in or '')[:10]}"
         if reason is None:
             if isinstance(table, ApprovalSettings):  # an approver's file that does not load changes nothing
                 in_force, approved_in, rejected = table, commit.sha, []
             continue
         author = f"{commit.author_name} <{commit.author_email}>"
         rejected.append(Unapproved(path, commit.sha, commit.time, author, commit.subject, reason))
-    if in_force is None:
-        return SettingsInForce(settings)
     committed = tables.get(tip)
     return SettingsInForce(
         replace(in_force, config_file=settings.config_file),
@@ -261,18 +265,22 @@ def approved_view(
         for path in commit.paths:
             if reason is None:
                 last_approval[path] = commit.sha
-                since.pop(path, None)
             else:
                 author = f"{commit.author_name} <{commit.author_email}>"
                 since.setdefault(path, []).append(
                     Unapproved(path, commit.sha, commit.time, author, commit.subject, reason)
                 )
     files = repo.blobs_at(last_approval)  # a file the approval deleted is left out
-    tampered = {
-        path: tuple(changes)
-        for path, changes in sorted(since.items())
-        if committed.get(path) != files.get(path)  # changed and changed back: nothing is in force
-    }
+    tampered: dict[str, tuple[Unapproved, ...]] = {}
+    for path, changes in sorted(since.items()):
+        if committed.get(path) == files.get(path):
+            continue  # changed and changed back: nothing is in force
+        # The unapproved commits the approval did not build on. Unrelated histories (an orphan
+        # branch merged in) are listed in no particular order, so "after it" is not enough.
+        approval = last_approval.get(path)
+        later = tuple(c for c in changes if approval is None or not repo.is_ancestor(c.commit, approval))
+        if later:
+            tampered[path] = later
     approved_at = {p: s for p, s in last_approval.items() if p in files}
     return ApprovedView(BlobFiles(repo, files), approved_at, tampered, rejected, source)
 

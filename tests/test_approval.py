@@ -92,7 +92,10 @@ def test_a_non_approver_edit_is_a_finding_and_drift_is_still_against_the_approve
     )
 
 
-def test_an_orphan_commit_merged_in_is_not_an_approval(state_repo: Path, aws: str, invoke: Invoke) -> None:
+@pytest.mark.parametrize(("with_config", "fast_forward"), [(False, False), (True, False), (False, True)])
+def test_an_orphan_commit_merged_in_is_not_an_approval(
+    state_repo: Path, aws: str, invoke: Invoke, with_config: bool, fast_forward: bool
+) -> None:
     seed(aws)
     config = str(write_config(state_repo, aws, ("us-east-1",), APPROVERS))
     commit_config(state_repo)
@@ -106,21 +109,33 @@ def test_an_orphan_commit_merged_in_is_not_an_approval(state_repo: Path, aws: st
     git(state_repo, "rm", "-rqf", "--cached", ".")
     (state_repo / "baselines" / WEB).write_text(public)
     git(state_repo, "add", f"baselines/{WEB}")
+    if with_config:  # and a config that lists her as an approver
+        (state_repo / "driftwatch.toml").write_text(Path(config).read_text() + MALLORY_APPROVER)
+        git(state_repo, "add", "driftwatch.toml")
     git(state_repo, *MALLORY, "commit", "-qm", "baseline")
     orphan = git(state_repo, "rev-parse", "HEAD").strip()
-    git(state_repo, "clean", "-qfdx", "-e", ".driftwatch", "-e", "driftwatch.toml")
-    git(state_repo, "checkout", "-qf", "main")
-    git(
-        state_repo, *MALLORY, "merge", "-q", "--allow-unrelated-histories", "-X", "theirs", "-m", "merge", "x"
-    )
+    git(state_repo, "clean", "-qfdx", "-e", ".driftwatch")
+    merge = ("merge", "-q", "--allow-unrelated-histories", "-m", "merge")
+    if fast_forward:  # main merged into hers, then main moved there: her commit roots the first parents
+        git(state_repo, "checkout", "-qf", "x")
+        git(state_repo, *MALLORY, *merge, "-X", "ours", "main")
+        git(state_repo, "checkout", "-qf", "main")
+        git(state_repo, "merge", "-q", "--ff-only", "x")
+    else:
+        git(state_repo, "checkout", "-qf", "main")
+        git(state_repo, *MALLORY, *merge, "-X", "theirs", "x")
     assert (state_repo / "baselines" / WEB).read_text() == public
 
-    report = json.loads(invoke("-c", config, "check", "--format", "json").stdout)
+    checked = invoke("-c", config, "check", "--format", "json")
+    assert checked.exit_code == 2, checked.stderr
+    report = json.loads(checked.stdout)
     found = {(f["rule"], f["resource"]) for f in report["findings"]}
     assert ("baseline-tampered", "arn:aws:s3:::team-web") in found
     assert ("s3-bucket-public", "arn:aws:s3:::team-web") in found  # the approved baseline still counts
-    tampered = next(f for f in report["findings"] if f["rule"] == "baseline-tampered")
-    assert f"commit {orphan[:10]} by Mallory <mallory@example.com>" in tampered["message"]
+    tampered = {f["resource"]: f["message"] for f in report["findings"] if f["rule"] == "baseline-tampered"}
+    hers = {r for r, m in tampered.items() if f"commit {orphan[:10]} by Mallory <mallory@example.com>" in m}
+    config_file = "git:state:global:baseline/file/driftwatch.toml"
+    assert set(tampered) == hers == {"arn:aws:s3:::team-web", *([config_file] if with_config else [])}
 
 
 MALLORY_APPROVER = '\n[[approval.approvers]]\nname = "Mallory"\nemail = "mallory@example.com"\n'
