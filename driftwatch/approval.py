@@ -165,7 +165,7 @@ def settings_in_force(repo: StateRepo, settings: ApprovalSettings, at: str | Non
     protects it). A committed one counts as first committed; each later commit that changes its
     [approval] table takes effect only if it is an approval under the table in force before it.
     One ``git log`` of the file (two when signatures must be checked), one ``git cat-file`` and
-    three ``git rev-list``.
+    two or three ``git rev-list``.
     """
     path = _tracked_path(repo, settings.config_file)
     log = repo.baseline_log(path, None, at) if path is not None else []
@@ -181,27 +181,28 @@ def settings_in_force(repo: StateRepo, settings: ApprovalSettings, at: str | Non
             signers = Path(tmp) / "allowed_signers"
             signers.write_text(allowed_signers(every), encoding="utf-8")
             log = repo.baseline_log(path, signers, at)
-    # The table as first committed on HEAD's own line (not on a branch with no common root merged
-    # in, which git may list first) is where trust starts.
-    approved_in = repo.first_change(path, at)
+    # Trust starts at the repository's first commit (see ``first_commit``): the table as first
+    # committed in the history built on it. A commit from a history with another root (an orphan
+    # branch merged in) never changes the table: it was never judged under the one in force.
+    first = repo.first_commit(at) or ""
+    built_on = repo.descendants_changing(first, path, at) | {first}
+    approved_in = next((c.sha for c in log if c.sha in built_on), None)
     in_force = tables.get(approved_in or "")
     if not isinstance(in_force, ApprovalSettings):
         return SettingsInForce(settings)
-    first = repo.first_commit(at)
-    # Only commits built on that one can change it: one from a history with another root (an
-    # orphan branch merged in) was never judged under the table in force (git may list it first).
-    descendants = repo.descendants_changing(approved_in or "", path, at)
     rejected: list[Unapproved] = []
     for commit in log:
         table = tables.get(commit.sha)
         if table == in_force or any(tables.get(p) == table for p in commit.parents):
             continue  # [approval] not changed here (another table, or a merge taking one side's)
         reason = why_not_approval(commit, in_force, first)
-        if commit.sha not in descendants:
-            reason = f"its history does not contain {path}'s first commit {(approved_in or '')[:10]}"
+        if commit.sha not in built_on:
+            reason = f"its history does not contain the repository's first commit {first[:10]}"
         if reason is None:
             if isinstance(table, ApprovalSettings):  # an approver's file that does not load changes nothing
-                in_force, approved_in, rejected = table, commit.sha, []
+                in_force, approved_in = table, commit.sha
+                # It settles the rejected changes it was built on, not those of a history merged later.
+                rejected = [u for u in rejected if not repo.is_ancestor(u.commit, commit.sha)]
             continue
         author = f"{commit.author_name} <{commit.author_email}>"
         rejected.append(Unapproved(path, commit.sha, commit.time, author, commit.subject, reason))

@@ -92,7 +92,9 @@ def test_a_non_approver_edit_is_a_finding_and_drift_is_still_against_the_approve
     )
 
 
-@pytest.mark.parametrize(("with_config", "fast_forward"), [(False, False), (True, False), (False, True)])
+@pytest.mark.parametrize(
+    ("with_config", "fast_forward"), [(False, False), (True, False), (False, True), (True, True)]
+)
 def test_an_orphan_commit_merged_in_is_not_an_approval(
     state_repo: Path, aws: str, invoke: Invoke, with_config: bool, fast_forward: bool
 ) -> None:

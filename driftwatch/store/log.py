@@ -129,13 +129,6 @@ class HistoryLog(GitRepository):
         chain: str = self.repo.git.rev_list("--first-parent", "--max-parents=0", at or "HEAD")
         return chain.split()[0] if chain.split() else None
 
-    def first_change(self, path: str, at: str | None = None) -> str | None:
-        """The oldest commit of HEAD's (or ``at``'s) first-parent chain that changed ``path``."""
-        if self.head() is None:
-            return None
-        out: str = self.repo.git.rev_list("--first-parent", "--reverse", at or "HEAD", "--", path)
-        return out.split()[0] if out.split() else None
-
     def descendants_changing(self, start: str, path: str, at: str | None = None) -> set[str]:
         """The commits of HEAD's (or ``at``'s) history that descend from ``start`` and change ``path``."""
         out: str = self.repo.git.rev_list(
