@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 
 from driftwatch import __version__
-from driftwatch.approval import approved_view
-from driftwatch.approve import ApproveError, check_approver
+from driftwatch.approval import approved_view, settings_in_force
+from driftwatch.approve import ApproveError, check_approver, not_counted
 from driftwatch.config import NO_APPROVERS, ApprovalSettings
 from driftwatch.errors import BaselineError
 from driftwatch.layout import BASELINES
@@ -41,6 +41,14 @@ def parse_until(text: str, today: date) -> date:
     return until
 
 
+@dataclass(frozen=True)
+class Acknowledged:
+    """The commit that records an acknowledgement, and why it does not count after all (if so)."""
+
+    commit: str
+    not_counted: str | None = None
+
+
 def acknowledge(
     repo: StateRepo,
     finding: Finding,
@@ -48,13 +56,19 @@ def acknowledge(
     reason: str,
     until: date,
     author: tuple[str, str],
+    reviewed_by: Sequence[str] = (),
     approval: ApprovalSettings = NO_APPROVERS,
-) -> str:
-    """Record that ``finding`` is accepted until ``until``, in one commit by ``author``."""
+) -> Acknowledged:
+    """Record that ``finding`` is accepted until ``until``, in one commit by ``author``.
+
+    Like an approval, the commit is checked as every later check will check it: a missing or
+    wrong signature shows at once in ``not_counted``.
+    """
     if not reason.strip():
         raise ApproveError("--reason is required: say why this finding is accepted")
     name, email = author
-    check_approver(approval, name, email, ())
+    approval = settings_in_force(repo, approval).settings
+    check_approver(approval, name, email, reviewed_by)
     now = datetime.now(UTC).replace(microsecond=0)
     document = {
         "finding": finding.id,
@@ -76,6 +90,7 @@ def acknowledge(
             f"! [{finding.severity}] {finding.message}",
             "",
             f"Acknowledged-by: {name} <{email}>",
+            *(f"Reviewed-by: {r}" for r in reviewed_by),
             f"Reason: {document['reason']}",
             f"Until: {until.isoformat()}",
             f"Driftwatch-Finding: {finding.id}",
@@ -86,7 +101,8 @@ def acknowledge(
     with repo.lock():
         repo.write(path, file_text(document))
         repo.commit(message + "\n", [path], name, email, sign=approval.require_signed)
-    return repo.head() or ""
+        head = repo.head() or ""
+        return Acknowledged(head, not_counted(repo, approval, head))
 
 
 def read_acks(

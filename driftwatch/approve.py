@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from driftwatch import __version__
-from driftwatch.approval import approved_view, approver_for
+from driftwatch.approval import approved_view, approver_for, settings_in_force
 from driftwatch.compare import diff_configs, pinned
 from driftwatch.config import NO_APPROVERS, ApprovalSettings
 from driftwatch.errors import DriftwatchError
@@ -145,6 +145,7 @@ def approve(
     if not reason.strip():
         raise ApproveError("--reason is required: say why this state is approved")
     name, email = author
+    approval = settings_in_force(repo, approval).settings
     check_approver(approval, name, email, reviewed_by)
     with repo.lock():
         documents = repo.read_documents()
@@ -211,7 +212,7 @@ def approve(
             tuple(approved),
             tuple(removed),
             accepted,
-            _not_counted(repo, approval, head),
+            not_counted(repo, approval, head),
             only,
             tuple(skipped),
         )
@@ -278,7 +279,7 @@ def check_approver(approval: ApprovalSettings, name: str, email: str, reviewed_b
         raise ApproveError("[approval] two_person = true: name a second approver with --reviewed-by")
 
 
-def _not_counted(repo: StateRepo, approval: ApprovalSettings, commit: str | None) -> str | None:
+def not_counted(repo: StateRepo, approval: ApprovalSettings, commit: str | None) -> str | None:
     """Check the new commit as every later check will: signing set-up mistakes show at once."""
     if commit is None or not approval.enforced:
         return None

@@ -60,8 +60,8 @@ def period_log(
         shown = tuple(p for p in paths if not p.endswith("/manifest.json"))
         reason = info.reason
         if kind == "unapproved":
-            why = [u.reason for us in view.tampered.values() for u in us if u.commit == info.sha]
-            reason = f"not an approval: {why[0]}" if why else "not an approval"
+            why = view.rejected.get(info.sha)
+            reason = f"not an approval: {why}" if why else "not an approval"
         entries.append(
             LogEntry(info.sha, info.time.astimezone(UTC), author, kind, info.subject, reason, shown)
         )

@@ -28,6 +28,7 @@ from driftwatch.report_json import report_json
 
 if TYPE_CHECKING:
     from driftwatch.runner import RunResult
+    from driftwatch.store import StateRepo
 
 EXIT_OK, EXIT_ERROR, EXIT_FINDINGS = 0, 1, 2
 SEVERITIES = click.Choice([str(s) for s in Severity], case_sensitive=False)
@@ -87,6 +88,19 @@ def _config_path(value: str | None) -> Path:
 def _load(ctx: click.Context) -> Config:
     config: Config = load_config(_config_path(ctx.obj["config"]))
     return config
+
+
+def _warn_uncommitted_approval(config: Config, repo: StateRepo) -> None:
+    """Say so when the config file's [approval] is an uncommitted edit, which does not count."""
+    from driftwatch.approval import settings_in_force
+
+    source = settings_in_force(repo, config.approval)
+    if source.on_disk_differs:
+        _err(
+            f"warning: {config.path}: [approval] differs from the committed one, which is the one in force "
+            f"(approved in commit {(source.approved_in or '')[:10]}); an approver commits a change for it "
+            "to take effect"
+        )
 
 
 @click.group(epilog=EPILOG)
@@ -408,6 +422,7 @@ def approve(
         raise click.UsageError("pass either resources and findings or --all, not both")
     config = _load(ctx)
     repo = StateRepo(config.state.repo, warn=_err)
+    _warn_uncommitted_approval(config, repo)
     identity = parse_author(author) if author else repo.identity()
     if identity is None:
         raise DriftwatchError(
@@ -467,10 +482,24 @@ def approve(
     "--until", "until", required=True, metavar="DATE", help="The last day (YYYY-MM-DD, UTC) it is accepted."
 )
 @click.option(
+    "--reviewed-by",
+    "reviewed_by",
+    multiple=True,
+    metavar="'NAME <EMAIL>'",
+    help="The second approver who reviewed this (Reviewed-by: trailer; required by [approval] two_person).",
+)
+@click.option(
     "--author", metavar="'NAME <EMAIL>'", help="Who accepts it [default: git's user.name and user.email]."
 )
 @click.pass_context
-def ack(ctx: click.Context, finding: str, reason: str, until: str, author: str | None) -> None:
+def ack(
+    ctx: click.Context,
+    finding: str,
+    reason: str,
+    until: str,
+    reviewed_by: tuple[str, ...],
+    author: str | None,
+) -> None:
     """Accept FINDING (its id) until a date: reported with who and why, not alerted, in one commit."""
     from datetime import UTC, datetime
 
@@ -481,24 +510,41 @@ def ack(ctx: click.Context, finding: str, reason: str, until: str, author: str |
 
     config = _load(ctx)
     repo = StateRepo(config.state.repo, warn=_err)
+    _warn_uncommitted_approval(config, repo)
     identity = parse_author(author) if author else repo.identity()
     if identity is None:
         raise DriftwatchError("no identity: pass --author 'Name <email>' or set git user.name and user.email")
     last_day = parse_until(until, datetime.now(UTC).date())
     with repo.lock():
-        findings = run_check(repo, approval=config.approval).findings
+        findings = run_check(repo, approval=config.approval, trusted=config.aws.trusted).findings
     chosen = next((f for f in findings if f.id == finding.strip()), None)
     if chosen is None:
         raise ApproveError(
             f"{finding}: no current finding has this id (`driftwatch check --format json` lists them)"
         )
-    commit = acknowledge(
-        repo, chosen, reason=reason, until=last_day, author=identity, approval=config.approval
+    done = acknowledge(
+        repo,
+        chosen,
+        reason=reason,
+        until=last_day,
+        author=identity,
+        reviewed_by=reviewed_by,
+        approval=config.approval,
     )
     _out(
         f"Acknowledged {chosen.rule} on {chosen.resource.key} until {last_day.isoformat()} "
-        f"as {identity[0]} <{identity[1]}> in commit {commit[:10]}; it is not alerted until then."
+        f"as {identity[0]} <{identity[1]}> in commit {done.commit[:10]}; "
+        + (
+            "it is not alerted until then."
+            if done.not_counted is None
+            else "it is still alerted (see below)."
+        )
     )
+    if done.not_counted:
+        _err(
+            f"warning: commit {done.commit[:10]} does not count as an approval: {done.not_counted}; "
+            "fix git's signing set-up (user.signingkey, gpg.format) and acknowledge again"
+        )
 
 
 def _moment(value: str | None, option: str, end_of_day: bool) -> datetime | None:
@@ -644,7 +690,7 @@ def report(ctx: click.Context, html_path: Path, since: str | None, until: str | 
     start = _moment(since, "--since", False) or end - timedelta(days=30)
     repo = StateRepo(config.state.repo, warn=_err)
     with repo.lock():
-        current = run_check(repo, approval=config.approval)
+        current = run_check(repo, approval=config.approval, trusted=config.aws.trusted)
     log = period_log(repo, start, end, config.approval)
     text = render_report(current, repo.read_manifest(), log, start, end, now)
     try:

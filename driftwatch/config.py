@@ -175,11 +175,14 @@ class ApprovalSettings:
     """Who may approve baselines, and what an approval commit must carry.
 
     With no approvers every commit to ``baselines/`` counts as an approval (no protection).
+    ``config_file`` is the file they were read from: when the state repository tracks it, the
+    settings in force are the committed ones that approvers approved (see approval.py).
     """
 
     approvers: tuple[Approver, ...] = ()
     require_signed: bool = False
     two_person: bool = False
+    config_file: Path | None = field(default=None, compare=False)
 
     @property
     def enforced(self) -> bool:
@@ -545,7 +548,7 @@ def parse_config(raw: Mapping[str, Any], path: Path) -> Config:
     every = schedule.take("every", str, "15m", _interval_check)
     schedule.finish()
 
-    approval = _load_approval(path, root.take("approval", dict, {}))
+    approval = _load_approval(path, root.take("approval", dict, {}), path.resolve())
 
     from driftwatch.collectors.saas.settings import parse_saas  # the SaaS side knows its own tables
 
@@ -707,7 +710,16 @@ def _date_check(text: str) -> str | None:
     return None if re.fullmatch(r"\d{4}-\d{2}-\d{2}", text) else f"{text!r} is not a date (YYYY-MM-DD)"
 
 
-def _load_approval(path: Path, data: Any) -> ApprovalSettings:
+def approval_from_text(text: str, path: Path) -> ApprovalSettings:
+    """The [approval] table of a config file's text (as committed); ConfigError if it is not valid."""
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path.name}: not valid TOML: {exc}") from None
+    return _load_approval(path, raw.get("approval", {}), path)
+
+
+def _load_approval(path: Path, data: Any, source: Path | None = None) -> ApprovalSettings:
     table = _Table(path, "approval", data)
     require_signed = table.take("require_signed", bool, False)
     two_person = table.take("two_person", bool, False)
@@ -740,7 +752,7 @@ def _load_approval(path: Path, data: Any) -> ApprovalSettings:
         raise table.error(
             "two_person", "needs at least two approvers: a second one must review each approval"
         )
-    return ApprovalSettings(tuple(approvers), require_signed, two_person)
+    return ApprovalSettings(tuple(approvers), require_signed, two_person, source)
 
 
 def _organization_check(text: str) -> str | None:

@@ -51,13 +51,9 @@ def resource_history(
     """The timeline of the resource named by ``spec``, oldest first, between ``since`` and ``until``."""
     identity = find_resource(repo, spec)
     view = approved_view(repo, approval)
-    acks = {
-        path: doc
-        for path, data in repo.committed_files(ACKS).items()
-        if isinstance(doc := _json(data), dict) and doc.get("resource") == identity.key
-    }
     paths = {snapshot_path(identity): "snapshot", baseline_path(identity): "approval"}
-    paths.update(dict.fromkeys(acks, "ack"))
+    # Every acknowledgement file ever, deleted ones included; those of other resources are skipped below.
+    paths.update(dict.fromkeys(repo.paths_ever(ACKS), "ack"))
     entries = []
     # One log over every file keeps git's order: commits made within one second stay in order.
     # It carries the blob ids before and after each commit; all of them are read at once.
@@ -72,14 +68,17 @@ def resource_history(
                 continue
             old, new = blobs[path]
             if kind == "ack":
-                doc = _json(contents.get(new) if new else None) or {}
-                accepted = (
-                    f"{doc.get('rule')} (finding {doc.get('finding')}) accepted until {doc.get('until')}"
+                doc = _json(contents.get(new or old or "")) or {}
+                if not isinstance(doc, dict) or doc.get("resource") != identity.key:
+                    continue
+                what = f"{doc.get('rule')} (finding {doc.get('finding')})"
+                told = f"{what} accepted until {doc.get('until')}" if new else f"{what} no longer accepted"
+                if not view.is_approval(info.sha):
+                    kind, told = "unapproved", f"{_why(view, info.sha)} ({told})"
+                reason = doc.get("reason") if kind == "ack" and new else None
+                entries.append(
+                    HistoryEntry(info.sha, info.time, author, kind, info.subject, (), reason, told)
                 )
-                entry = HistoryEntry(
-                    info.sha, info.time, author, kind, info.subject, (), doc.get("reason"), accepted
-                )
-                entries.append(entry)
                 continue
             against: Against = "previous" if kind == "snapshot" else "baseline"
             try:
@@ -90,7 +89,7 @@ def resource_history(
                 changes = (Change(identity, "(unreadable)", None, str(exc), against),)
             note: str | None = None
             if kind == "approval" and not view.is_approval(info.sha):
-                kind, note = "unapproved", _why(repo, view, path, info.sha)
+                kind, note = "unapproved", _why(view, info.sha)
             reason = info.reason if kind == "approval" else None
             entries.append(
                 HistoryEntry(info.sha, info.time, author, kind, info.subject, changes, reason, note)
@@ -98,11 +97,9 @@ def resource_history(
     return identity, entries
 
 
-def _why(repo: StateRepo, view: ApprovedView, path: str, sha: str) -> str:
-    for change in view.tampered.get(path, ()):
-        if change.commit == sha:
-            return f"not an approval: {change.reason}; no effect"
-    return "not an approval; no effect"
+def _why(view: ApprovedView, sha: str) -> str:
+    reason = view.rejected.get(sha)
+    return f"not an approval: {reason}; no effect" if reason else "not an approval; no effect"
 
 
 def _json(data: bytes | None) -> Any:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import Any
 
 from driftwatch.ack import ack_path, mark_acknowledged, read_acks
 from driftwatch.approval import approved_view
@@ -13,7 +14,8 @@ from driftwatch.defaults import initial_files
 from driftwatch.model import Finding, Notification, ResourceId, RunReport, Severity
 from driftwatch.store import StateRepo, init_repo
 from tests.conftest import Invoke, write_config
-from tests.test_cli import git
+from tests.test_approval import APPROVERS, _key, commit_config
+from tests.test_cli import APPROVER, git, seed
 
 BUCKET = ResourceId("aws", "123456789012", "global", "s3/bucket", "site", "arn:aws:s3:::site")
 PUBLIC = Finding("s3-bucket-public", Severity.CRITICAL, BUCKET, "bucket site is public (read)", "guardrail")
@@ -109,3 +111,67 @@ def test_check_config_names_a_malformed_acknowledgement(tmp_path: Path, invoke: 
         f'driftwatch: {ack_path(PUBLIC.id)}: "until" or "at" is not a date: '
         "Invalid isoformat string: 'next week'\n",
     )
+
+
+BOB = '\n[[approval.approvers]]\nname = "Bob"\nemail = "bob@example.com"\n'
+
+
+def _a_finding(invoke: Invoke, config: str) -> dict[str, Any]:
+    report = json.loads(invoke("-c", config, "check", "--format", "json").stdout)
+    return next(f for f in report["findings"] if f["resource"] == "arn:aws:s3:::team-web")  # type: ignore[no-any-return]
+
+
+def test_ack_with_two_person_names_its_reviewer(state_repo: Path, aws: str, invoke: Invoke) -> None:
+    seed(aws)
+    config = write_config(state_repo, aws, ("us-east-1",), APPROVERS + BOB)
+    config.write_text(config.read_text().replace("two_person = false", "two_person = true"))
+    commit_config(state_repo)
+    assert invoke("-c", str(config), "run").exit_code == 0
+    finding = _a_finding(invoke, str(config))
+    ack = ("-c", str(config), "ack", finding["id"], "--reason", "known", "--until", "2099-12-31")
+    alone = invoke(*ack, "--author", APPROVER)
+    assert (alone.exit_code, alone.stderr) == (
+        1,
+        "driftwatch: [approval] two_person = true: name a second approver with --reviewed-by\n",
+    )
+    reviewed = invoke(*ack, "--author", APPROVER, "--reviewed-by", "Bob <bob@example.com>")
+    assert reviewed.exit_code == 0 and reviewed.stderr == "", reviewed.stderr
+    assert reviewed.stdout.endswith("it is not alerted until then.\n")
+    assert "Reviewed-by: Bob <bob@example.com>" in git(state_repo, "log", "-1", "--format=%B")
+    assert _a_finding(invoke, str(config))["acknowledged"]["by"] == APPROVER
+
+
+def test_ack_says_when_its_commit_does_not_count(
+    state_repo: Path, aws: str, invoke: Invoke, tmp_path: Path
+) -> None:
+    seed(aws)
+    _, alice_pub = _key(tmp_path, "alice")
+    eve_key, _ = _key(tmp_path, "eve")
+    signed = APPROVERS + f'signing_keys = ["{alice_pub}"]\n'
+    config = write_config(state_repo, aws, ("us-east-1",), signed)
+    config.write_text(config.read_text().replace("require_signed = false", "require_signed = true"))
+    commit_config(state_repo)
+    assert invoke("-c", str(config), "run").exit_code == 0
+    git(state_repo, "config", "gpg.format", "ssh")
+    git(state_repo, "config", "user.signingkey", str(eve_key))
+    finding = _a_finding(invoke, str(config))
+    done = invoke(
+        "-c",
+        str(config),
+        "ack",
+        finding["id"],
+        "--reason",
+        "known",
+        "--until",
+        "2099-12-31",
+        "--author",
+        APPROVER,
+    )
+    assert done.exit_code == 0
+    assert done.stdout.endswith("it is still alerted (see below).\n")
+    commit = git(state_repo, "rev-parse", "--short=10", "HEAD").strip()
+    assert done.stderr.startswith(
+        f"driftwatch: warning: commit {commit} does not count as an approval: signed with a key that is not "
+        "alice@example.com's"
+    )
+    assert _a_finding(invoke, str(config))["acknowledged"] is None

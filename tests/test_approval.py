@@ -23,6 +23,13 @@ email = "alice@example.com"
 """
 WEB = "aws/123456789012/global/s3/bucket/team-web.json"
 MALLORY = ("-c", "user.name=Mallory", "-c", "user.email=mallory@example.com")
+ALICE = ("-c", "user.name=Alice Admin", "-c", "user.email=alice@example.com")
+
+
+def commit_config(repo: Path, who: tuple[str, ...] = ALICE, message: str = "approvers") -> str:
+    """Commit the config file as ``who`` (the committed [approval] table is the one in force)."""
+    git(repo, *who, "commit", "-qm", message, "driftwatch.toml")
+    return git(repo, "rev-parse", "HEAD").strip()
 
 
 def test_a_non_approver_edit_is_a_finding_and_drift_is_still_against_the_approved_baseline(
@@ -30,6 +37,7 @@ def test_a_non_approver_edit_is_a_finding_and_drift_is_still_against_the_approve
 ) -> None:
     seed(aws)
     config = str(write_config(state_repo, aws, ("us-east-1",), APPROVERS))
+    commit_config(state_repo)
     assert invoke("-c", config, "run").exit_code == 0
     assert (
         invoke("-c", config, "approve", "--all", "--reason", "reviewed", "--author", APPROVER).exit_code == 0
@@ -81,6 +89,141 @@ def test_a_non_approver_edit_is_a_finding_and_drift_is_still_against_the_approve
         1,
         "driftwatch: Mallory <mallory@example.com> is not an approver ([approval] approvers in the "
         "config); this commit would not count as an approval",
+    )
+
+
+@pytest.mark.parametrize(
+    ("with_config", "fast_forward"), [(False, False), (True, False), (False, True), (True, True)]
+)
+def test_an_orphan_commit_merged_in_is_not_an_approval(
+    state_repo: Path, aws: str, invoke: Invoke, with_config: bool, fast_forward: bool
+) -> None:
+    seed(aws)
+    config = str(write_config(state_repo, aws, ("us-east-1",), APPROVERS))
+    commit_config(state_repo)
+    assert invoke("-c", config, "run").exit_code == 0
+    assert invoke("-c", config, "approve", "--all", "--reason", "ok", "--author", APPROVER).exit_code == 0
+    make_public(aws, "team-web")
+    assert invoke("-c", config, "collect").exit_code == 0
+    public = (state_repo / "snapshots" / WEB).read_text()
+    # Mallory's parentless commit holds only her baseline; merged in, her version wins.
+    git(state_repo, "checkout", "-q", "--orphan", "x")
+    git(state_repo, "rm", "-rqf", "--cached", ".")
+    (state_repo / "baselines" / WEB).write_text(public)
+    git(state_repo, "add", f"baselines/{WEB}")
+    if with_config:  # and a config that lists her as an approver
+        (state_repo / "driftwatch.toml").write_text(Path(config).read_text() + MALLORY_APPROVER)
+        git(state_repo, "add", "driftwatch.toml")
+    git(state_repo, *MALLORY, "commit", "-qm", "baseline")
+    orphan = git(state_repo, "rev-parse", "HEAD").strip()
+    git(state_repo, "clean", "-qfdx", "-e", ".driftwatch")
+    merge = ("merge", "-q", "--allow-unrelated-histories", "-m", "merge")
+    if fast_forward:  # main merged into hers, then main moved there: her commit roots the first parents
+        git(state_repo, "checkout", "-qf", "x")
+        git(state_repo, *MALLORY, *merge, "-X", "ours", "main")
+        git(state_repo, "checkout", "-qf", "main")
+        git(state_repo, "merge", "-q", "--ff-only", "x")
+    else:
+        git(state_repo, "checkout", "-qf", "main")
+        git(state_repo, *MALLORY, *merge, "-X", "theirs", "x")
+    assert (state_repo / "baselines" / WEB).read_text() == public
+
+    checked = invoke("-c", config, "check", "--format", "json")
+    assert checked.exit_code == 2, checked.stderr
+    report = json.loads(checked.stdout)
+    found = {(f["rule"], f["resource"]) for f in report["findings"]}
+    assert ("baseline-tampered", "arn:aws:s3:::team-web") in found
+    assert ("s3-bucket-public", "arn:aws:s3:::team-web") in found  # the approved baseline still counts
+    tampered = {f["resource"]: f["message"] for f in report["findings"] if f["rule"] == "baseline-tampered"}
+    hers = {r for r, m in tampered.items() if f"commit {orphan[:10]} by Mallory <mallory@example.com>" in m}
+    config_file = "git:state:global:baseline/file/driftwatch.toml"
+    assert set(tampered) == hers == {"arn:aws:s3:::team-web", *([config_file] if with_config else [])}
+
+
+MALLORY_APPROVER = '\n[[approval.approvers]]\nname = "Mallory"\nemail = "mallory@example.com"\n'
+
+
+def test_the_approvers_are_those_approvers_approved_in_the_committed_config(
+    state_repo: Path, aws: str, invoke: Invoke
+) -> None:
+    seed(aws)
+    config = write_config(state_repo, aws, ("us-east-1",), APPROVERS)
+    listed = commit_config(state_repo)
+    assert invoke("-c", str(config), "run").exit_code == 0
+    assert (
+        invoke("-c", str(config), "approve", "--all", "--reason", "ok", "--author", APPROVER).exit_code == 0
+    )
+    make_public(aws, "team-web")
+    assert invoke("-c", str(config), "collect").exit_code == 0
+    # Mallory lists herself as an approver in the same commit as her baseline edit.
+    shutil.copy(state_repo / "snapshots" / WEB, state_repo / "baselines" / WEB)
+    config.write_text(config.read_text() + MALLORY_APPROVER)
+    git(state_repo, *MALLORY, "commit", "-qam", "baseline update")
+    tamper = git(state_repo, "rev-parse", "HEAD").strip()
+
+    result = invoke("-c", str(config), "check", "--format", "json")
+    report = json.loads(result.stdout)
+    found = {(f["rule"], f["resource"]) for f in report["findings"]}
+    assert {
+        ("baseline-tampered", "git:state:global:baseline/file/driftwatch.toml"),
+        ("baseline-tampered", "arn:aws:s3:::team-web"),
+        ("s3-bucket-public", "arn:aws:s3:::team-web"),  # drift is still against Alice's approval
+    } <= found
+    day = git(state_repo, "log", "-1", "--format=%as").strip()
+    assert [f["message"] for f in report["findings"] if f["resource"].endswith("driftwatch.toml")] == [
+        f"driftwatch.toml: its [approval] table (who may approve) was changed without approval: commit "
+        f"{tamper[:10]} by Mallory <mallory@example.com> on {day} (mallory@example.com is not an approver); "
+        f"the [approval] settings approved in commit {listed[:10]} stay in force"
+    ]
+    refused = invoke(
+        "-c", str(config), "approve", "team-web", "--reason", "x", "--author", "Mallory <mallory@example.com>"
+    )
+    assert refused.exit_code == 1 and "is not an approver" in refused.stderr
+
+    # Alice approves the list with Mallory on it: from then on, Mallory's approvals count.
+    git(state_repo, *ALICE, "revert", "--no-edit", tamper)
+    config.write_text(config.read_text() + MALLORY_APPROVER)
+    commit_config(state_repo, message="approvers: Mallory")
+    after = json.loads(invoke("-c", str(config), "check", "--format", "json").stdout)
+    assert [f for f in after["findings"] if f["rule"] == "baseline-tampered"] == []
+    assert (
+        invoke(
+            "-c",
+            str(config),
+            "approve",
+            "team-web",
+            "--reason",
+            "ok",
+            "--author",
+            "Mallory <mallory@example.com>",
+        ).exit_code
+        == 0
+    )
+    final = json.loads(invoke("-c", str(config), "check", "--format", "json").stdout)
+    assert [f["rule"] for f in final["findings"] if f["resource"] == "arn:aws:s3:::team-web"] == []
+
+
+def test_an_uncommitted_change_of_the_approvers_is_not_used_and_is_reported(
+    state_repo: Path, aws: str, invoke: Invoke
+) -> None:
+    seed(aws)
+    config = write_config(state_repo, aws, ("us-east-1",), APPROVERS)
+    listed = commit_config(state_repo)
+    assert invoke("-c", str(config), "run").exit_code == 0
+    config.write_text(config.read_text() + MALLORY_APPROVER)  # not committed
+    report = json.loads(invoke("-c", str(config), "check", "--format", "json").stdout)
+    assert [f["message"] for f in report["findings"] if f["rule"] == "baseline-tampered"] == [
+        "driftwatch.toml: the [approval] table in the working tree is not the committed one and is not used; "
+        f"the [approval] settings approved in commit {listed[:10]} stay in force. An approver makes a "
+        "change take effect by committing it"
+    ]
+    refused = invoke(
+        "-c", str(config), "approve", "--all", "--reason", "x", "--author", "Mallory <mallory@example.com>"
+    )
+    assert refused.exit_code == 1
+    assert refused.stderr.splitlines()[0] == (
+        f"driftwatch: warning: {config}: [approval] differs from the committed one, which is the one in "
+        f"force (approved in commit {listed[:10]}); an approver commits a change for it to take effect"
     )
 
 
@@ -176,6 +319,7 @@ def test_approve_signs_when_required_and_says_when_the_commit_does_not_count(
     )
     config = write_config(state_repo, aws, ("us-east-1",), approvers)
     config.write_text(config.read_text().replace("require_signed = false", "require_signed = true"))
+    commit_config(state_repo)
     assert invoke("-c", str(config), "collect").exit_code == 0
     git(state_repo, "config", "gpg.format", "ssh")
     git(state_repo, "config", "user.signingkey", str(eve_key))

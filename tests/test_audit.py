@@ -8,8 +8,10 @@ import time
 from html.parser import HTMLParser
 from pathlib import Path
 
+import boto3
+
 from tests.conftest import Invoke, write_config
-from tests.test_approval import APPROVERS, MALLORY, WEB
+from tests.test_approval import ALICE, APPROVERS, MALLORY, WEB, commit_config
 from tests.test_cli import APPROVER, git, make_public, seed
 
 
@@ -60,6 +62,7 @@ def build(state_repo: Path, aws: str, invoke: Invoke) -> dict[str, str]:
     The runs and the approval are made in different seconds, as they are in life."""
     seed(aws)
     config = str(write_config(state_repo, aws, ("us-east-1",), APPROVERS))
+    commit_config(state_repo)
     commits = {}
     assert invoke("-c", config, "run").exit_code == 0
     commits["run1"] = git(state_repo, "rev-parse", "HEAD").strip()
@@ -234,3 +237,71 @@ def test_history_show_and_report_on_a_repository_with_runs_approvals_and_acks(
 
 def written_run(repo: Path) -> str:
     return str(json.loads((repo / ".driftwatch/last-run.json").read_text())["run_id"])
+
+
+def test_history_shows_a_non_approvers_ack_as_unapproved_and_keeps_deleted_acks(
+    state_repo: Path, aws: str, invoke: Invoke
+) -> None:
+    c = build(state_repo, aws, invoke)
+    ack = next((state_repo / "baselines/acks").glob("*.json"))
+    # Mallory stretches Alice's acknowledgement; then Alice withdraws it.
+    ack.write_text(ack.read_text().replace("2099-12-31", "2199-12-31"))
+    git(state_repo, *MALLORY, "commit", "-qam", "ack: longer")
+    stretched = git(state_repo, "rev-parse", "HEAD").strip()
+    git(state_repo, "rm", "-q", str(ack))
+    git(state_repo, *ALICE, "commit", "-qm", "ack: withdrawn")
+    withdrawn = git(state_repo, "rev-parse", "HEAD").strip()
+
+    history = json.loads(invoke("-c", c["config"], "history", "team-web", "--format", "json").stdout)
+    acks = [(e["commit"], e["kind"], e["note"]) for e in history["entries"] if e["subject"].startswith("ack")]
+    what = f"s3-bucket-public (finding {c['finding']})"
+    assert acks == [
+        (c["ack"], "ack", f"{what} accepted until 2099-12-31"),
+        (
+            stretched,
+            "unapproved",
+            "not an approval: mallory@example.com is not an approver; no effect "
+            f"({what} accepted until 2199-12-31)",
+        ),
+        (withdrawn, "ack", f"{what} no longer accepted"),
+    ]
+
+
+def test_report_lists_the_findings_check_lists_with_trusted_accounts(
+    state_repo: Path, aws: str, invoke: Invoke, tmp_path: Path
+) -> None:
+    trust = {
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"AWS": "arn:aws:iam::444455556666:root"},
+                "Action": "sts:AssumeRole",
+            }
+        ]
+    }
+    iam = boto3.client("iam", endpoint_url=aws, region_name="us-east-1")
+    iam.create_role(RoleName="partner-access", AssumeRolePolicyDocument=json.dumps(trust))
+    config = write_config(state_repo, aws, ("us-east-1",))
+    config.write_text(
+        config.read_text().replace("trusted_accounts = []", 'trusted_accounts = ["444455556666"]')
+    )
+    assert invoke("-c", str(config), "run").exit_code == 0
+
+    def reported() -> tuple[set[tuple[str, str]], set[tuple[str, str]]]:
+        check = json.loads(invoke("-c", str(config), "check", "--format", "json").stdout)
+        out = tmp_path / "report.html"
+        assert invoke("-c", str(config), "report", "--html", str(out)).exit_code == 0
+        parser = Tables()
+        parser.feed(out.read_text())
+        html = {(r[0], r[1]) for r in parser.rows["findings"] if r[0] != "Rule"}
+        return {(f["rule"], f["resource"]) for f in check["findings"]}, html
+
+    in_check, in_report = reported()
+    assert in_check == in_report
+    assert not any(rule == "iam-role-trust-external" for rule, _ in in_check)
+    config.write_text(
+        config.read_text().replace('trusted_accounts = ["444455556666"]', "trusted_accounts = []")
+    )
+    in_check, in_report = reported()
+    assert in_check == in_report
+    assert ("iam-role-trust-external", "arn:aws:iam::123456789012:role/partner-access") in in_check

@@ -164,6 +164,41 @@ def test_local_commits_are_rebased_onto_the_remote_before_a_run(shared: Shared) 
     assert git(remote, "rev-parse", "main") == approval  # pushed only after the run commits
 
 
+def test_an_admins_signed_commit_in_the_collectors_checkout_is_never_rebased(
+    shared: Shared, tmp_path: Path
+) -> None:
+    repo, remote, admin = shared
+    key = tmp_path / "alice"
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)], check=True)
+    with repo.lock():
+        repo.record(snapshot(bucket("logs")), *AUTHOR)  # the collector's, not pushed yet
+    (repo.path / "baselines").mkdir(exist_ok=True)
+    (repo.path / "baselines/README.md").write_text("approved here\n")
+    git(repo.path, "add", "baselines/README.md")
+    signing = ("-c", "gpg.format=ssh", "-c", f"user.signingkey={key}")
+    who = ("-c", f"user.name={ADMIN[0]}", "-c", f"user.email={ADMIN[1]}")
+    git(repo.path, *signing, *who, "commit", "-q", "-S", "-m", "approve: readme", "baselines/README.md")
+    signed = git(repo.path, "rev-parse", "HEAD")
+    admin_commits(admin, "baselines/other.txt", "x\n", "approve: other")
+    with repo.lock(), pytest.raises(StoreError) as error:
+        repo.pull(QUICK, AUTHOR)
+    assert str(error.value) == (
+        f"{repo.path}: cannot take the new commits of origin/main: local commit {signed[:10]} "
+        f"('approve: readme' by {ADMIN[0]} <{ADMIN[1]}>) was not made by driftwatch's collector, and "
+        "rebasing it would rewrite it (dropping any signature, so an approval would stop counting). Nothing "
+        "is lost: it is still on this branch and not pushed. Merge by hand, which keeps it as it is "
+        f"(`git -C {repo.path} pull --no-rebase origin`), push, then run again"
+    )
+    assert git(repo.path, "rev-parse", "HEAD") == signed
+    # As told: merged by hand, the signed commit reaches the remote as it was made.
+    git(repo.path, "pull", "-q", "--no-rebase", "--no-edit", "origin", "main")
+    with repo.lock():
+        assert repo.pull(QUICK, AUTHOR).rewritten == ()
+        repo.push(QUICK, AUTHOR)
+    assert git(remote, "merge-base", "--is-ancestor", signed, "main") == ""
+    assert "gpgsig" in git(remote, "cat-file", "commit", signed)
+
+
 def test_a_rebase_that_conflicts_stops_the_run_and_loses_nothing(
     shared: Shared,
 ) -> None:

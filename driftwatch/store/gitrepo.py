@@ -165,6 +165,12 @@ class GitRepository:
             )
         return done.stdout
 
+    def file_versions(self, path: str, commits: Iterable[str]) -> dict[str, bytes | None]:
+        """One file's content at each of ``commits`` (None where it did not exist), by commit."""
+        wanted = list(dict.fromkeys(commits))
+        contents = self._cat([f"{commit}:{path}" for commit in wanted])
+        return {commit: contents.get(f"{commit}:{path}") for commit in wanted}
+
     def read_blob_ids(self, blobs: list[str]) -> dict[str, bytes | None]:
         """The content of each blob id (None for one that does not exist)."""
         return self._cat(blobs)

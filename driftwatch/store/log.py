@@ -8,7 +8,7 @@ from pathlib import Path
 
 import git
 
-from driftwatch.layout import SNAPSHOTS, is_resource_file
+from driftwatch.layout import PRIVATE_DIR, SNAPSHOTS, is_resource_file
 from driftwatch.store.gitrepo import Documents, GitRepository, parse_json
 
 
@@ -69,7 +69,9 @@ class HistoryLog(GitRepository):
     ) -> list[PathCommit]:
         """Every commit that changed a file under ``root``, oldest first (parents before children).
 
-        A merge lists only what it changed itself (files that differ from every parent). With
+        Every side of a merge is followed, even one whose files the merge took whole (git's
+        default would drop the other side's history). A merge lists only what it changed itself
+        (files that differ from every parent). With
         ``verify_with`` (an SSH allowed-signers file), git checks each commit's signature.
         """
         if self.head() is None:
@@ -86,8 +88,8 @@ class HistoryLog(GitRepository):
             else None
         )
         out = self.repo.git.log(
-            "--topo-order", "--reverse", "--cc", "--name-only", "--no-renames", f"--format={fields}",
-            at or "HEAD", "--", root, env=env,
+            "--topo-order", "--reverse", "--full-history", "--cc", "--name-only", "--no-renames",
+            f"--format={fields}", at or "HEAD", "--", root, env=env,
         )  # fmt: skip
         commits = []
         for record in out.split("\x1e")[1:]:
@@ -110,6 +112,44 @@ class HistoryLog(GitRepository):
                 )
             )
         return commits
+
+    def first_commit(self, at: str | None = None) -> str | None:
+        """The repository's first commit (``driftwatch init``): the root of HEAD's (or ``at``'s) history.
+
+        When a history with no common root has been merged in, there are several roots, and the
+        first-parent chain may lead to the other one (a fast-forward onto it). So the root is
+        remembered in this checkout's private folder while it is the only one, and that one is
+        the first commit from then on; a checkout that never saw it alone takes the root of the
+        first-parent chain.
+        """
+        if self.head() is None:
+            return None
+        pin = self.path / PRIVATE_DIR / "first-commit"
+        known = pin.read_text(encoding="utf-8").strip() if pin.is_file() else None
+        roots: list[str] = self.repo.git.rev_list("--max-parents=0", at or "HEAD").split()
+        if known in roots:
+            return known
+        if len(roots) == 1:
+            if known is None and at is None:
+                pin.parent.mkdir(exist_ok=True)
+                pin.write_text(roots[0] + "\n", encoding="utf-8")
+            return roots[0]
+        chain: str = self.repo.git.rev_list("--first-parent", "--max-parents=0", at or "HEAD")
+        return chain.split()[0] if chain.split() else None
+
+    def descendants_changing(self, start: str, path: str, at: str | None = None) -> set[str]:
+        """The commits of HEAD's (or ``at``'s) history that descend from ``start`` and change ``path``."""
+        out: str = self.repo.git.rev_list(
+            "--full-history", "--ancestry-path", f"{start}..{at or 'HEAD'}", "--", path
+        )
+        return set(out.split())
+
+    def paths_ever(self, root: str) -> list[str]:
+        """Every file that was ever under ``root`` in HEAD's history, deleted ones included."""
+        if self.head() is None:
+            return []
+        out: str = self.repo.git.log("--format=", "--name-only", "--no-renames", "--", root)
+        return sorted({p for p in out.splitlines() if p.strip()})
 
     def commit_before(self, when: datetime, paths: list[str] | None = None) -> str | None:
         """The last commit (of HEAD's history, touching ``paths`` if given) made at or before ``when``."""

@@ -11,7 +11,7 @@ import git
 
 from driftwatch.config import RemoteSettings
 from driftwatch.errors import StoreError
-from driftwatch.layout import PRIVATE_DIR
+from driftwatch.layout import ALERT_STATE, LAST_VERIFIED, PRIVATE_DIR, SNAPSHOTS
 from driftwatch.normalise import file_text
 from driftwatch.store.gitrepo import GitRepository, git_problem
 
@@ -46,7 +46,8 @@ class RemoteSync(GitRepository):
     """Shares the repository through a git remote: fetch before a run, push after it."""
 
     # A run fetches first, so that baselines admins pushed count, and pushes after its commit.
-    # Only local commits are ever rebased, onto the remote's; nothing is ever force-pushed.
+    # Only the collector's own local commits are ever rebased, onto the remote's; nothing is ever
+    # force-pushed. Anyone else's commit (an admin's signed approval) is never rewritten.
 
     def remote_branch(self, remote: str) -> str | None:
         """The branch to share when the repository has a remote named ``remote``, else None."""
@@ -184,6 +185,16 @@ class RemoteSync(GitRepository):
         """Replay the local commits onto ``upstream``; a conflict undoes the rebase and raises StoreError."""
         shown = upstream.removeprefix("refs/remotes/")
         before = self.repo.git.rev_list("--reverse", f"{upstream}..HEAD").split()
+        foreign = self._not_made_by(committer, upstream)
+        if foreign:
+            more = f" (and {len(foreign) - 1} more such commit(s))" if len(foreign) > 1 else ""
+            raise StoreError(
+                f"{self.path}: cannot take the new commits of {shown}: local commit {foreign[0]}{more} "
+                "was not made by driftwatch's collector, and rebasing it would rewrite it (dropping any "
+                "signature, so an approval would stop counting). Nothing is lost: it is still on this "
+                "branch and not pushed. Merge by hand, which keeps it as it is "
+                f"(`git -C {self.path} pull --no-rebase {remote.name}`), push, then run again"
+            )
         dirty = self.repo.git.status("--porcelain", "--untracked-files=no").splitlines()
         if dirty:
             raise StoreError(
@@ -208,6 +219,30 @@ class RemoteSync(GitRepository):
         rewritten = tuple(zip(before, after, strict=False)) if len(before) == len(after) else ()
         self._rewrite_last_run(dict(rewritten))
         return rewritten
+
+    def _not_made_by(self, collector: tuple[str, str], upstream: str) -> list[str]:
+        """The local commits not on ``upstream`` that are not the collector's own, described.
+
+        The collector's commits are authored by it, unsigned, not merges, and touch only
+        ``snapshots/``, ``last-verified.json`` and ``alert-state.json``.
+        """
+        fields = "%x1e%H%x1f%P%x1f%an <%ae>%x1f%ae%x1f%s%x1f"
+        out = self.repo.git.log(
+            "--reverse", "--name-only", "--no-renames", f"--format={fields}", f"{upstream}..HEAD"
+        )
+        foreign = []
+        for record in out.split("\x1e")[1:]:
+            sha, parents, author, email, subject, names = record.split("\x1f")
+            paths = [n for n in names.splitlines() if n.strip()]
+            own = (
+                len(parents.split()) == 1
+                and email.lower() == collector[1].lower()
+                and all(p in (LAST_VERIFIED, ALERT_STATE) or p.startswith(SNAPSHOTS + "/") for p in paths)
+                and not self.repo.commit(sha).gpgsig
+            )
+            if not own:
+                foreign.append(f"{sha[:10]} ({subject!r} by {author})")
+        return foreign
 
     def _rewrite_last_run(self, rewritten: dict[str, str]) -> None:
         """Point ``last-run.json`` at the rebased commits, so that ``check`` compares the same ones."""
