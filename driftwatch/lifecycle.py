@@ -85,6 +85,11 @@ class Update:
     gaps: tuple[GapNotice, ...]
     state: AlertState
 
+    @property
+    def has_news(self) -> bool:
+        """True when the run has something to tell: an alert or a coverage gap that started or ended."""
+        return bool(self.alerts or self.gaps)
+
     def delivered(self, now: datetime) -> AlertState:
         """The state to keep when every notifier delivered this run's notices."""
         findings = {
@@ -340,7 +345,7 @@ def state_text(state: AlertState) -> str:
 def save_state(
     repo: StateRepo, state: AlertState, notification: Notification, author: tuple[str, str]
 ) -> str | None:
-    """Commit ``state`` on its own, after notifiers failed: the notices stay pending.
+    """Commit ``state`` on its own, once the notifiers delivered the run's notices.
 
     Returns the new commit, or None when the committed state is already this one.
     """
@@ -348,13 +353,13 @@ def save_state(
         return None
     repo.write(ALERT_STATE, state_text(state))
     news = Update(notification.alerts, notification.quiet, notification.gaps, state)
-    message = f"driftwatch: alerts not delivered, told again next run\n\n{summary(news, pending=True)}"
+    message = f"driftwatch: alerts delivered\n\n{summary(news)}"
     message += f"\nDriftwatch-Run: {notification.report.run_id}\n"
     repo.commit(message, [ALERT_STATE], *author)
     return repo.head()
 
 
-def summary(news: Update, pending: bool = False) -> str:
+def summary(news: Update) -> str:
     """The commit message paragraph: what the run told (``Alerts: 1 new; 3 open``), then each notice."""
     counts: dict[str, int] = {}
     for alert in news.alerts:
@@ -365,7 +370,7 @@ def summary(news: Update, pending: bool = False) -> str:
         return ""
     told = ", ".join(f"{n} {kind}" for kind, n in counts.items())
     still_open = sum(1 for t in news.state.findings.values() if t.status == "open")
-    lines = [f"Alerts{' (not delivered, pending)' if pending else ''}: {told}; {still_open} open"]
+    lines = [f"Alerts: {told}; {still_open} open"]
     for alert in news.alerts:
         f = alert.finding
         how = f" ({alert.resolution})" if alert.resolution else ""

@@ -43,7 +43,8 @@ from driftwatch.store import AlsoRecord, Documents, Recorded, StateRepo, Synced
 class RunResult:
     """A run's report, what it told (and the failures of its notifiers), and the commits it made.
 
-    ``recorded.commit`` is the snapshot commit; ``alerts_commit`` the one that kept the alert state.
+    ``recorded.commit`` is the snapshot commit as first made (before any rebase; ``commit`` is the
+    one to show); ``alerts_commit`` the one that recorded the alerts as delivered.
     """
 
     report: RunReport
@@ -52,6 +53,12 @@ class RunResult:
     notification: Notification | None = None
     alerts_commit: str | None = None
     synced: Synced = field(default_factory=Synced)
+
+    @property
+    def commit(self) -> str | None:
+        """The run's snapshot commit as it stands after the pushes (a rebase onto the remote gives
+        it a new id), or None when the run committed nothing."""
+        return self.report.commit if self.recorded is not None and self.recorded.commit else None
 
 
 def new_run_id(now: datetime) -> str:
@@ -261,14 +268,17 @@ def run_once(
 ) -> RunResult:
     """Collect, store, compare, evaluate, and notify what is news; the lock is held throughout.
 
-    The alert state is committed with the snapshot, as delivered (the messages link to that
-    commit, so it comes first). When a notifier then fails, or one is ``unavailable``
-    (configured but not built), the notices stay pending and the next run tells them again.
+    The alert state is committed with the snapshot with this run's notices pending, then the
+    commit is pushed (the messages link to it), then the notices are sent. Only once every
+    notifier delivered them does a second commit mark them delivered: a notifier that fails,
+    one that is ``unavailable`` (configured but not built), a push that fails or a crash before
+    the end leaves them pending, and the next run tells them again.
     """
     repo = StateRepo(config.state.repo, warn=warn)
     author = (config.state.author_name, config.state.author_email)
     with repo.lock():
-        before = lifecycle.load_state(repo)
+        pulled = pull(config, repo)
+        before = lifecycle.load_state(repo)  # after the pull: the state as the remote has it
         now = datetime.now(UTC)
         told: list[tuple[RunReport, lifecycle.Update]] = []
         failed: list[DriftwatchError] = []
@@ -282,16 +292,15 @@ def run_once(
             remind = timedelta(seconds=config.alerts.remind_after_seconds)
             news = lifecycle.update(before, report, now, remind, resolutions(repo, recorded))
             told.append((report, news))
-            state = news.state if unavailable else news.delivered(now)
-            return {ALERT_STATE: lifecycle.state_text(state)}, lifecycle.summary(
-                news, pending=bool(unavailable)
-            )
+            waiting = news.has_news and bool(notifiers or unavailable)  # with no notifier, nobody waits
+            state = news.state if waiting else news.delivered(now)
+            return {ALERT_STATE: lifecycle.state_text(state)}, lifecycle.summary(news)
 
-        pulled = pull(config, repo)
         snapshot, recorded = collect_and_record(config, repo, collector, alert_state)
         if failed:
             raise failed[0]
-        synced = pulled.then(push(config, repo))  # before the messages, which link to the commit
+        pushed = push(config, repo)  # before the messages, which link to the commit
+        synced = pulled.then(pushed)
         report, news = told[0]
         head = repo.head()
         report = replace(
@@ -306,10 +315,21 @@ def run_once(
         notification = Notification(report, news.alerts, news.quiet, news.gaps, link)
         errors = notify_all(notification, notifiers)
         alerts_commit = None
-        if errors and not unavailable:
-            alerts_commit = lifecycle.save_state(repo, news.state, notification, author)
-            synced = synced.then(push(config, repo))
+        if news.has_news and notifiers and not errors and not unavailable:
+            alerts_commit = lifecycle.save_state(repo, news.delivered(now), notification, author)
+            if alerts_commit and not pushed.problems:  # else the next run pushes it with the others
+                later = push(config, repo)
+                synced = synced.then(later)
+                report = _rebased(report, dict(later.rewritten))
     return RunResult(report, errors, recorded, notification, alerts_commit, synced)
+
+
+def _rebased(report: RunReport, rewritten: Mapping[str, str]) -> RunReport:
+    """``report`` naming its commit by the id a rebase gave it, if one did."""
+    commit = rewritten.get(report.commit or "")
+    if commit is None:
+        return report
+    return replace(report, commit=commit, findings=tuple(replace(f, commit=commit) for f in report.findings))
 
 
 def resolutions(repo: StateRepo, recorded: Recorded) -> Callable[[ResourceId], str]:

@@ -13,6 +13,8 @@ from driftwatch.links import commit_url
 from tests.conftest import Invoke, write_config
 from tests.support.slack_server import running_slack_server
 from tests.test_cli import APPROVER, git, make_public, s3, seed
+from tests.test_remote import admin_commits_during_next_push, share
+from tests.test_remote import git as operator_git
 
 TOKEN = "xoxb-alerts"
 
@@ -64,7 +66,7 @@ thread_details = true
         make_public(aws, "team-web")
         assert invoke("-c", config, "run").exit_code == 2
         digest, thread = slack.messages
-        head = git(state_repo, "rev-parse", "HEAD").strip()
+        head = git(state_repo, "rev-parse", "HEAD~1").strip()  # the snapshot's commit; HEAD records delivery
         assert (
             digest["text"]
             == f"driftwatch run {run_id(state_repo)}: 2 new (1 critical, 1 high); commit {head[:7]}"
@@ -79,9 +81,11 @@ thread_details = true
             ":rotating_light: *CRITICAL* · *s3-bucket-public* on *team-web* (new)"
         )
 
-        # The alert state went into the snapshot's commit, so a restart (a new process) keeps it.
-        assert ALERT_STATE in git(state_repo, "show", "--name-only", "--format=", "HEAD").split()
-        body = git(state_repo, "log", "-1", "--format=%b")
+        # The alert state went into the snapshot's commit, so a restart (a new process) keeps it,
+        # and the delivery was recorded after the messages were posted.
+        assert ALERT_STATE in git(state_repo, "show", "--name-only", "--format=", "HEAD~1").split()
+        assert git(state_repo, "log", "-1", "--format=%s") == "driftwatch: alerts delivered\n"
+        body = git(state_repo, "log", "-1", "--format=%b", "HEAD~1")
         assert "Alerts: 2 new, 7 resolved; 2 open" in body  # 7 unapproved resources were approved
         assert "resolved: [low] unapproved-resource arn:aws:s3:::team-web (approved)\n" in body
         state = json.loads((state_repo / ALERT_STATE).read_text())
@@ -141,11 +145,12 @@ min_severity = "high"
             "[[notify]] token_env"
         ]
         assert len(slack.requests) == 1 and slack.messages == []
-        assert (
-            git(state_repo, "log", "-1", "--format=%s")
-            == "driftwatch: alerts not delivered, told again next run\n"
-        )
-        assert json.loads(git(state_repo, "show", f"HEAD~1:{ALERT_STATE}"))  # committed with the snapshot too
+        # The snapshot's commit keeps the notices pending, and nothing records a delivery.
+        assert git(state_repo, "log", "-1", "--format=%s").startswith("driftwatch: 0 changed, 7 added")
+        state = json.loads(git(state_repo, "show", f"HEAD:{ALERT_STATE}"))
+        assert {
+            f["rule"]: f["pending"] for f in state["findings"].values() if f["severity"] == "critical"
+        } == {"s3-bucket-public": "new"}
 
         monkeypatch.setenv("TEST_SLACK_TOKEN", TOKEN)
         assert invoke("-c", config, "run").exit_code == 2
@@ -187,3 +192,54 @@ def test_a_configured_pattern_wins_over_the_remote() -> None:
 
 def run_id(repo: Path) -> str:
     return str(json.loads((repo / ".driftwatch" / "last-run.json").read_text())["run_id"])
+
+
+SLACK_ENTRY = """
+[[notify]]
+type = "slack"
+channel = "{channel}"
+token_env = "{token_env}"
+base_url = "{base_url}"
+min_severity = "high"
+"""
+
+
+def test_a_push_whose_rebase_conflicts_still_tells_the_alerts(
+    state_repo: Path, aws: str, invoke: Invoke, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    seed(aws)
+    monkeypatch.setenv("TEST_SLACK_TOKEN", TOKEN)
+    with running_slack_server(valid_tokens=[TOKEN]) as slack:
+        path = write_config(
+            state_repo,
+            aws,
+            extra=SLACK_ENTRY.format(channel="#drift", token_env="TEST_SLACK_TOKEN", base_url=slack.base_url),
+        )
+        path.write_text(path.read_text().replace("attempts = 3\nbackoff = 2.0", "attempts = 2\nbackoff = 0"))
+        config = str(path)
+        operator_git(state_repo, "commit", "-q", "-am", "config for this account")
+        remote, admin = share(state_repo, tmp_path)
+        assert invoke("-c", config, "run").exit_code == 0
+        # The admin edits alert-state.json (what the collector writes) and pushes it while the
+        # collector's next run is under way.
+        state = json.loads((state_repo / ALERT_STATE).read_text())
+        edited = json.dumps({**state, "findings": {}}, indent=2) + "\n"
+        admin_commits_during_next_push(remote, admin, ALERT_STATE, edited, "edit the alert state by hand")
+
+        make_public(aws, "team-web")
+        conflicted = invoke("-c", config, "run")
+        assert conflicted.exit_code == 2, conflicted.stderr
+        assert f"{ALERT_STATE} changed on both sides" in conflicted.stderr
+        [message] = slack.messages  # told in this run, from the local commit
+        assert ": 2 new (1 critical, 1 high)" in message["text"]
+        assert "*team-web*  arn:aws:s3:::team-web" in texts(message)
+        # Nothing is marked delivered before it was: the snapshot commit keeps the notice pending,
+        # and a later commit records the delivery.
+        pending = json.loads(git(state_repo, "show", f"HEAD~1:{ALERT_STATE}"))
+        delivered = json.loads(git(state_repo, "show", f"HEAD:{ALERT_STATE}"))
+        public = next(k for k, f in pending["findings"].items() if f["rule"] == "s3-bucket-public")
+        assert (pending["findings"][public]["pending"], delivered["findings"][public]["pending"]) == (
+            "new",
+            None,
+        )
+        assert git(state_repo, "log", "-1", "--format=%s") == "driftwatch: alerts delivered\n"

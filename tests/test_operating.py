@@ -49,6 +49,16 @@ def head(repo: Path) -> str:
     ).stdout.strip()
 
 
+def snapshot_commit(repo: Path) -> str:
+    """The last commit that recorded a snapshot (a run that told news records its delivery after it)."""
+    return subprocess.run(
+        ["git", "-C", str(repo), "log", "-1", "--format=%H", "--", "snapshots"],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+
+
 def test_json_logs_a_failed_cycle_and_the_next_one_that_works(
     invoke: Invoke, config: Path, state_repo: Path, proxy: FaultProxy
 ) -> None:
@@ -112,7 +122,7 @@ def test_a_cycle_line_in_text_and_no_progress_bar_when_stderr_is_not_a_terminal(
     assert re.fullmatch(
         "driftwatch: running every 1s; stop with Ctrl-C or SIGTERM\n"
         f"driftwatch: {TIME} cycle 1: {count} resources read, {count} changed, {findings} findings, "
-        rf"0 coverage gaps, \d+\.\ds, commit {head(state_repo)[:10]}" + "\n",
+        rf"0 coverage gaps, \d+\.\ds, commit {snapshot_commit(state_repo)[:10]}" + "\n",
         result.stderr,
     ), result.stderr
 
