@@ -188,7 +188,8 @@ def collect(ctx: click.Context) -> None:
         snapshot, recorded = collect_and_record(config, repo, build_collector(config, _progress()))
         synced = synced.then(push(config, repo))
     changed = len(recorded.added) + len(recorded.changed) + len(recorded.removed)
-    where = f"commit {recorded.commit[:10]}" if recorded.commit else "no commit (nothing changed)"
+    commit = dict(synced.rewritten).get(recorded.commit or "", recorded.commit)  # as pushed
+    where = f"commit {commit[:10]}" if commit else "no commit (nothing changed)"
     _out(
         f"Read {len(snapshot.resources)} resources; {changed} changed; {len(snapshot.gaps)} "
         f"coverage gap(s); {where}."
@@ -326,7 +327,7 @@ def _daemon_cycle(
         changes=report.resources_changed,
         findings=len(report.findings),
         coverage_gaps=len(report.gaps),
-        commit=result.recorded.commit if result.recorded else None,
+        commit=result.commit,  # as pushed: a rebase onto the remote's commits changes the id
     )
     click.echo(cycle_line(cycle, log_format), err=True)
 

@@ -155,3 +155,23 @@ def test_a_terminal_shows_the_progress_of_the_collection(config: Path, state_rep
     steps = 1 + sum(2 if service.regional else 1 for service in read)
     assert "reading AWS" in terminal
     assert re.search(rf"reading AWS .* {steps}/{steps} ", terminal.replace("\r", "\n")), terminal
+
+
+def test_the_cycle_line_names_the_commit_as_pushed_after_a_rebase(
+    invoke: Invoke, config: Path, state_repo: Path, tmp_path: Path
+) -> None:
+    from tests.test_remote import admin_commits_during_next_push, share
+    from tests.test_remote import git as operator_git
+
+    config.write_text(config.read_text().replace("backoff = 2.0", "backoff = 0"))
+    operator_git(state_repo, "commit", "-q", "-am", "config for this account")
+    remote, admin = share(state_repo, tmp_path)
+    approval = admin_commits_during_next_push(remote, admin, "baselines/README.md", "ok\n", "approve")
+
+    result = invoke("-c", str(config), "run", "--every", "1s", "--max-cycles", "1", "--log-format", "json")
+
+    assert result.exit_code == 0, result.stderr
+    cycle = json.loads(result.stderr.splitlines()[-1])
+    pushed = operator_git(remote, "log", "-1", "--format=%H", "main", "--", "snapshots")
+    assert operator_git(remote, "rev-parse", f"{pushed}~1") == approval  # rebased onto the admin's commit
+    assert cycle["commit"] == pushed == snapshot_commit(state_repo)
