@@ -334,13 +334,14 @@ def _daemon_cycle(
 
 def _cycle(config: Config, output: str, threshold: Severity, daemon: bool = False) -> tuple[int, RunResult]:
     from driftwatch.collectors.build import build_collector
-    from driftwatch.notify.build import build_notifiers
+    from driftwatch.notify.build import build_keyed_notifiers
     from driftwatch.runner import run_once
 
-    notifiers, build_errors = build_notifiers(config.notify, _out, config.templates_dir)
-    if output == "json":  # the JSON document is the output; console notifiers would corrupt it
-        notifiers = [n for n in notifiers if n.name != "console"]
-    for error in build_errors:
+    # With --format json, the JSON document is the console's report: console notifiers write
+    # nothing (they would corrupt it), and what they had to tell counts as told.
+    write = _out if output != "json" else (lambda _: None)
+    notifiers, build_errors = build_keyed_notifiers(config.notify, write, config.templates_dir)
+    for error in build_errors.values():
         _err(f"notifier not available: {error}")
     collector = build_collector(config, _progress())
     result = run_once(config, collector, notifiers, warn=_err, unavailable=build_errors)

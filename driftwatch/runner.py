@@ -246,36 +246,50 @@ def _states(
     return states
 
 
-def notify_all(notification: Notification, notifiers: Sequence[Notifier]) -> tuple[str, ...]:
-    """Send the notification through every notifier; a failing one is reported and never stops the others."""
-    errors = []
-    for notifier in notifiers:
-        try:
-            notifier.notify(notification)
-        except NotifyError as exc:
-            errors.append(f"{notifier.name}: {exc}")
-        except Exception as exc:  # a notifier bug must not lose the run either
-            errors.append(f"{notifier.name}: unexpected {type(exc).__name__}: {exc}")
-    return tuple(errors)
+def notify_one(notification: Notification, notifier: Notifier) -> str | None:
+    """Send the notification through one notifier: None once delivered, else what went wrong (a
+    failing notifier is reported and never stops the others)."""
+    try:
+        notifier.notify(notification)
+    except NotifyError as exc:
+        return f"{notifier.name}: {exc}"
+    except Exception as exc:  # a notifier bug must not lose the run either
+        return f"{notifier.name}: unexpected {type(exc).__name__}: {exc}"
+    return None
+
+
+def keyed(notifiers: Mapping[str, Notifier] | Sequence[Notifier]) -> dict[str, Notifier]:
+    """Notifiers by the key their deliveries are kept under: as given, or (a plain list, such as
+    the demo's) by their names, told apart by their position when two share one."""
+    if isinstance(notifiers, Mapping):
+        return dict(notifiers)
+    named: dict[str, Notifier] = {}
+    for index, notifier in enumerate(notifiers):
+        named[notifier.name if notifier.name not in named else f"{notifier.name} #{index + 1}"] = notifier
+    return named
 
 
 def run_once(
     config: Config,
     collector: Collector,
-    notifiers: Sequence[Notifier],
+    notifiers: Mapping[str, Notifier] | Sequence[Notifier],
     warn: Callable[[str], None] | None = None,
-    unavailable: Sequence[str] = (),
+    unavailable: Mapping[str, str] | None = None,
 ) -> RunResult:
     """Collect, store, compare, evaluate, and notify what is news; the lock is held throughout.
 
+    ``notifiers`` are keyed as their deliveries are kept in alert-state.json (see ``keyed``);
+    ``unavailable`` holds the error of each configured notifier that could not be built, by key.
     The alert state is committed with the snapshot with this run's notices pending, then the
-    commit is pushed (the messages link to it), then the notices are sent. Only once every
-    notifier delivered them does a second commit mark them delivered: a notifier that fails,
-    one that is ``unavailable`` (configured but not built), a push that fails or a crash before
-    the end leaves them pending, and the next run tells them again.
+    commit is pushed (the messages link to it), then each notifier is sent its own news. A
+    second commit then marks delivered what each notifier delivered. A notifier that fails or
+    is unavailable, a push that fails or a crash before the end leaves that notifier's notices
+    pending, and the next run tells them again to it alone.
     """
     repo = StateRepo(config.state.repo, warn=warn)
     author = (config.state.author_name, config.state.author_email)
+    sending = keyed(notifiers)
+    missing = dict(unavailable or {})
     with repo.lock():
         pulled = pull(config, repo)
         before = lifecycle.load_state(repo)  # after the pull: the state as the remote has it
@@ -290,11 +304,10 @@ def run_once(
                 failed.append(exc)
                 return {}, ""
             remind = timedelta(seconds=config.alerts.remind_after_seconds)
-            news = lifecycle.update(before, report, now, remind, resolutions(repo, recorded))
+            resolved = resolutions(repo, recorded)
+            news = lifecycle.update(before, report, now, remind, resolved, notifiers=[*sending, *missing])
             told.append((report, news))
-            waiting = news.has_news and bool(notifiers or unavailable)  # with no notifier, nobody waits
-            state = news.state if waiting else news.delivered(now)
-            return {ALERT_STATE: lifecycle.state_text(state)}, lifecycle.summary(news)
+            return {ALERT_STATE: lifecycle.state_text(news.state)}, lifecycle.summary(news)
 
         snapshot, recorded = collect_and_record(config, repo, collector, alert_state)
         if failed:
@@ -313,15 +326,23 @@ def run_once(
         )
         link = commit_url(repo.remote_url(config.remote.name), head, config.alerts.commit_url)
         notification = Notification(report, news.alerts, news.quiet, news.gaps, link)
-        errors = notify_all(notification, notifiers)
-        alerts_commit = None
-        if news.has_news and notifiers and not errors and not unavailable:
-            alerts_commit = lifecycle.save_state(repo, news.delivered(now), notification, author)
-            if alerts_commit and not pushed.problems:  # else the next run pushes it with the others
-                later = push(config, repo)
-                synced = synced.then(later)
-                report = _rebased(report, dict(later.rewritten))
-    return RunResult(report, errors, recorded, notification, alerts_commit, synced)
+        errors: list[str] = []
+        delivered: list[str] = []
+        for key, notifier in sending.items():
+            alerts, quiet, gaps = news.for_notifier(key)
+            error = notify_one(Notification(report, alerts, quiet, gaps, link), notifier)
+            if error is None:
+                delivered.append(key)
+            else:
+                errors.append(error)
+        alerts_commit = lifecycle.save_state(
+            repo, news.delivered(now, delivered), notification, author, [*errors, *missing.values()]
+        )
+        if alerts_commit and not pushed.problems:  # else the next run pushes it with the others
+            later = push(config, repo)
+            synced = synced.then(later)
+            report = _rebased(report, dict(later.rewritten))
+    return RunResult(report, tuple(errors), recorded, notification, alerts_commit, synced)
 
 
 def _rebased(report: RunReport, rewritten: Mapping[str, str]) -> RunReport:

@@ -111,6 +111,7 @@ thread_details = true
         )
         assert len(slack.messages) == 3  # no thread for resolved findings
 
+        assert git(state_repo, "log", "-1", "--format=%s") == "driftwatch: alerts delivered\n"
         assert invoke("-c", config, "run").exit_code == 0
         assert len(slack.messages) == 3
 
@@ -145,12 +146,17 @@ min_severity = "high"
             "[[notify]] token_env"
         ]
         assert len(slack.requests) == 1 and slack.messages == []
-        # The snapshot's commit keeps the notices pending, and nothing records a delivery.
-        assert git(state_repo, "log", "-1", "--format=%s").startswith("driftwatch: 0 changed, 7 added")
+        # The console (the config's first notifier) got the news; Slack's stays pending.
+        assert (
+            git(state_repo, "log", "-1", "--format=%s")
+            == "driftwatch: alerts delivered, not by every notifier\n"
+        )
+        assert "Not delivered, told again next run:\n- slack: Slack chat.postMessage" in git(
+            state_repo, "log", "-1", "--format=%b"
+        )
         state = json.loads(git(state_repo, "show", f"HEAD:{ALERT_STATE}"))
-        assert {
-            f["rule"]: f["pending"] for f in state["findings"].values() if f["severity"] == "critical"
-        } == {"s3-bucket-public": "new"}
+        critical = [f["pending"] for f in state["findings"].values() if f["severity"] == "critical"]
+        assert critical == [{"slack #drift": "new"}]
 
         monkeypatch.setenv("TEST_SLACK_TOKEN", TOKEN)
         assert invoke("-c", config, "run").exit_code == 2
@@ -238,8 +244,59 @@ def test_a_push_whose_rebase_conflicts_still_tells_the_alerts(
         pending = json.loads(git(state_repo, "show", f"HEAD~1:{ALERT_STATE}"))
         delivered = json.loads(git(state_repo, "show", f"HEAD:{ALERT_STATE}"))
         public = next(k for k, f in pending["findings"].items() if f["rule"] == "s3-bucket-public")
-        assert (pending["findings"][public]["pending"], delivered["findings"][public]["pending"]) == (
-            "new",
-            None,
-        )
+        assert pending["findings"][public]["pending"] == {"console": "new", "slack #drift": "new"}
+        assert delivered["findings"][public]["pending"] == {}
         assert git(state_repo, "log", "-1", "--format=%s") == "driftwatch: alerts delivered\n"
+
+
+def test_each_notifier_is_told_each_notice_once_and_a_failing_one_gets_its_own_once_fixed(
+    state_repo: Path, aws: str, invoke: Invoke, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seed(aws)
+    monkeypatch.setenv("TEST_SLACK_TOKEN", TOKEN)
+    monkeypatch.setenv("BROKEN_SLACK_TOKEN", "xoxb-revoked")
+    with running_slack_server(valid_tokens=[TOKEN]) as slack:
+        config = str(
+            write_config(
+                state_repo,
+                aws,
+                extra=SLACK_ENTRY.format(channel="#ok", token_env="TEST_SLACK_TOKEN", base_url=slack.base_url)
+                + SLACK_ENTRY.format(
+                    channel="#broken", token_env="BROKEN_SLACK_TOKEN", base_url=slack.base_url
+                ),
+            )
+        )
+        assert invoke("-c", config, "run").exit_code == 0
+        assert invoke("-c", config, "approve", "--all", "--reason", "ok", "--author", APPROVER).exit_code == 0
+
+        def posted(channel: str) -> list[str]:
+            return [m["text"].split(": ", 1)[1] for m in slack.messages if m["channel"] == channel]
+
+        make_public(aws, "team-web")
+        assert invoke("-c", config, "run").exit_code == 2
+        assert posted("#ok") == ["2 new (1 critical, 1 high); commit " + head(state_repo, "HEAD~1")]
+        assert invoke("-c", config, "run").exit_code == 2  # #broken still fails: #ok hears nothing again
+        assert len(posted("#ok")) == 1
+        revert(aws, "team-web")
+        assert invoke("-c", config, "run").exit_code == 0
+        assert posted("#ok")[1] == "2 resolved; commit " + head(state_repo, "HEAD~1")
+        assert posted("#broken") == []
+        broken = [r for r in slack.requests if r.body.get("channel") == "#broken"]
+        assert len(broken) == 3 and {r.response["error"] for r in broken} == {"invalid_auth"}
+
+        monkeypatch.setenv("BROKEN_SLACK_TOKEN", TOKEN)
+        fixed = invoke("-c", config, "run")
+        assert fixed.exit_code == 0 and "notifier failed" not in fixed.stderr, fixed.stderr
+        [late] = [m for m in slack.messages if m["channel"] == "#broken"]
+        assert late["text"].split(": ", 1)[1].startswith("2 resolved; commit ")  # the whole episode
+        assert "*team-web*  arn:aws:s3:::team-web · *s3-bucket-public* (critical): changed back" in texts(
+            late
+        )
+        assert len(posted("#ok")) == 2
+        assert git(state_repo, "log", "-1", "--format=%s") == "driftwatch: alerts delivered\n"
+        assert invoke("-c", config, "run").exit_code == 0
+        assert len(slack.messages) == 3
+
+
+def head(repo: Path, rev: str = "HEAD") -> str:
+    return git(repo, "rev-parse", "--short=7", rev).strip()

@@ -43,12 +43,6 @@ def resource_files(repo: Path) -> int:
     return sum(1 for p in (repo / "snapshots").rglob("*.json") if p.name != "manifest.json")
 
 
-def head(repo: Path) -> str:
-    return subprocess.run(
-        ["git", "-C", str(repo), "rev-parse", "HEAD"], check=True, capture_output=True, text=True
-    ).stdout.strip()
-
-
 def snapshot_commit(repo: Path) -> str:
     """The last commit that recorded a snapshot (a run that told news records its delivery after it)."""
     return subprocess.run(
@@ -104,7 +98,7 @@ def test_json_logs_a_failed_cycle_and_the_next_one_that_works(
         "changes": resource_files(state_repo),
         "findings": len(report["findings"]),
         "coverage_gaps": 0,
-        "commit": head(state_repo),
+        "commit": snapshot_commit(state_repo),  # the console's delivery is recorded after it
     }
     assert report["resources_read"] == resource_files(state_repo)
 

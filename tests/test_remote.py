@@ -101,13 +101,15 @@ def test_an_approval_pushed_between_two_runs_is_used_by_the_next(
         ("s3-bucket-public", "arn:aws:s3:::team-web", "baseline"),
         ("s3-public-access-block-weakened", "arn:aws:s3:::team-web", "baseline"),
     }
-    assert git(state_repo, "log", "--format=%an: %s", "-4").splitlines() == [
-        "driftwatch: driftwatch: 1 changed, 0 added, 0 removed (s3 1)",  # --format json: no notifier
+    assert git(state_repo, "log", "--format=%an: %s", "-5").splitlines() == [
+        "driftwatch: driftwatch: alerts delivered",  # to the console (its report is the JSON document)
+        "driftwatch: driftwatch: 1 changed, 0 added, 0 removed (s3 1)",
         "Alice Admin: approve: 8 resource(s)",
-        "driftwatch: driftwatch: alerts delivered",  # the first run's, to the console
+        "driftwatch: driftwatch: alerts delivered",
         "driftwatch: driftwatch: 0 changed, 8 added, 0 removed (ec2 2, iam 3, s3 3)",
     ]
-    assert git(remote, "rev-parse", "main") == git(state_repo, "rev-parse", "HEAD") == findings[0]["commit"]
+    assert git(remote, "rev-parse", "main") == git(state_repo, "rev-parse", "HEAD")
+    assert git(state_repo, "rev-parse", "HEAD~1") == findings[0]["commit"]
 
 
 def test_a_remote_that_is_down_loses_nothing_and_gets_the_commits_later(
