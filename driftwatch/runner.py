@@ -324,13 +324,20 @@ def run_once(
             commit=head,
             findings=tuple(replace(f, commit=head) for f in report.findings),
         )
-        link = commit_url(repo.remote_url(config.remote.name), head, config.alerts.commit_url)
-        notification = Notification(report, news.alerts, news.quiet, news.gaps, link)
+        # A commit the push did not deliver has no page on the git host yet, and the next run's
+        # rebase may give it a new id: the messages give its id, said to be not pushed yet.
+        unpushed = bool(pushed.problems)
+        link = (
+            None
+            if unpushed
+            else commit_url(repo.remote_url(config.remote.name), head, config.alerts.commit_url)
+        )
+        notification = Notification(report, news.alerts, news.quiet, news.gaps, link, unpushed)
         errors: list[str] = []
         delivered: list[str] = []
         for key, notifier in sending.items():
             alerts, quiet, gaps = news.for_notifier(key)
-            error = notify_one(Notification(report, alerts, quiet, gaps, link), notifier)
+            error = notify_one(Notification(report, alerts, quiet, gaps, link, unpushed), notifier)
             if error is None:
                 delivered.append(key)
             else:

@@ -300,3 +300,31 @@ def test_each_notifier_is_told_each_notice_once_and_a_failing_one_gets_its_own_o
 
 def head(repo: Path, rev: str = "HEAD") -> str:
     return git(repo, "rev-parse", "--short=7", rev).strip()
+
+
+def test_a_commit_that_was_not_pushed_is_named_without_a_link(
+    state_repo: Path, aws: str, invoke: Invoke, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    seed(aws)
+    monkeypatch.setenv("TEST_SLACK_TOKEN", TOKEN)
+    with running_slack_server(valid_tokens=[TOKEN]) as slack:
+        path = write_config(
+            state_repo,
+            aws,
+            extra=SLACK_ENTRY.format(channel="#drift", token_env="TEST_SLACK_TOKEN", base_url=slack.base_url),
+        )
+        pattern = 'commit_url = "https://git.example.com/ops/state/commit/{commit}"'
+        text = path.read_text().replace('commit_url = ""', pattern)
+        path.write_text(text.replace("attempts = 3\nbackoff = 2.0", "attempts = 1\nbackoff = 0"))
+        config = str(path)
+        operator_git(state_repo, "commit", "-q", "-am", "config for this account")
+        remote, _ = share(state_repo, tmp_path)
+        remote.rename(tmp_path / "remote-away.git")
+
+        make_public(aws, "team-web")
+        assert invoke("-c", config, "run").exit_code == 2
+        [message] = slack.messages
+        commit = head(state_repo, "HEAD~1")
+        assert message["text"].endswith(f"; commit {commit} (not pushed yet)")
+        assert f"*commit* `{commit}` (not pushed yet)" in texts(message)
+        assert "git.example.com" not in json.dumps(message)
