@@ -89,7 +89,27 @@ def _load(ctx: click.Context) -> Config:
     return config
 
 
-@click.group(epilog=EPILOG)
+class _Commands(click.Group):
+    """The command group: errors that end a command are reported while its context is alive, so
+    that they are written in the log format it chose (``run --log-format json``)."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except DriftwatchError as exc:
+            _err(str(exc), level="error")
+            raise click.exceptions.Exit(EXIT_ERROR) from None
+        except (KeyboardInterrupt, click.Abort):
+            _err("interrupted", level="error")
+            raise click.exceptions.Exit(130) from None
+        except click.ClickException as exc:
+            if _log_format() == "text":
+                raise
+            _err(exc.format_message(), level="error")  # a usage error after --log-format was read
+            raise click.exceptions.Exit(EXIT_ERROR) from None
+
+
+@click.group(cls=_Commands, epilog=EPILOG)
 @click.version_option(__version__, prog_name="driftwatch")
 @click.option(
     "-c",

@@ -169,3 +169,28 @@ def test_the_cycle_line_names_the_commit_as_pushed_after_a_rebase(
     pushed = operator_git(remote, "log", "-1", "--format=%H", "main", "--", "snapshots")
     assert operator_git(remote, "rev-parse", f"{pushed}~1") == approval  # rebased onto the admin's commit
     assert cycle["commit"] == pushed == snapshot_commit(state_repo)
+
+
+def test_json_logs_make_every_error_line_a_json_object(
+    invoke: Invoke, config: Path, state_repo: Path
+) -> None:
+    from driftwatch.store import StateRepo
+
+    with StateRepo(state_repo).lock():
+        locked = invoke("-c", str(config), "run", "--log-format", "json")
+    bad = config.read_text().replace("[check]", "[check]\nfail_on = 3", 1)
+    (state_repo / "bad.toml").write_text(bad)
+    broken = invoke("-c", str(state_repo / "bad.toml"), "run", "--log-format", "json")
+    interval = invoke("-c", str(config), "run", "--log-format", "json", "--every", "soon")
+
+    for result, words in (
+        (locked, "another driftwatch process"),
+        (broken, "bad.toml"),
+        (interval, "'soon' is not an interval"),
+    ):
+        assert result.exit_code == 1
+        [line] = result.stderr.splitlines()
+        document = json.loads(line)
+        assert re.fullmatch(TIME, document.pop("time"))
+        assert document.pop("message").count(words) == 1, line
+        assert document == {"level": "error", "event": "message"}
