@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -328,3 +330,46 @@ def test_a_commit_that_was_not_pushed_is_named_without_a_link(
         assert message["text"].endswith(f"; commit {commit} (not pushed yet)")
         assert f"*commit* `{commit}` (not pushed yet)" in texts(message)
         assert "git.example.com" not in json.dumps(message)
+
+
+def test_a_finding_still_open_is_reminded_after_remind_after_and_only_then(
+    state_repo: Path, aws: str, invoke: Invoke, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seed(aws)
+    monkeypatch.setenv("TEST_SLACK_TOKEN", TOKEN)
+    with running_slack_server(valid_tokens=[TOKEN]) as slack:
+        path = write_config(
+            state_repo,
+            aws,
+            extra=SLACK_ENTRY.format(channel="#drift", token_env="TEST_SLACK_TOKEN", base_url=slack.base_url),
+        )
+        path.write_text(path.read_text().replace('remind_after = "24h"', f'remind_after = "{REMIND}s"'))
+        config = str(path)
+        assert invoke("-c", config, "run").exit_code == 0
+        assert invoke("-c", config, "approve", "--all", "--reason", "ok", "--author", APPROVER).exit_code == 0
+
+        make_public(aws, "team-web")
+        assert invoke("-c", config, "run").exit_code == 2
+        assert [m["text"].split(": ", 1)[1].split(";")[0] for m in slack.messages] == [
+            "2 new (1 critical, 1 high)"
+        ]
+        state = json.loads((state_repo / ALERT_STATE).read_text())
+        told = max(
+            datetime.fromisoformat(f["notified"]["slack #drift"])
+            for f in state["findings"].values()
+            if f["status"] == "open"
+        )
+        assert invoke("-c", config, "run").exit_code == 2
+        assert len(slack.messages) == 1  # within remind_after: silence
+        time.sleep(max(0.0, (told + timedelta(seconds=REMIND + 1.5) - datetime.now(UTC)).total_seconds()))
+
+        assert invoke("-c", config, "run").exit_code == 2
+        reminder = slack.messages[1]
+        assert reminder["text"].split(": ", 1)[1].startswith("2 reminder (1 critical, 1 high)")
+        assert ":bell: still open · *s3-bucket-public*" in texts(reminder)
+        assert invoke("-c", config, "run").exit_code == 2
+        assert len(slack.messages) == 2  # the next reminder is remind_after later
+
+
+REMIND = 10
+"""Seconds: longer than two runs take, so that the run right after a notice is silent."""
