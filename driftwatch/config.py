@@ -428,7 +428,7 @@ SMTP_SECURITY = ("starttls", "ssl", "none")
 OptionSpec = tuple[bool, Any, Callable[[Any], str | None] | None]
 
 NOTIFY_OPTIONS: dict[str, dict[str, OptionSpec]] = {
-    "console": {},
+    "console": {"only_news": (False, False, None)},
     "slack": {
         "channel": (False, "", None),
         "token_env": (False, "SLACK_BOT_TOKEN", _env_name),

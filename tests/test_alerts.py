@@ -373,3 +373,19 @@ def test_a_finding_still_open_is_reminded_after_remind_after_and_only_then(
 
 REMIND = 10
 """Seconds: longer than two runs take, so that the run right after a notice is silent."""
+
+
+def test_a_console_with_only_news_prints_nothing_for_a_run_without_news(
+    state_repo: Path, aws: str, invoke: Invoke
+) -> None:
+    seed(aws)
+    path = state_repo / "driftwatch.toml"
+    path.write_text(path.read_text().replace("only_news = false", "only_news = true"))
+    config = str(path)
+    first = invoke("-c", config, "run")
+    assert first.exit_code == 0 and "unapproved-resource" in first.stdout  # news: every resource is new
+    quiet = invoke("-c", config, "run")
+    assert quiet.exit_code == 0 and (quiet.stdout, quiet.stderr) == ("", "")  # what cron would mail: nothing
+    make_public(aws, "team-web")
+    drift = invoke("-c", config, "run")
+    assert drift.exit_code == 2 and "s3-bucket-public" in drift.stdout

@@ -53,7 +53,9 @@ def _build(
     if entry.type == "console":
         from driftwatch.notify.console import ConsoleNotifier
 
-        return ConsoleNotifier(write, entry.min_severity, environment(templates_dir))
+        return ConsoleNotifier(
+            write, entry.min_severity, environment(templates_dir), only_news=bool(options["only_news"])
+        )
     if entry.type == "slack":
         from driftwatch.notify.slack import SlackNotifier, default_templates
 
