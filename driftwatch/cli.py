@@ -89,27 +89,7 @@ def _load(ctx: click.Context) -> Config:
     return config
 
 
-class _Commands(click.Group):
-    """The command group: errors that end a command are reported while its context is alive, so
-    that they are written in the log format it chose (``run --log-format json``)."""
-
-    def invoke(self, ctx: click.Context) -> Any:
-        try:
-            return super().invoke(ctx)
-        except DriftwatchError as exc:
-            _err(str(exc), level="error")
-            raise click.exceptions.Exit(EXIT_ERROR) from None
-        except (KeyboardInterrupt, click.Abort):
-            _err("interrupted", level="error")
-            raise click.exceptions.Exit(130) from None
-        except click.ClickException as exc:
-            if _log_format() == "text":
-                raise
-            _err(exc.format_message(), level="error")  # a usage error after --log-format was read
-            raise click.exceptions.Exit(EXIT_ERROR) from None
-
-
-@click.group(cls=_Commands, epilog=EPILOG)
+@click.group(epilog=EPILOG)
 @click.version_option(__version__, prog_name="driftwatch")
 @click.option(
     "-c",
@@ -691,20 +671,44 @@ def main(argv: Sequence[str] | None = None) -> NoReturn:
 
 
 def _main(entry: Callable[..., Any], argv: Sequence[str] | None) -> int:
+    args = list(argv) if argv is not None else sys.argv[1:]
+    # No command context is left here: an error from reading the options themselves is written
+    # in the log format the command line asked for.
+    log_format: LogFormat = "json" if _asks_json_logs(args) else "text"
+
+    def report(message: str) -> None:
+        click.echo(message_line(message, log_format, "error"), err=True)
+
     try:
         result = entry(args=list(argv) if argv is not None else None, standalone_mode=False)
         return int(result or 0)
     except click.exceptions.Exit as exc:
         return int(exc.exit_code)
     except click.Abort:  # click's form of Ctrl-C
-        _err("interrupted")
+        report("interrupted")
         return 130
     except click.ClickException as exc:  # usage errors exit 1: 2 means "findings"
-        exc.show()
+        if log_format == "json":
+            report(exc.format_message())
+        else:
+            exc.show()
         return EXIT_ERROR
     except DriftwatchError as exc:
-        _err(str(exc))
+        report(str(exc))
         return EXIT_ERROR
     except KeyboardInterrupt:
-        _err("interrupted")
+        report("interrupted")
         return 130
+
+
+def _asks_json_logs(args: Sequence[str]) -> bool:
+    """True when the command line asks for ``--log-format json`` (the last one given wins)."""
+    chosen = "text"
+    for index, arg in enumerate(args):
+        if arg == "--":
+            break
+        if arg.startswith("--log-format="):
+            chosen = arg.removeprefix("--log-format=")
+        elif arg == "--log-format" and index + 1 < len(args):
+            chosen = args[index + 1]
+    return chosen == "json"

@@ -182,11 +182,13 @@ def test_json_logs_make_every_error_line_a_json_object(
     (state_repo / "bad.toml").write_text(bad)
     broken = invoke("-c", str(state_repo / "bad.toml"), "run", "--log-format", "json")
     interval = invoke("-c", str(config), "run", "--log-format", "json", "--every", "soon")
+    choice = invoke("-c", str(config), "run", "--fail-on", "dire", "--log-format=json")  # read before it
 
     for result, words in (
         (locked, "another driftwatch process"),
         (broken, "bad.toml"),
         (interval, "'soon' is not an interval"),
+        (choice, "'dire' is not one of"),
     ):
         assert result.exit_code == 1
         [line] = result.stderr.splitlines()
