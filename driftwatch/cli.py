@@ -351,7 +351,10 @@ def _cycle(config: Config, output: str, threshold: Severity, daemon: bool = Fals
         _err(f"notifier failed (the snapshot is kept): {error}")
     told = result.notification is not None and (result.notification.alerts or result.notification.gaps)
     if told and (result.notify_errors or build_errors):
-        _err("this run's alerts stay pending in alert-state.json; the next run tells them again")
+        _err(
+            "this run's alerts stay pending in alert-state.json for the notifiers that failed; "
+            "the next run tells them again to those notifiers only"
+        )
     _remote_problems(result.synced.problems)
     for gap in result.report.gaps:
         _err(f"coverage gap: {gap.describe()}")
