@@ -203,7 +203,8 @@ def collect(ctx: click.Context) -> None:
         snapshot, recorded = collect_and_record(config, repo, build_collector(config, _progress()))
         synced = synced.then(push(config, repo))
     changed = len(recorded.added) + len(recorded.changed) + len(recorded.removed)
-    where = f"commit {recorded.commit[:10]}" if recorded.commit else "no commit (nothing changed)"
+    commit = dict(synced.rewritten).get(recorded.commit or "", recorded.commit)  # as pushed
+    where = f"commit {commit[:10]}" if commit else "no commit (nothing changed)"
     _out(
         f"Read {len(snapshot.resources)} resources; {changed} changed; {len(snapshot.gaps)} "
         f"coverage gap(s); {where}."
@@ -341,20 +342,21 @@ def _daemon_cycle(
         changes=report.resources_changed,
         findings=len(report.findings),
         coverage_gaps=len(report.gaps),
-        commit=result.recorded.commit if result.recorded else None,
+        commit=result.commit,  # as pushed: a rebase onto the remote's commits changes the id
     )
     click.echo(cycle_line(cycle, log_format), err=True)
 
 
 def _cycle(config: Config, output: str, threshold: Severity, daemon: bool = False) -> tuple[int, RunResult]:
     from driftwatch.collectors.build import build_collector
-    from driftwatch.notify.build import build_notifiers
+    from driftwatch.notify.build import build_keyed_notifiers
     from driftwatch.runner import run_once
 
-    notifiers, build_errors = build_notifiers(config.notify, _out, config.templates_dir)
-    if output == "json":  # the JSON document is the output; console notifiers would corrupt it
-        notifiers = [n for n in notifiers if n.name != "console"]
-    for error in build_errors:
+    # With --format json, the JSON document is the console's report: console notifiers write
+    # nothing (they would corrupt it), and what they had to tell counts as told.
+    write = _out if output != "json" else (lambda _: None)
+    notifiers, build_errors = build_keyed_notifiers(config.notify, write, config.templates_dir)
+    for error in build_errors.values():
         _err(f"notifier not available: {error}")
     collector = build_collector(config, _progress())
     result = run_once(config, collector, notifiers, warn=_err, unavailable=build_errors)
@@ -364,7 +366,10 @@ def _cycle(config: Config, output: str, threshold: Severity, daemon: bool = Fals
         _err(f"notifier failed (the snapshot is kept): {error}")
     told = result.notification is not None and (result.notification.alerts or result.notification.gaps)
     if told and (result.notify_errors or build_errors):
-        _err("this run's alerts stay pending in alert-state.json; the next run tells them again")
+        _err(
+            "this run's alerts stay pending in alert-state.json for the notifiers that failed; "
+            "the next run tells them again to those notifiers only"
+        )
     _remote_problems(result.synced.problems)
     for gap in result.report.gaps:
         _err(f"coverage gap: {gap.describe()}")
@@ -727,20 +732,44 @@ def main(argv: Sequence[str] | None = None) -> NoReturn:
 
 
 def _main(entry: Callable[..., Any], argv: Sequence[str] | None) -> int:
+    args = list(argv) if argv is not None else sys.argv[1:]
+    # No command context is left here: an error from reading the options themselves is written
+    # in the log format the command line asked for.
+    log_format: LogFormat = "json" if _asks_json_logs(args) else "text"
+
+    def report(message: str) -> None:
+        click.echo(message_line(message, log_format, "error"), err=True)
+
     try:
         result = entry(args=list(argv) if argv is not None else None, standalone_mode=False)
         return int(result or 0)
     except click.exceptions.Exit as exc:
         return int(exc.exit_code)
     except click.Abort:  # click's form of Ctrl-C
-        _err("interrupted")
+        report("interrupted")
         return 130
     except click.ClickException as exc:  # usage errors exit 1: 2 means "findings"
-        exc.show()
+        if log_format == "json":
+            report(exc.format_message())
+        else:
+            exc.show()
         return EXIT_ERROR
     except DriftwatchError as exc:
-        _err(str(exc))
+        report(str(exc))
         return EXIT_ERROR
     except KeyboardInterrupt:
-        _err("interrupted")
+        report("interrupted")
         return 130
+
+
+def _asks_json_logs(args: Sequence[str]) -> bool:
+    """True when the command line asks for ``--log-format json`` (the last one given wins)."""
+    chosen = "text"
+    for index, arg in enumerate(args):
+        if arg == "--":
+            break
+        if arg.startswith("--log-format="):
+            chosen = arg.removeprefix("--log-format=")
+        elif arg == "--log-format" and index + 1 < len(args):
+            chosen = args[index + 1]
+    return chosen == "json"

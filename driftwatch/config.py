@@ -6,7 +6,7 @@ import os
 import re
 import tomllib
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from fnmatch import fnmatchcase
 from importlib.resources import files
 from pathlib import Path
@@ -136,6 +136,9 @@ class NotifySettings:
     filter: NotifyFilter = NotifyFilter()
     label: str = ""
     """How messages name the entry: ``[[notify]] #2 (slack #oncall)``."""
+    key: str = ""
+    """What alert-state.json keeps its deliveries under: its type and target (``slack #oncall``),
+    so that reordering the entries changes nothing; ``#2`` is added to a second one alike."""
 
 
 @dataclass(frozen=True)
@@ -365,8 +368,20 @@ def _load_notify(file: Path, index: int, data: Any) -> NotifySettings:
         missing = "password_env" if options["username"] else "username"
         raise table.error(missing, "is required when username or password_env is set (SMTP login needs both)")
     target = options.get("channel") or options.get("url") or ", ".join(options.get("to", ()))
-    label = f"{table.label} ({kind}{' ' + str(target) if target else ''})"
-    return NotifySettings(kind, severity, options, routing, label)
+    shown = f"{kind}{' ' + str(target) if target else ''}"
+    key = f"slack webhook {options['webhook_url_env']}" if kind == "slack" and not target else shown
+    return NotifySettings(kind, severity, options, routing, f"{table.label} ({shown})", key)
+
+
+def _unique_keys(entries: tuple[NotifySettings, ...]) -> tuple[NotifySettings, ...]:
+    """The entries with keys told apart: the second entry of the same type and target is ``... #2``."""
+    seen: dict[str, int] = {}
+    unique = []
+    for entry in entries:
+        seen[entry.key] = seen.get(entry.key, 0) + 1
+        count = seen[entry.key]
+        unique.append(replace(entry, key=f"{entry.key} #{count}") if count > 1 else entry)
+    return tuple(unique)
 
 
 def _optional_strings(table: _Table, key: str, check: Callable[[str], str | None]) -> tuple[str, ...]:
@@ -416,7 +431,7 @@ SMTP_SECURITY = ("starttls", "ssl", "none")
 OptionSpec = tuple[bool, Any, Callable[[Any], str | None] | None]
 
 NOTIFY_OPTIONS: dict[str, dict[str, OptionSpec]] = {
-    "console": {},
+    "console": {"only_news": (False, False, None)},
     "slack": {
         "channel": (False, "", None),
         "token_env": (False, "SLACK_BOT_TOKEN", _env_name),
@@ -555,7 +570,7 @@ def parse_config(raw: Mapping[str, Any], path: Path) -> Config:
     saas = parse_saas(path, root.take("saas", dict, {}))
 
     notify_raw = root.take("notify", list, [{"type": "console"}])
-    notify = tuple(_load_notify(path, i, entry) for i, entry in enumerate(notify_raw))
+    notify = _unique_keys(tuple(_load_notify(path, i, entry) for i, entry in enumerate(notify_raw)))
     templates_dir = _load_templates(path, here, root.take("templates", dict, {}))
     alerts = _load_alerts(path, root.take("alerts", dict, {}))
     remote = _load_remote(path, root.take("remote", dict, {}))

@@ -370,7 +370,8 @@ class Notification:
     ``alerts`` are the findings to tell about (new, reopened, reminders, resolved); ``quiet``
     are the findings still open and not repeated this run (for summary counts only); ``gaps``
     are the coverage gaps that started or ended. ``commit_url`` links to the run's snapshot
-    commit on the git host, when known.
+    commit on the git host, when known. ``unpushed`` is true when that commit is not on the
+    remote yet (its push failed): there is no link, and a later rebase may change its id.
     """
 
     report: RunReport
@@ -378,6 +379,7 @@ class Notification:
     quiet: tuple[Finding, ...] = ()
     gaps: tuple[GapNotice, ...] = ()
     commit_url: str | None = None
+    unpushed: bool = False
 
     def at_least(self, threshold: Severity) -> tuple[Alert, ...]:
         """The alerts at or above ``threshold``: most severe first, then by resource, rule and kind."""

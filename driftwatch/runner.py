@@ -59,7 +59,8 @@ from driftwatch.store import AlsoRecord, Documents, Recorded, StateRepo, Synced
 class RunResult:
     """A run's report, what it told (and the failures of its notifiers), and the commits it made.
 
-    ``recorded.commit`` is the snapshot commit; ``alerts_commit`` the one that kept the alert state.
+    ``recorded.commit`` is the snapshot commit as first made (before any rebase; ``commit`` is the
+    one to show); ``alerts_commit`` the one that recorded the alerts as delivered.
     """
 
     report: RunReport
@@ -68,6 +69,12 @@ class RunResult:
     notification: Notification | None = None
     alerts_commit: str | None = None
     synced: Synced = field(default_factory=Synced)
+
+    @property
+    def commit(self) -> str | None:
+        """The run's snapshot commit as it stands after the pushes (a rebase onto the remote gives
+        it a new id), or None when the run committed nothing."""
+        return self.report.commit if self.recorded is not None and self.recorded.commit else None
 
 
 def new_run_id(now: datetime) -> str:
@@ -292,36 +299,53 @@ def _states(
     return states
 
 
-def notify_all(notification: Notification, notifiers: Sequence[Notifier]) -> tuple[str, ...]:
-    """Send the notification through every notifier; a failing one is reported and never stops the others."""
-    errors = []
-    for notifier in notifiers:
-        try:
-            notifier.notify(notification)
-        except NotifyError as exc:
-            errors.append(f"{notifier.name}: {exc}")
-        except Exception as exc:  # a notifier bug must not lose the run either
-            errors.append(f"{notifier.name}: unexpected {type(exc).__name__}: {exc}")
-    return tuple(errors)
+def notify_one(notification: Notification, notifier: Notifier) -> str | None:
+    """Send the notification through one notifier: None once delivered, else what went wrong (a
+    failing notifier is reported and never stops the others)."""
+    try:
+        notifier.notify(notification)
+    except NotifyError as exc:
+        return f"{notifier.name}: {exc}"
+    except Exception as exc:  # a notifier bug must not lose the run either
+        return f"{notifier.name}: unexpected {type(exc).__name__}: {exc}"
+    return None
+
+
+def keyed(notifiers: Mapping[str, Notifier] | Sequence[Notifier]) -> dict[str, Notifier]:
+    """Notifiers by the key their deliveries are kept under: as given, or (a plain list, such as
+    the demo's) by their names, told apart by their position when two share one."""
+    if isinstance(notifiers, Mapping):
+        return dict(notifiers)
+    named: dict[str, Notifier] = {}
+    for index, notifier in enumerate(notifiers):
+        named[notifier.name if notifier.name not in named else f"{notifier.name} #{index + 1}"] = notifier
+    return named
 
 
 def run_once(
     config: Config,
     collector: Collector,
-    notifiers: Sequence[Notifier],
+    notifiers: Mapping[str, Notifier] | Sequence[Notifier],
     warn: Callable[[str], None] | None = None,
-    unavailable: Sequence[str] = (),
+    unavailable: Mapping[str, str] | None = None,
 ) -> RunResult:
     """Collect, store, compare, evaluate, and notify what is news; the lock is held throughout.
 
-    The alert state is committed with the snapshot, as delivered (the messages link to that
-    commit, so it comes first). When a notifier then fails, or one is ``unavailable``
-    (configured but not built), the notices stay pending and the next run tells them again.
+    ``notifiers`` are keyed as their deliveries are kept in alert-state.json (see ``keyed``);
+    ``unavailable`` holds the error of each configured notifier that could not be built, by key.
+    The alert state is committed with the snapshot with this run's notices pending, then the
+    commit is pushed (the messages link to it), then each notifier is sent its own news. A
+    second commit then marks delivered what each notifier delivered. A notifier that fails or
+    is unavailable, a push that fails or a crash before the end leaves that notifier's notices
+    pending, and the next run tells them again to it alone.
     """
     repo = StateRepo(config.state.repo, warn=warn)
     author = (config.state.author_name, config.state.author_email)
+    sending = keyed(notifiers)
+    missing = dict(unavailable or {})
     with repo.lock():
-        before = lifecycle.load_state(repo)
+        pulled = pull(config, repo)
+        before = lifecycle.load_state(repo)  # after the pull: the state as the remote has it
         now = datetime.now(UTC)
         told: list[tuple[RunReport, lifecycle.Update]] = []
         failed: list[DriftwatchError] = []
@@ -333,18 +357,16 @@ def run_once(
                 failed.append(exc)
                 return {}, ""
             remind = timedelta(seconds=config.alerts.remind_after_seconds)
-            news = lifecycle.update(before, report, now, remind, resolutions(repo, recorded))
+            resolved = resolutions(repo, recorded)
+            news = lifecycle.update(before, report, now, remind, resolved, notifiers=[*sending, *missing])
             told.append((report, news))
-            state = news.state if unavailable else news.delivered(now)
-            return {ALERT_STATE: lifecycle.state_text(state)}, lifecycle.summary(
-                news, pending=bool(unavailable)
-            )
+            return {ALERT_STATE: lifecycle.state_text(news.state)}, lifecycle.summary(news)
 
-        pulled = pull(config, repo)
         snapshot, recorded = collect_and_record(config, repo, collector, alert_state)
         if failed:
             raise failed[0]
-        synced = pulled.then(push(config, repo))  # before the messages, which link to the commit
+        pushed = push(config, repo)  # before the messages, which link to the commit
+        synced = pulled.then(pushed)
         report, news = told[0]
         head = repo.head()
         report = replace(
@@ -355,14 +377,40 @@ def run_once(
             commit=head,
             findings=tuple(replace(f, commit=head) for f in report.findings),
         )
-        link = commit_url(repo.remote_url(config.remote.name), head, config.alerts.commit_url)
-        notification = Notification(report, news.alerts, news.quiet, news.gaps, link)
-        errors = notify_all(notification, notifiers)
-        alerts_commit = None
-        if errors and not unavailable:
-            alerts_commit = lifecycle.save_state(repo, news.state, notification, author)
-            synced = synced.then(push(config, repo))
-    return RunResult(report, errors, recorded, notification, alerts_commit, synced)
+        # A commit the push did not deliver has no page on the git host yet, and the next run's
+        # rebase may give it a new id: the messages give its id, said to be not pushed yet.
+        unpushed = bool(pushed.problems)
+        link = (
+            None
+            if unpushed
+            else commit_url(repo.remote_url(config.remote.name), head, config.alerts.commit_url)
+        )
+        notification = Notification(report, news.alerts, news.quiet, news.gaps, link, unpushed)
+        errors: list[str] = []
+        delivered: list[str] = []
+        for key, notifier in sending.items():
+            alerts, quiet, gaps = news.for_notifier(key)
+            error = notify_one(Notification(report, alerts, quiet, gaps, link, unpushed), notifier)
+            if error is None:
+                delivered.append(key)
+            else:
+                errors.append(error)
+        alerts_commit = lifecycle.save_state(
+            repo, news.delivered(now, delivered), notification, author, [*errors, *missing.values()]
+        )
+        if alerts_commit and not pushed.problems:  # else the next run pushes it with the others
+            later = push(config, repo)
+            synced = synced.then(later)
+            report = _rebased(report, dict(later.rewritten))
+    return RunResult(report, tuple(errors), recorded, notification, alerts_commit, synced)
+
+
+def _rebased(report: RunReport, rewritten: Mapping[str, str]) -> RunReport:
+    """``report`` naming its commit by the id a rebase gave it, if one did."""
+    commit = rewritten.get(report.commit or "")
+    if commit is None:
+        return report
+    return replace(report, commit=commit, findings=tuple(replace(f, commit=commit) for f in report.findings))
 
 
 def resolutions(repo: StateRepo, recorded: Recorded) -> Callable[[ResourceId], str]:

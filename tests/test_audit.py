@@ -65,7 +65,7 @@ def build(state_repo: Path, aws: str, invoke: Invoke) -> dict[str, str]:
     commit_config(state_repo)
     commits = {}
     assert invoke("-c", config, "run").exit_code == 0
-    commits["run1"] = git(state_repo, "rev-parse", "HEAD").strip()
+    commits["run1"] = git(state_repo, "log", "-1", "--format=%H", "--", "snapshots").strip()  # then alerts
     next_second()
     approved = invoke(
         "-c", config, "approve", "team-web", "--reason", "web bucket reviewed", "--ticket", "OPS-7",
@@ -76,7 +76,7 @@ def build(state_repo: Path, aws: str, invoke: Invoke) -> dict[str, str]:
     make_public(aws, "team-web")
     next_second()
     drift = json.loads(invoke("-c", config, "run", "--format", "json").stdout)
-    commits["run2"] = git(state_repo, "rev-parse", "HEAD").strip()
+    commits["run2"] = git(state_repo, "log", "-1", "--format=%H", "--", "snapshots").strip()
     public = next(f for f in drift["findings"] if f["rule"] == "s3-bucket-public")
     acked = invoke(
         "-c", config, "ack", public["id"], "--reason", "campaign site until launch", "--until", "2099-12-31",

@@ -133,7 +133,7 @@ def test_the_whole_flow(state_repo: Path, aws: str, invoke: Invoke) -> None:
         "reverted",
         "acknowledged",
     }
-    assert public["commit"] == git(state_repo, "rev-parse", "HEAD").strip()
+    assert public["commit"] == git(state_repo, "rev-parse", "HEAD~1").strip()  # HEAD: the console told
     assert {c["path"] for c in public["changes"]} == {"Policy", "PolicyStatus", "PublicAccessBlock"}
     block = next(c for c in public["changes"] if c["path"] == "PublicAccessBlock")
     assert block["after"] is None and block["before"]["IgnorePublicAcls"] is True
@@ -156,9 +156,12 @@ def test_the_whole_flow(state_repo: Path, aws: str, invoke: Invoke) -> None:
     entries = json.loads(invoke("-c", config, "history", "team-web", "--format", "json").stdout)["entries"]
     assert [e["kind"] for e in entries] == ["snapshot", "approval", "snapshot"]
     assert git(state_repo, "log", "--format=%s").splitlines() == [
+        "driftwatch: alerts delivered",  # to the console (its report is the JSON document)
         "driftwatch: 1 changed, 0 added, 0 removed (s3 1)",
+        "driftwatch: alerts delivered",
         "driftwatch: settings verified, no change",  # the alert state: 8 findings resolved by approval
         "approve: 8 resource(s)",
+        "driftwatch: alerts delivered",
         "driftwatch: 0 changed, 8 added, 0 removed (ec2 2, iam 3, s3 3)",
         "driftwatch: new state repository",
     ]
@@ -337,7 +340,12 @@ min_severity = "high"
             "notifier not available: [[notify]] #2 (slack #drift): the environment variable "
             "TEST_SLACK_TOKEN is not set"
         ) in no_token.stderr
-        assert git(state_repo, "log", "-1", "--format=%s").startswith("driftwatch: 0 changed, 7 added")
+        assert git(state_repo, "log", "-1", "--format=%s").startswith(
+            "driftwatch: alerts delivered, not by every"
+        )
+        assert git(state_repo, "log", "-1", "--format=%s", "HEAD~1").startswith(
+            "driftwatch: 0 changed, 7 added"
+        )
         assert slack.messages == []
 
         monkeypatch.setenv("TEST_SLACK_TOKEN", "xoxb-test")
@@ -457,9 +465,12 @@ def test_demo_tells_the_story(tmp_path: Path, invoke: Invoke) -> None:
     )
     assert "iam-user-mfa-missing on carol.diaz" in fourth
     log = git(tmp_path / "demo", "log", "--format=%an|%s").splitlines()
+    assert log[0] == log[3] == "driftwatch|driftwatch: alerts delivered"
     assert [line.split("|")[0] for line in log] == [
+        "driftwatch",  # run 4's notices delivered
         "driftwatch",  # run 4 (run 3 changed nothing and told nothing: no commit)
         "Alex Admin",
+        "driftwatch",  # run 2's notices delivered
         "driftwatch",  # run 2
         "Sam Security",
         "driftwatch",
@@ -467,7 +478,7 @@ def test_demo_tells_the_story(tmp_path: Path, invoke: Invoke) -> None:
         "driftwatch",
         "driftwatch",
     ]
-    assert log[2].split("|")[1] == (
+    assert log[4].split("|")[1] == (
         "driftwatch: 28 changed, 1 added, 0 removed (ami 1, cloudtrail 1, config 1, docs 1, ebs 1, ec2 3, "
         "guardduty 1, iam 5, kms 1, lambda 1, rds 2, s3 9, sns 1, sqs 1)"
     )

@@ -139,3 +139,32 @@ def test_the_state_file_round_trips_and_a_bad_one_is_named() -> None:
     del document["findings"][TAG.id]["opened"]
     with pytest.raises(ValueError, match=rf"^alert-state.json: findings.{TAG.id}: KeyError: 'opened'"):
         from_document(document, "alert-state.json")
+
+
+def test_each_notifier_gets_each_notice_once_and_its_own_resolved_notice() -> None:
+    both = ("slack #ok", "slack #broken")
+    first = update(AlertState(), report(PUBLIC), T0, DAY, notifiers=both)
+    assert [(a.kind, a.finding.rule) for a in first.for_notifier("slack #ok")[0]] == [("new", PUBLIC.rule)]
+    state = first.delivered(T0, ["slack #ok"])  # #broken failed
+    second = update(state, report(PUBLIC), T0 + DAY / 4, DAY, notifiers=both)
+    assert second.for_notifier("slack #ok") == ((), (PUBLIC,), ())
+    assert [a.kind for a in second.for_notifier("slack #broken")[0]] == ["new"]
+    gone = update(second.delivered(T0 + DAY / 4, ["slack #ok"]), report(), T0 + DAY / 2, DAY, notifiers=both)
+    for key in both:  # the one told "new" and the one never told both hear how it ended
+        assert [(a.kind, a.first_seen) for a in gone.for_notifier(key)[0]] == [("resolved", T0)]
+    state = gone.delivered(T0 + DAY / 2, ["slack #ok"])
+    later = update(state, report(), T0 + DAY, DAY, notifiers=both)
+    assert later.for_notifier("slack #ok")[0] == () and len(later.for_notifier("slack #broken")[0]) == 1
+    dropped = update(
+        state, report(), T0 + DAY, DAY, notifiers=["slack #ok"]
+    )  # #broken removed from the config
+    assert dropped.alerts == () and dropped.state.findings[PUBLIC.id].pending == {}
+
+
+def test_a_state_file_of_schema_1_holds_its_notices_for_every_notifier() -> None:
+    document = to_document(update(AlertState(), report(PUBLIC), T0, DAY).state)
+    old = {**document, "schema": "driftwatch.alert-state/1"}
+    old["findings"][PUBLIC.id] |= {"pending": "new", "notified": None}
+    state = from_document(old, "alert-state.json")
+    news = update(state, report(PUBLIC), T0 + DAY / 4, DAY, notifiers=("console", "slack #drift"))
+    assert news.state.findings[PUBLIC.id].pending == {"console": "new", "slack #drift": "new"}

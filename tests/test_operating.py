@@ -43,9 +43,13 @@ def resource_files(repo: Path) -> int:
     return sum(1 for p in (repo / "snapshots").rglob("*.json") if p.name != "manifest.json")
 
 
-def head(repo: Path) -> str:
+def snapshot_commit(repo: Path) -> str:
+    """The last commit that recorded a snapshot (a run that told news records its delivery after it)."""
     return subprocess.run(
-        ["git", "-C", str(repo), "rev-parse", "HEAD"], check=True, capture_output=True, text=True
+        ["git", "-C", str(repo), "log", "-1", "--format=%H", "--", "snapshots"],
+        check=True,
+        capture_output=True,
+        text=True,
     ).stdout.strip()
 
 
@@ -94,7 +98,7 @@ def test_json_logs_a_failed_cycle_and_the_next_one_that_works(
         "changes": resource_files(state_repo),
         "findings": len(report["findings"]),
         "coverage_gaps": 0,
-        "commit": head(state_repo),
+        "commit": snapshot_commit(state_repo),  # the console's delivery is recorded after it
     }
     assert report["resources_read"] == resource_files(state_repo)
 
@@ -112,7 +116,7 @@ def test_a_cycle_line_in_text_and_no_progress_bar_when_stderr_is_not_a_terminal(
     assert re.fullmatch(
         "driftwatch: running every 1s; stop with Ctrl-C or SIGTERM\n"
         f"driftwatch: {TIME} cycle 1: {count} resources read, {count} changed, {findings} findings, "
-        rf"0 coverage gaps, \d+\.\ds, commit {head(state_repo)[:10]}" + "\n",
+        rf"0 coverage gaps, \d+\.\ds, commit {snapshot_commit(state_repo)[:10]}" + "\n",
         result.stderr,
     ), result.stderr
 
@@ -145,3 +149,50 @@ def test_a_terminal_shows_the_progress_of_the_collection(config: Path, state_rep
     steps = 1 + sum(2 if service.regional else 1 for service in read)
     assert "reading AWS" in terminal
     assert re.search(rf"reading AWS .* {steps}/{steps} ", terminal.replace("\r", "\n")), terminal
+
+
+def test_the_cycle_line_names_the_commit_as_pushed_after_a_rebase(
+    invoke: Invoke, config: Path, state_repo: Path, tmp_path: Path
+) -> None:
+    from tests.test_remote import admin_commits_during_next_push, share
+    from tests.test_remote import git as operator_git
+
+    config.write_text(config.read_text().replace("backoff = 2.0", "backoff = 0"))
+    operator_git(state_repo, "commit", "-q", "-am", "config for this account")
+    remote, admin = share(state_repo, tmp_path)
+    approval = admin_commits_during_next_push(remote, admin, "baselines/README.md", "ok\n", "approve")
+
+    result = invoke("-c", str(config), "run", "--every", "1s", "--max-cycles", "1", "--log-format", "json")
+
+    assert result.exit_code == 0, result.stderr
+    cycle = json.loads(result.stderr.splitlines()[-1])
+    pushed = operator_git(remote, "log", "-1", "--format=%H", "main", "--", "snapshots")
+    assert operator_git(remote, "rev-parse", f"{pushed}~1") == approval  # rebased onto the admin's commit
+    assert cycle["commit"] == pushed == snapshot_commit(state_repo)
+
+
+def test_json_logs_make_every_error_line_a_json_object(
+    invoke: Invoke, config: Path, state_repo: Path
+) -> None:
+    from driftwatch.store import StateRepo
+
+    with StateRepo(state_repo).lock():
+        locked = invoke("-c", str(config), "run", "--log-format", "json")
+    bad = config.read_text().replace("[check]", "[check]\nfail_on = 3", 1)
+    (state_repo / "bad.toml").write_text(bad)
+    broken = invoke("-c", str(state_repo / "bad.toml"), "run", "--log-format", "json")
+    interval = invoke("-c", str(config), "run", "--log-format", "json", "--every", "soon")
+    choice = invoke("-c", str(config), "run", "--fail-on", "dire", "--log-format=json")  # read before it
+
+    for result, words in (
+        (locked, "another driftwatch process"),
+        (broken, "bad.toml"),
+        (interval, "'soon' is not an interval"),
+        (choice, "'dire' is not one of"),
+    ):
+        assert result.exit_code == 1
+        [line] = result.stderr.splitlines()
+        document = json.loads(line)
+        assert re.fullmatch(TIME, document.pop("time"))
+        assert document.pop("message").count(words) == 1, line
+        assert document == {"level": "error", "event": "message"}

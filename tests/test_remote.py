@@ -48,6 +48,32 @@ def admin_commits(admin: Path, path: str, text: str, message: str) -> str:
     return git(admin, "rev-parse", "HEAD")
 
 
+MOVE_MAIN_THEN_DECLINE = """#!/bin/sh
+# Once: the admin's commit lands on main while the collector's push is under way; this push is declined.
+if [ -f "$GIT_DIR/admin-moved" ]; then exit 0; fi
+touch "$GIT_DIR/admin-moved"
+unset GIT_QUARANTINE_PATH
+git update-ref refs/heads/main refs/heads/admin-edit
+echo "main moved on" >&2
+exit 1
+"""
+
+
+def admin_commits_during_next_push(remote: Path, admin: Path, path: str, text: str, message: str) -> str:
+    """The admin commits ``path`` now, and the remote puts it on main while the collector's next push
+    is under way (declining that push once): as if the admin pushed between the run's fetch and push."""
+    git(admin, "pull", "-q")
+    (admin / path).parent.mkdir(parents=True, exist_ok=True)
+    (admin / path).write_text(text)
+    git(admin, "add", path)
+    git(admin, "commit", "-q", "-m", message)
+    git(admin, "push", "-q", "origin", "HEAD:refs/heads/admin-edit")
+    hook = remote / "hooks" / "pre-receive"
+    hook.write_text(MOVE_MAIN_THEN_DECLINE)
+    hook.chmod(0o755)
+    return git(admin, "rev-parse", "HEAD")
+
+
 def test_an_approval_pushed_between_two_runs_is_used_by_the_next(
     state_repo: Path, aws: str, invoke: Invoke, tmp_path: Path
 ) -> None:
@@ -75,12 +101,15 @@ def test_an_approval_pushed_between_two_runs_is_used_by_the_next(
         ("s3-bucket-public", "arn:aws:s3:::team-web", "baseline"),
         ("s3-public-access-block-weakened", "arn:aws:s3:::team-web", "baseline"),
     }
-    assert git(state_repo, "log", "--format=%an: %s", "-3").splitlines() == [
+    assert git(state_repo, "log", "--format=%an: %s", "-5").splitlines() == [
+        "driftwatch: driftwatch: alerts delivered",  # to the console (its report is the JSON document)
         "driftwatch: driftwatch: 1 changed, 0 added, 0 removed (s3 1)",
         "Alice Admin: approve: 8 resource(s)",
+        "driftwatch: driftwatch: alerts delivered",
         "driftwatch: driftwatch: 0 changed, 8 added, 0 removed (ec2 2, iam 3, s3 3)",
     ]
-    assert git(remote, "rev-parse", "main") == git(state_repo, "rev-parse", "HEAD") == findings[0]["commit"]
+    assert git(remote, "rev-parse", "main") == git(state_repo, "rev-parse", "HEAD")
+    assert git(state_repo, "rev-parse", "HEAD~1") == findings[0]["commit"]
 
 
 def test_a_remote_that_is_down_loses_nothing_and_gets_the_commits_later(
@@ -103,7 +132,8 @@ def test_a_remote_that_is_down_loses_nothing_and_gets_the_commits_later(
     ) in first.stderr
     make_public(aws, "team-web")
     second = invoke("-c", config, "run", "--fail-on", "critical")
-    assert second.exit_code == 2 and "2 commit(s) stay in" in second.stderr
+    # Each run: its snapshot, then the commit that records its alerts as delivered.
+    assert second.exit_code == 2 and "3 commit(s) stay in" in second.stderr
     local = git(state_repo, "log", "--format=%H %s").splitlines()
 
     away.rename(remote)

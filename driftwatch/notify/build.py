@@ -19,18 +19,28 @@ def build_notifiers(
     ``templates_dir`` holds templates that replace the shipped ones of the same name. An entry
     with a filter gets a notifier that sees only the findings the filter takes.
     """
+    notifiers, errors = build_keyed_notifiers(entries, write, templates_dir)
+    return list(notifiers.values()), list(errors.values())
+
+
+def build_keyed_notifiers(
+    entries: Sequence[NotifySettings], write: Callable[[str], None], templates_dir: Path | None = None
+) -> tuple[dict[str, Notifier], dict[str, str]]:
+    """As ``build_notifiers``, each notifier and error under its entry's key (``NotifySettings.key``),
+    the name alert-state.json keeps its deliveries under."""
     from driftwatch.notify.route import Routed
 
-    notifiers: list[Notifier] = []
-    errors: list[str] = []
+    notifiers: dict[str, Notifier] = {}
+    errors: dict[str, str] = {}
     for index, entry in enumerate(entries):
         label = entry.label or f"[[notify]] #{index + 1} ({entry.type})"
+        key = entry.key or label
         try:
             notifier = _build(entry, label, write, templates_dir)
         except NotifyError as exc:
-            errors.append(f"{label}: {exc}" if not str(exc).startswith(label) else str(exc))
+            errors[key] = f"{label}: {exc}" if not str(exc).startswith(label) else str(exc)
             continue
-        notifiers.append(notifier if entry.filter.takes_all else Routed(notifier, entry.filter))
+        notifiers[key] = notifier if entry.filter.takes_all else Routed(notifier, entry.filter)
     return notifiers, errors
 
 
@@ -43,7 +53,9 @@ def _build(
     if entry.type == "console":
         from driftwatch.notify.console import ConsoleNotifier
 
-        return ConsoleNotifier(write, entry.min_severity, environment(templates_dir))
+        return ConsoleNotifier(
+            write, entry.min_severity, environment(templates_dir), only_news=bool(options["only_news"])
+        )
     if entry.type == "slack":
         from driftwatch.notify.slack import SlackNotifier, default_templates
 

@@ -22,14 +22,19 @@ class ConsoleNotifier:
         write: Callable[[str], None],
         min_severity: Severity = Severity.LOW,
         templates: jinja2.Environment | None = None,
+        only_news: bool = False,
     ) -> None:
         self.write = write
         self.min_severity = min_severity
+        self.only_news = only_news
         self.templates = templates or environment()
         preload(self.templates, "console.txt.j2")
 
     def notify(self, notification: Notification) -> None:
-        """Write the whole run as text, each finding marked with why it is news (if it is)."""
+        """Write the whole run as text, each finding marked with why it is news (if it is); with
+        ``only_news``, nothing when the run has no news at or above ``min_severity``."""
+        if self.only_news and not notification.has_news(self.min_severity):
+            return
         self.write(
             render(self.templates, "console.txt.j2", **report_context(notification, self.min_severity))
         )

@@ -62,6 +62,7 @@ def digest_context(notification: Notification, threshold: Severity) -> dict[str,
         "time": when(report.finished_at),
         "commit": escape(report.commit[:SHORT_COMMIT]) if report.commit else None,
         "commit_url": notification.commit_url,
+        "commit_note": "not pushed yet" if notification.unpushed else "",
         "state_repo": escape(report.state_repo),
         "min_severity": str(threshold),
         "kinds": kinds,
@@ -87,6 +88,7 @@ def detail_context(alert: Alert, notification: Notification) -> dict[str, Any]:
         "finding_id": finding.id,
         "commit": escape(report.commit[:SHORT_COMMIT]) if report.commit else None,
         "commit_url": notification.commit_url,
+        "commit_note": "not pushed yet" if notification.unpushed else "",
     }
 
 

@@ -85,8 +85,8 @@ class RemoteSync(GitRepository):
 
     def push(self, remote: RemoteSettings, committer: tuple[str, str]) -> Synced:
         """Push the local commits to ``remote``. A push refused because the remote moved on is
-        fetched, rebased and pushed again; one that keeps failing is reported in ``problems``,
-        and the commits stay here for the next run to push."""
+        fetched, rebased and pushed again; one that keeps failing, or whose rebase conflicts (it is
+        undone), is reported in ``problems``, and the commits stay here for the next run to push."""
         branch = self.remote_branch(remote.name)
         if branch is None or self.head() is None:
             return Synced()
@@ -110,7 +110,15 @@ class RemoteSync(GitRepository):
                     upstream = self._upstream(remote.name, branch)
                     if upstream is not None:
                         _, behind = self._distance(upstream)
-                        rewritten += self._rebase(remote, upstream, committer)
+                        try:
+                            rewritten += self._rebase(remote, upstream, committer)
+                        except StoreError as exc:  # the run goes on from its local commits (alerts too)
+                            return Synced(
+                                remote.name,
+                                taken=taken,
+                                rewritten=rewritten,
+                                problems=(f"push to {remote.name} refused, the remote moved on: {exc}",),
+                            )
                         taken += behind
                     continue
                 problem = fetch_problem

@@ -828,11 +828,13 @@ def test_case_15_only_real_changes_make_commits(clients: Clients, state_repo: Pa
         seeded = seed_account(clients)
     first = run_json(invoke, state_repo)
     commits = commit_count(state_repo)
+    head = git(state_repo, "rev-parse", "HEAD").strip()  # the first run's snapshot, then its alerts' delivery
 
     second = run_json(invoke, state_repo)  # every response carries new request ids and dates
 
     assert commit_count(state_repo) == commits
-    assert (second["resources_changed"], second["commit"]) == (0, first["commit"])
+    assert (second["resources_changed"], second["commit"]) == (0, head)
+    assert git(state_repo, "rev-parse", "HEAD~1").strip() == first["commit"]
     assert git(state_repo, "status", "--porcelain", "--", "snapshots", "last-verified.json") == ""
 
     approve_all(invoke, state_repo)
@@ -841,9 +843,10 @@ def test_case_15_only_real_changes_make_commits(clients: Clients, state_repo: Pa
     clients.iam.update_access_key(UserName="svc-deploy", AccessKeyId=key["AccessKeyId"], Status="Inactive")
     deactivated = run_json(invoke, state_repo)
 
-    assert commit_count(state_repo) == commits + 1
+    assert commit_count(state_repo) == commits + 2  # the run's, then its alerts' delivery
     assert (
-        git(state_repo, "log", "-1", "--format=%s") == "driftwatch: 1 changed, 0 added, 0 removed (iam 1)\n"
+        git(state_repo, "log", "-1", "--format=%s", "HEAD~1")
+        == "driftwatch: 1 changed, 0 added, 0 removed (iam 1)\n"
     )
     found = findings_for(deactivated, user)
     assert [(f["rule"], f["severity"]) for f in found] == [("baseline-drift", "medium")]
@@ -859,7 +862,7 @@ def test_case_15_only_real_changes_make_commits(clients: Clients, state_repo: Pa
     second_key = clients.iam.create_access_key(UserName="svc-deploy")["AccessKey"]
     added = run_json(invoke, state_repo)
 
-    assert commit_count(state_repo) == commits + 2
+    assert commit_count(state_repo) == commits + 3  # the same finding, quiet: no delivery to record
     keys = sorted([key_entry(key, "Inactive"), key_entry(second_key)], key=lambda k: k["AccessKeyId"])
     assert stored(state_repo, "iam/user", "svc-deploy")["config"]["AccessKeys"] == keys
     assert [(f["rule"], f["changes"]) for f in findings_for(added, user)] == [

@@ -285,7 +285,7 @@ def test_case_18a_denied_public_access_block_keeps_the_last_known_value(
         git(state_repo, "diff", "--name-status", head, "HEAD", *NOT_ALERTS)
         == f"M\t{OWN_MANIFEST}\nM\t{MANIFEST}\n"
     )
-    message = git(state_repo, "log", "-1", "--format=%B")
+    message = git(state_repo, "log", "-1", "--format=%B", "--", "snapshots")  # HEAD: the alerts told
     assert (
         "! arn:aws:s3:::example-logs field PublicAccessBlock: s3.get_public_access_block failed "
         "(denied: AccessDenied) Access Denied\n"
@@ -303,7 +303,8 @@ def test_case_18a_denied_public_access_block_keeps_the_last_known_value(
     assert (state_repo / logs).read_text(encoding="utf-8") == before
     assert read(state_repo, MANIFEST)["gaps"] == []
     assert (
-        git(state_repo, "diff", "--name-status", "HEAD~1", "HEAD", *NOT_ALERTS)
+        # HEAD~2: the run's commit, then its alerts' delivery (the gap ended)
+        git(state_repo, "diff", "--name-status", "HEAD~2", "HEAD", *NOT_ALERTS)
         == f"M\t{OWN_MANIFEST}\nM\t{MANIFEST}\n"
     )
 
@@ -339,7 +340,10 @@ def test_case_18b_removed_public_access_block_is_stored_as_null_and_reported(
         )
     ]
     assert git(state_repo, "diff", "--name-status", head, "HEAD", *NOT_ALERTS) == f"M\t{logs}\n"
-    assert git(state_repo, "log", "-1", "--format=%s") == "driftwatch: 1 changed, 0 added, 0 removed (s3 1)\n"
+    assert (
+        git(state_repo, "log", "-1", "--format=%s", "--", "snapshots")
+        == "driftwatch: 1 changed, 0 added, 0 removed (s3 1)\n"
+    )
 
 
 # -- a listing that fails keeps every file of its scope --------------------------------------------
@@ -436,7 +440,8 @@ def test_denied_listings_keep_every_file_of_their_scope_while_other_scopes_updat
         == f"M\t{OWN_MANIFEST}\nM\t{account.sg_path('us-east-1')}\nM\t{MANIFEST}\n"
     )
     assert (
-        git(state_repo, "log", "-1", "--format=%s") == "driftwatch: 1 changed, 0 added, 0 removed (ec2 1)\n"
+        git(state_repo, "log", "-1", "--format=%s", "--", "snapshots")
+        == "driftwatch: 1 changed, 0 added, 0 removed (ec2 1)\n"
     )
 
 
@@ -823,7 +828,7 @@ def test_endpoint_down_or_dropping_connections_never_deletes_or_rewrites_history
 
     assert result.exit_code == 0, result.stderr
     assert snapshot_files(state_repo) == before  # example-logs is gone, but was not seen to go
-    assert git(state_repo, "rev-parse", "HEAD~1").strip() == head  # history only grows
+    assert git(state_repo, "rev-parse", "HEAD~2").strip() == head  # history only grows: a run, its alerts
     assert (
         git(state_repo, "diff", "--name-status", head, "HEAD", *NOT_ALERTS)
         == f"M\t{OWN_MANIFEST}\nM\t{MANIFEST}\n"
