@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -345,8 +346,18 @@ def test_a_finding_still_open_is_reminded_after_remind_after_and_only_then(
             aws,
             extra=SLACK_ENTRY.format(channel="#drift", token_env="TEST_SLACK_TOKEN", base_url=slack.base_url),
         )
-        path.write_text(path.read_text().replace('remind_after = "24h"', f'remind_after = "{REMIND}s"'))
+
+        def remind_after(interval: str) -> None:  # the interval, not a clock, is what the test moves
+            text = re.sub(r'remind_after = "[^"]*"', f'remind_after = "{interval}"', path.read_text())
+            path.write_text(text)
+
+        def last_told() -> datetime:
+            state = json.loads((state_repo / ALERT_STATE).read_text())
+            open_findings = [f for f in state["findings"].values() if f["status"] == "open"]
+            return max(datetime.fromisoformat(f["notified"]["slack #drift"]) for f in open_findings)
+
         config = str(path)
+        remind_after("1h")
         assert invoke("-c", config, "run").exit_code == 0
         assert invoke("-c", config, "approve", "--all", "--reason", "ok", "--author", APPROVER).exit_code == 0
 
@@ -355,26 +366,21 @@ def test_a_finding_still_open_is_reminded_after_remind_after_and_only_then(
         assert [m["text"].split(": ", 1)[1].split(";")[0] for m in slack.messages] == [
             "2 new (1 critical, 1 high)"
         ]
-        state = json.loads((state_repo / ALERT_STATE).read_text())
-        told = max(
-            datetime.fromisoformat(f["notified"]["slack #drift"])
-            for f in state["findings"].values()
-            if f["status"] == "open"
-        )
+        told = last_told()
         assert invoke("-c", config, "run").exit_code == 2
         assert len(slack.messages) == 1  # within remind_after: silence
-        time.sleep(max(0.0, (told + timedelta(seconds=REMIND + 1.5) - datetime.now(UTC)).total_seconds()))
 
+        remind_after("1s")
+        time.sleep(max(0.0, (told + timedelta(seconds=1.5) - datetime.now(UTC)).total_seconds()))
         assert invoke("-c", config, "run").exit_code == 2
         reminder = slack.messages[1]
         assert reminder["text"].split(": ", 1)[1].startswith("2 reminder (1 critical, 1 high)")
         assert ":bell: still open · *s3-bucket-public*" in texts(reminder)
+        assert last_told() > told  # the next reminder counts from this one
+
+        remind_after("1h")
         assert invoke("-c", config, "run").exit_code == 2
         assert len(slack.messages) == 2  # the next reminder is remind_after later
-
-
-REMIND = 10
-"""Seconds: longer than two runs take, so that the run right after a notice is silent."""
 
 
 def test_a_console_with_only_news_prints_nothing_for_a_run_without_news(
