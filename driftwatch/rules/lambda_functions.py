@@ -93,7 +93,8 @@ def _plaintext(
             f"lambda function {name}: environment variable {key} holds a secret in plain text (any reader "
             "of the function's configuration sees it); keep it in Secrets Manager or Parameter Store "
             "and pass its name",
-            (format_path(["Environment", "Variables", key]),),
+            # The collector's judgement is the finding's too, not a second, plain drift alert.
+            (format_path(["Environment", "Variables", key]), format_path(["Environment", "SecretLike"])),
         )
         for key in secret_variables(config)
     ]

@@ -160,14 +160,31 @@ def test_case_21_lambda_secrets_are_hashed_flagged_by_name_and_value_and_never_l
         )
     ]
     assert found(report, "plaintext-secret") == []  # approved exceptions, still the same keys
+
+    approve_all(invoke, config)
+    added = {**CASE_21_VARIABLES, "DB_PASSWORD": "EXAMPLE-NOT-A-REAL-PASSWORD-3"}
+    added["ORDERS_API_TOKEN"] = "EXAMPLE-NOT-A-REAL-TOKEN-4"
+    client(aws, "lambda").update_function_configuration(
+        FunctionName="orders-api", Environment={"Variables": added}
+    )
+    third, report = run(invoke, config)
+
+    (secret,) = [f for f in report["findings"] if f["rule"] == "plaintext-secret"]
+    assert "ORDERS_API_TOKEN holds a secret" in secret["message"]
+    assert [c["path"] for c in secret["changes"]] == [
+        "Environment.SecretLike",
+        "Environment.Variables.ORDERS_API_TOKEN",
+    ]
+    assert [f["rule"] for f in report["findings"] if f["resource"] == arn] == ["plaintext-secret"]
     history = git(state_repo, "log", "-p", "--all")
-    for secret in (
+    for secret_value in (
         "EXAMPLE-NOT-A-REAL-PASSWORD-1",
         "EXAMPLE-NOT-A-REAL-PASSWORD-3",
         "EXAMPLE-NOT-A-REAL-KEY-2",
+        "EXAMPLE-NOT-A-REAL-TOKEN-4",
     ):
-        assert secret not in history
-        assert all(secret not in out.stdout + out.stderr for out in (first, second))
+        assert secret_value not in history
+        assert all(secret_value not in out.stdout + out.stderr for out in (first, second, third))
     for value in CASE_21_VARIABLES.values():  # not even what looks harmless
         assert value not in history
 
