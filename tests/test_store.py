@@ -402,3 +402,20 @@ def test_an_id_too_long_for_a_file_name_gets_a_short_unique_one_and_keeps_its_id
 def stored_id(repo: StateRepo, commit: str | None, path: str) -> str:
     assert commit is not None
     return str(json.loads(repo.repo.git.show(f"{commit}:{path}"))["identity"]["id"])
+
+
+def test_the_changes_of_more_files_than_a_command_line_holds_are_read_in_one_log(repo: StateRepo) -> None:
+    many = [bucket(f"b{i:05d}", Tags={"n": "1"}) for i in range(3000)]
+    repo.record(snapshot(*many, group("sg-1")), *AUTHOR)
+    changed = [bucket(f"b{i:05d}", Tags={"n": "2"}) if i < 2 else many[i] for i in range(3000)]
+    repo.record(snapshot(*changed, group("sg-1", Description="other")), *AUTHOR)
+    repo.record(snapshot(*changed, group("sg-1", Description="only the group")), *AUTHOR)
+    paths = [f"snapshots/aws/{ACCOUNT}/global/s3/bucket/b{i:05d}.json" for i in range(3000)]
+    paths += [f"snapshots/aws/{ACCOUNT}/global/s3/bucket/never-{i}.json" for i in range(60000)]
+
+    log = repo.file_changes(paths)  # 63,000 paths: about 4 MB of arguments, past Linux's limit
+
+    assert [len(changes) for _, changes in log] == [3000, 2]  # the group's own commit is not listed
+    first, second = log
+    assert second[1][paths[0]][0] == first[1][paths[0]][1]  # the blob before is the one added first
+    assert set(second[1]) == set(paths[:2])

@@ -232,7 +232,7 @@ class HistoryLog(GitRepository):
             "--diff-merges=first-parent",
             f"--format={fields}",
             "--",
-            *paths,
+            *_pathspecs(paths),
         )
         wanted = set(paths)
         commits = []
@@ -256,8 +256,23 @@ class HistoryLog(GitRepository):
                 parents.split()[0] if parents.strip() else None,
                 reason.strip() or None,
             )
-            commits.append((info_, changes))
+            if changes:  # a wider pathspec also lists commits that touched only other files
+                commits.append((info_, changes))
         return commits
+
+
+MAX_PATHSPECS = 256
+"""Above this many paths, ``git log`` is given their folders: 50,000 paths overflow the command line."""
+
+
+def _pathspecs(paths: list[str]) -> list[str]:
+    """``paths``, or when there are too many, the fewest folders that hold them (then the top ones)."""
+    if len(paths) <= MAX_PATHSPECS:
+        return paths
+    folders = sorted({path.rpartition("/")[0] or "." for path in paths})
+    if len(folders) <= MAX_PATHSPECS:
+        return folders
+    return sorted({path.split("/", 1)[0] if "/" in path else "." for path in paths})
 
 
 @dataclass(frozen=True)
