@@ -75,7 +75,7 @@ def identity_from_document(document: Any, path: str) -> ResourceId:
     fields = ("provider", "account", "region", "type", "id")
     if not isinstance(raw, dict) or not all(isinstance(raw.get(f), str) for f in fields):
         raise ValueError(f'{path}: no valid "identity" object (needs {", ".join(fields)})')
-    arn = raw.get("arn")
+    arn, label = raw.get("arn"), raw.get("label")  # a label is kept where no config is (alert state)
     return ResourceId(
         raw["provider"],
         raw["account"],
@@ -83,7 +83,29 @@ def identity_from_document(document: Any, path: str) -> ResourceId:
         raw["type"],
         raw["id"],
         arn if isinstance(arn, str) else None,
+        label if isinstance(label, str) else readable_label(raw["type"], document.get("config")),
     )
+
+
+def readable_label(type_: str, config: Any) -> str:
+    """What people call a resource whose id is a generated one, from its stored config; "" if nothing.
+
+    A security group's name, the ``Name`` tag of an instance or snapshot, an AMI's name, a KMS
+    key's first alias: ``acme-bastion (sg-0a1b…)`` reads better in an alert than the id alone.
+    """
+    if not isinstance(config, dict):
+        return ""
+    tags = config.get("Tags")
+    aliases = config.get("Aliases")
+    candidates = {
+        "ec2/security-group": config.get("GroupName"),
+        "ec2/instance": tags.get("Name") if isinstance(tags, dict) else None,
+        "ebs/snapshot": tags.get("Name") if isinstance(tags, dict) else None,
+        "ami/image": config.get("Name"),
+        "kms/key": aliases[0] if isinstance(aliases, list) and aliases else None,
+    }
+    label = candidates.get(type_)
+    return label if isinstance(label, str) else ""
 
 
 def identity_document(identity: ResourceId) -> dict[str, Any]:

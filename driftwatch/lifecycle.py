@@ -324,7 +324,7 @@ def _tracked_doc(t: Tracked) -> dict[str, Any]:
     return {
         "rule": f.rule,
         "severity": str(f.severity),
-        "resource": identity_document(f.resource),
+        "resource": identity_document(f.resource) | ({"label": f.resource.label} if f.resource.label else {}),
         "message": f.message,
         "against": f.against,
         "subject": f.subject,

@@ -54,6 +54,9 @@ class ResourceId:
     type: str
     id: str
     arn: str | None = None
+    label: str = field(default="", compare=False, repr=False)
+    """What people call the resource where its id is not that (a security group's name, an
+    instance's ``Name`` tag, a KMS key's alias); never part of its identity."""
 
     @property
     def key(self) -> str:
@@ -68,7 +71,9 @@ class ResourceId:
     @property
     def name(self) -> str:
         """A short readable name for messages (``every s3/bucket`` for a fleet-wide finding's ``*``)."""
-        return f"every {self.type}" if self.id == "*" else self.id
+        if self.id == "*":
+            return f"every {self.type}"
+        return f"{self.label} ({self.id})" if self.label and self.label != self.id else self.id
 
 
 @dataclass(frozen=True, order=True)

@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import boto3
 import pytest
 
 from driftwatch.layout import ALERT_STATE
@@ -397,3 +398,29 @@ def test_a_console_with_only_news_prints_nothing_for_a_run_without_news(
     make_public(aws, "team-web")
     drift = invoke("-c", config, "run")
     assert drift.exit_code == 2 and "s3-bucket-public" in drift.stdout
+
+
+def test_a_security_group_is_named_by_its_name_and_id_in_the_digest_thread_and_resolved_notice(
+    state_repo: Path, aws: str, invoke: Invoke, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ec2 = boto3.client("ec2", endpoint_url=aws, region_name="us-east-1")
+    group = ec2.create_security_group(GroupName="acme-bastion", Description="bastion")["GroupId"]
+    ssh_from = [{"IpProtocol": "tcp", "FromPort": 22, "ToPort": 22, "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}]
+    monkeypatch.setenv("TEST_SLACK_TOKEN", TOKEN)
+    with running_slack_server(valid_tokens=[TOKEN]) as slack:
+        extra = SLACK_ENTRY.format(channel="#drift", token_env="TEST_SLACK_TOKEN", base_url=slack.base_url)
+        config = str(write_config(state_repo, aws, extra=extra + "thread_details = true\n"))
+        assert invoke("-c", config, "run").exit_code == 0
+        assert invoke("-c", config, "approve", "--all", "--reason", "ok", "--author", APPROVER).exit_code == 0
+
+        ec2.authorize_security_group_ingress(GroupId=group, IpPermissions=ssh_from)
+        assert invoke("-c", config, "run").exit_code == 2
+        digest, thread = slack.messages
+        arn = f"arn:aws:ec2:us-east-1:123456789012:security-group/{group}"
+        assert f"*acme-bastion ({group})*  {arn}" in texts(digest)
+        assert f"*sg-open-to-world* on *acme-bastion ({group})* (new)" in texts(thread)
+
+        ec2.revoke_security_group_ingress(GroupId=group, IpPermissions=ssh_from)
+        assert invoke("-c", config, "run").exit_code == 0
+        resolved = texts(slack.messages[2])
+        assert f"• *acme-bastion ({group})*  {arn} · *sg-open-to-world* (critical)" in resolved
