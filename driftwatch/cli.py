@@ -381,6 +381,15 @@ def _remote_problems(problems: Sequence[str]) -> None:
         _err(f"state repository remote: {problem}")
 
 
+REVIEWED_BY = click.option(
+    "--reviewed-by",
+    "reviewed_by",
+    multiple=True,
+    metavar="'NAME <EMAIL>'",
+    help="The second approver who reviewed this (Reviewed-by: trailer; required by [approval] two_person).",
+)
+
+
 @cli.command()
 @click.argument("resources", nargs=-1)
 @click.option("--all", "everything", is_flag=True, help="Approve the whole current snapshot.")
@@ -394,13 +403,7 @@ def _remote_problems(problems: Sequence[str]) -> None:
 )
 @click.option("--reason", required=True, help="Why this state is approved (kept in the commit).")
 @click.option("--ticket", metavar="REF", help="A change ticket to record in the commit (Ticket: trailer).")
-@click.option(
-    "--reviewed-by",
-    "reviewed_by",
-    multiple=True,
-    metavar="'NAME <EMAIL>'",
-    help="The second approver who reviewed this (Reviewed-by: trailer; required by [approval] two_person).",
-)
+@REVIEWED_BY
 @click.option(
     "--author", metavar="'NAME <EMAIL>'", help="The approver [default: git's user.name and user.email]."
 )
@@ -486,13 +489,7 @@ def approve(
 @click.option(
     "--until", "until", required=True, metavar="DATE", help="The last day (YYYY-MM-DD, UTC) it is accepted."
 )
-@click.option(
-    "--reviewed-by",
-    "reviewed_by",
-    multiple=True,
-    metavar="'NAME <EMAIL>'",
-    help="The second approver who reviewed this (Reviewed-by: trailer; required by [approval] two_person).",
-)
+@REVIEWED_BY
 @click.option(
     "--author", metavar="'NAME <EMAIL>'", help="Who accepts it [default: git's user.name and user.email]."
 )
