@@ -196,20 +196,7 @@ def _parse_rule(table: Any, where: str) -> DataRule:
     types = [types] if isinstance(types, str) else types
     if not types or not isinstance(types, list) or not all(isinstance(t, str) and t for t in types):
         raise BaselineError(f'{where}: type: required, a resource type glob such as "github/org" or "s3/*"')
-    path_text = table.get("path")
-    if not isinstance(path_text, str):
-        raise BaselineError(f"{where}: path: required, a JSON path into the resource's config")
-    try:
-        path = compile_path(path_text)
-    except ValueError as exc:
-        raise BaselineError(f"{where}: path: {exc}") from None
-    operator = table.get("operator")
-    if operator not in OPERATORS:
-        raise BaselineError(
-            f"{where}: operator: {operator!r} is not an operator (one of: {', '.join(OPERATORS)})"
-        )
-    value = table.get("value", _ABSENT)
-    _check_value(where, operator, value)
+    path, operator, value = _parse_test(table, where)
     severity_text = table.get("severity", "medium")
     try:
         severity = Severity.parse(severity_text) if isinstance(severity_text, str) else None
@@ -263,21 +250,28 @@ def _parse_when(raw: Any, where: str) -> tuple[Condition, ...]:
         at = f"{where}: when[{index}]"
         for key in sorted(set(table) - CONDITION_KEYS):
             raise BaselineError(f"{at}: {key}: unknown key (a condition has: path, operator, value)")
-        try:
-            path = compile_path(table["path"]) if isinstance(table.get("path"), str) else None
-        except ValueError as exc:
-            raise BaselineError(f"{at}: path: {exc}") from None
-        if path is None:
-            raise BaselineError(f"{at}: path: required, a JSON path into the resource's config")
-        operator = table.get("operator")
-        if operator not in OPERATORS:
-            raise BaselineError(
-                f"{at}: operator: {operator!r} is not an operator (one of: {', '.join(OPERATORS)})"
-            )
-        value = table.get("value", _ABSENT)
-        _check_value(at, operator, value)
+        path, operator, value = _parse_test(table, at)
         conditions.append(Condition(path, operator, None if value is _ABSENT else value))
     return tuple(conditions)
+
+
+def _parse_test(table: dict[str, Any], where: str) -> tuple[Path, str, Any]:
+    """The path, operator and value of a rule or a ``when`` condition, checked together."""
+    path_text = table.get("path")
+    if not isinstance(path_text, str):
+        raise BaselineError(f"{where}: path: required, a JSON path into the resource's config")
+    try:
+        path = compile_path(path_text)
+    except ValueError as exc:
+        raise BaselineError(f"{where}: path: {exc}") from None
+    operator = table.get("operator")
+    if operator not in OPERATORS:
+        raise BaselineError(
+            f"{where}: operator: {operator!r} is not an operator (one of: {', '.join(OPERATORS)})"
+        )
+    value = table.get("value", _ABSENT)
+    _check_value(where, operator, value)
+    return path, operator, value
 
 
 def _message_problem(message: str) -> str | None:
