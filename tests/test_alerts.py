@@ -15,12 +15,13 @@ import pytest
 from driftwatch.layout import ALERT_STATE
 from driftwatch.links import commit_url
 from tests.conftest import Invoke, write_config
+from tests.support.fake_credentials import slack_token
 from tests.support.slack_server import running_slack_server
 from tests.test_cli import APPROVER, git, make_public, s3, seed
 from tests.test_remote import admin_commits_during_next_push, share
 from tests.test_remote import git as operator_git
 
-TOKEN = "xoxb-alerts"
+TOKEN = slack_token("alerts")
 
 
 def texts(message: dict[str, Any]) -> str:
@@ -140,7 +141,7 @@ min_severity = "high"
             )
         )
         make_public(aws, "team-web")
-        monkeypatch.setenv("TEST_SLACK_TOKEN", "xoxb-revoked")
+        monkeypatch.setenv("TEST_SLACK_TOKEN", slack_token("revoked"))
         refused = invoke("-c", config, "run")
         assert refused.exit_code == 2
         errors = [line for line in refused.stderr.splitlines() if "notifier failed" in line]
@@ -258,7 +259,7 @@ def test_each_notifier_is_told_each_notice_once_and_a_failing_one_gets_its_own_o
 ) -> None:
     seed(aws)
     monkeypatch.setenv("TEST_SLACK_TOKEN", TOKEN)
-    monkeypatch.setenv("BROKEN_SLACK_TOKEN", "xoxb-revoked")
+    monkeypatch.setenv("BROKEN_SLACK_TOKEN", slack_token("revoked"))
     with running_slack_server(valid_tokens=[TOKEN]) as slack:
         config = str(
             write_config(

@@ -16,6 +16,7 @@ from botocore.config import Config
 from driftwatch.cli import cli
 from driftwatch.demo.walkthrough import prepare
 from tests.conftest import Invoke, write_config
+from tests.support.fake_credentials import slack_token
 from tests.support.slack_server import running_slack_server
 
 README = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
@@ -320,7 +321,7 @@ def test_slack_digest_reaches_the_channel_and_a_missing_token_loses_nothing(
 ) -> None:
     seed(aws)
     make_public(aws, "team-web")
-    with running_slack_server(valid_tokens=("xoxb-test",)) as slack:
+    with running_slack_server(valid_tokens=(slack_token("test"),)) as slack:
         write_config(
             state_repo,
             aws,
@@ -348,7 +349,7 @@ min_severity = "high"
         )
         assert slack.messages == []
 
-        monkeypatch.setenv("TEST_SLACK_TOKEN", "xoxb-test")
+        monkeypatch.setenv("TEST_SLACK_TOKEN", slack_token("test"))
         make_public(aws, "team-logs")
         sent = invoke("-c", config, "run")
         assert sent.exit_code == 2, sent.stderr
@@ -358,12 +359,12 @@ min_severity = "high"
         assert "arn:aws:s3:::team-logs" in text and "arn:aws:s3:::team-web" in text
         assert "unapproved-resource" not in text  # below the notifier's min_severity
 
-        monkeypatch.setenv("TEST_SLACK_TOKEN", "xoxb-wrong")
+        monkeypatch.setenv("TEST_SLACK_TOKEN", slack_token("wrong"))
         s3(aws).create_bucket(Bucket="team-new")
         make_public(aws, "team-new")
         refused = invoke("-c", config, "run")
         assert "notifier failed (the snapshot is kept)" in refused.stderr and "invalid_auth" in refused.stderr
-        assert "xoxb-wrong" not in refused.stderr + refused.stdout
+        assert slack_token("wrong") not in refused.stderr + refused.stdout
 
 
 def test_demo_tells_the_story(tmp_path: Path, invoke: Invoke) -> None:

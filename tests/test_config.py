@@ -12,6 +12,7 @@ from driftwatch.defaults import default_text
 from driftwatch.errors import ConfigError
 from driftwatch.model import Severity, TrustedAccounts
 from driftwatch.regions import known_regions
+from tests.support.fake_credentials import slack_token
 
 
 def write(tmp_path: Path, text: str) -> Path:
@@ -143,7 +144,7 @@ min_severity = "medium"
             "config.toml: [[notify]] #1 base_url: 'ftp://x' is not an http(s) URL",
         ),
         (
-            '[[notify]]\ntype = "slack"\nchannel = "#x"\ntoken_env = "xoxb-123"\n',
+            f'[[notify]]\ntype = "slack"\nchannel = "#x"\ntoken_env = "{slack_token("123")}"\n',
             "config.toml: [[notify]] #1 token_env: is not an environment variable name (name the variable;",
         ),
         ('[aws]\nmax_workers = "8"\n', "config.toml: [aws] max_workers: must be an integer, not string '8'"),

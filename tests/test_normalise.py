@@ -8,6 +8,7 @@ import pytest
 
 from driftwatch.model import Resource, ResourceId
 from driftwatch.normalise import Redactor, canonical, file_text, is_secret, normalise_resource, redact_text
+from tests.support.fake_credentials import slack_token
 
 REDACTOR = Redactor(b"local-test-key")
 LAMBDA = ResourceId("aws", "111122223333", "eu-west-1", "lambda/function", "orders-api")
@@ -173,7 +174,7 @@ def test_secret_judgement() -> None:
     assert is_secret("MasterUserPassword", "pw")
     assert is_secret("client_secret", "abc")
     assert is_secret("AuthToken", "abc")
-    assert is_secret("SOME_VAR", "xoxb-123456789012-abcdefghij")
+    assert is_secret("SOME_VAR", slack_token("123456789012-abcdefghij"))
     assert is_secret("key_pem", "-----BEGIN RSA PRIVATE KEY-----\nMIIE...")
     assert not is_secret("AccessKeyId", "AKIAEXAMPLEKEY00001")  # an identifier, not a secret
     assert not is_secret("KMSMasterKeyID", "arn:aws:kms:eu-west-1:111122223333:key/abc")

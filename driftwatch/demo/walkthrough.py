@@ -49,7 +49,7 @@ class SlackPreview:
     def __init__(self, out: Callable[[str], None]) -> None:
         self.out = out
         self.slack = SlackNotifier(
-            "#drift-alerts", "xoxb-demo-never-sent", self.min_severity, thread_details=True
+            "#drift-alerts", "demo-token-never-sent", self.min_severity, thread_details=True
         )
 
     def notify(self, notification: Notification) -> None:

@@ -13,10 +13,11 @@ from driftwatch.config import NotifyFilter
 from driftwatch.model import CoverageGap, Finding, Notification, ResourceId, RunReport, Scope, Severity
 from driftwatch.notify.route import select
 from tests.conftest import Invoke, write_config
+from tests.support.fake_credentials import slack_token
 from tests.support.slack_server import running_slack_server
 from tests.test_cli import APPROVER, make_public, s3, seed
 
-TOKEN = "xoxb-routing"
+TOKEN = slack_token("routing")
 
 
 def rules_in(message: dict[str, Any]) -> set[tuple[str, str]]:

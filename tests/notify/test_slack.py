@@ -27,9 +27,10 @@ from driftwatch.model import (
 from driftwatch.notify import NOTIFIERS
 from driftwatch.notify.slack import SlackNotifier
 from driftwatch.notify.slack_digest import split_text
+from tests.support.fake_credentials import slack_token
 from tests.support.slack_server import FakeSlack, running_slack_server
 
-TOKEN = "xoxb-test-token"
+TOKEN = slack_token("test-token")
 CHANNEL = "#sec-drift"
 ACCOUNT = "111122223333"
 WHEN = datetime(2024, 5, 1, 6, 0, tzinfo=UTC)
@@ -425,7 +426,7 @@ def test_rate_limit_that_persists_becomes_notify_error() -> None:
 
 
 def test_invalid_token_names_channel_and_code_but_not_the_token() -> None:
-    secret = "xoxb-111-222-ThisIsNotTheRightToken"
+    secret = slack_token("111-222-ThisIsNotTheRightToken")
     with running_slack_server(valid_tokens=[TOKEN]) as fake, pytest.raises(NotifyError) as caught:
         notifier(fake, token=secret).notify(Notification.from_report(FULL_REPORT))
     message = str(caught.value)

@@ -12,6 +12,7 @@ from driftwatch.errors import ConfigError
 from driftwatch.model import Finding, Notification, ResourceId, RunReport, Severity
 from driftwatch.notify.build import build_notifiers
 from driftwatch.notify.slack import SlackNotifier, default_templates
+from tests.support.fake_credentials import slack_token
 
 WHEN = datetime(2026, 12, 3, 9, 0, tzinfo=UTC)
 BUCKET = ResourceId("aws", "111122223333", "global", "s3/bucket", "exports", "arn:aws:s3:::exports")
@@ -65,7 +66,7 @@ def test_a_template_in_the_folder_replaces_the_shipped_one_and_may_include_helpe
     )
     assert console_output(path) == (["run 20261203T090000Z-ab12: s3-bucket-public"], [])
     # Templates not in the folder stay the shipped ones.
-    slack = SlackNotifier("#c", "xoxb-t", templates=default_templates(tmp_path / "my-templates"))
+    slack = SlackNotifier("#c", slack_token("t"), templates=default_templates(tmp_path / "my-templates"))
     assert slack.render(Notification.from_report(REPORT))[0].text.startswith(
         "driftwatch run 20261203T090000Z-ab12: 1 new (1 critical)"
     )

@@ -12,6 +12,7 @@ from driftwatch.collectors.aws.lambda_functions import function_config
 from driftwatch.model import Finding, Resource, ResourceId
 from driftwatch.normalise import Redactor, is_secret, normalise_resource
 from tests.rules.test_rules import findings, state
+from tests.support.fake_credentials import aws_access_key_id, slack_token
 
 ACCOUNT = "111122223333"
 REGION = "eu-west-1"
@@ -121,7 +122,7 @@ def test_a_document_stored_before_secret_like_was_recorded_is_judged_by_its_reda
         ("jwtSecret", "c2VjcmV0LXZhbHVl", True),
         ("AWS_SECRET_ACCESS_KEY", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", True),
         ("DATABASE_URL", "postgres://orders:EXAMPLE-PW@db.internal:5432/orders", True),  # by its value
-        ("SLACK", "xoxb-0000000000-EXAMPLEEXAMPLE", True),
+        ("SLACK", slack_token("0000000000-EXAMPLEEXAMPLE"), True),
         ("AUTHORIZATION", "Bearer EXAMPLEEXAMPLEEXAMPLE1234", True),
         ("AWS_CA_BUNDLE", "/etc/pki/ca-trust/extracted/pem/tls-ca-bundle.pem", False),  # a file path
         ("DB_SECRET_NAME", "prod/orders/db", False),  # a secret's name
@@ -132,7 +133,7 @@ def test_a_document_stored_before_secret_like_was_recorded_is_judged_by_its_reda
         ),
         ("DB_PASSWORD", "{{resolve:secretsmanager:prod/orders/db:SecretString:password}}", False),
         ("DB_PASSWORD_FILE", "/run/secrets/db-password", False),
-        ("ACCESS_KEY_ID", "AKIAEXAMPLEEXAMPLE01", False),  # an id, not the secret
+        ("ACCESS_KEY_ID", aws_access_key_id("EXAMPLEEXAMPLE01"), False),  # an id, not the secret
         ("TOKEN_TTL", "3600", False),
         ("ENABLE_TOKEN_AUTH", "true", False),
         ("DB_HOST", "orders.cluster-example.eu-west-1.rds.amazonaws.com", False),

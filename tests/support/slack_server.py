@@ -11,6 +11,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl
 
+from tests.support.fake_credentials import slack_token
+
 # Slack's limits as of 2025: 50 blocks, 3,000 characters per section text, and an undocumented
 # ceiling on the total text of all blocks (msg_blocks_too_long at about 12,000-13,000 characters;
 # slackapi/bolt-js#2509). The fake enforces them so that tests notice when a message would bounce.
@@ -259,7 +261,7 @@ class _Server(ThreadingHTTPServer):
 
 @contextmanager
 def running_slack_server(
-    valid_tokens: Iterable[str] | None = ("xoxb-test-token",),
+    valid_tokens: Iterable[str] | None = (slack_token("test-token"),),
     channels: Iterable[str] | None = None,
 ) -> Iterator[FakeSlack]:
     """Run a fake Slack on 127.0.0.1 for the ``with`` block; ``base_url`` ends in ``/api/``.
