@@ -158,11 +158,13 @@ class Resource:
     config: Mapping[str, JSONValue]
     unreadable: Mapping[str, str] = field(default_factory=dict)
     observations: Mapping[str, JSONValue] = field(default_factory=dict)
+    known_digest: str | None = field(default=None, compare=False, repr=False)
+    """``content_digest(config)``, given by a normaliser that already knows it (from its memo)."""
 
     @property
     def digest(self) -> str:
-        """A hash of the canonical configuration, to skip unchanged resources cheaply."""
-        return content_digest(self.config)
+        """``content_digest`` of the configuration: a hash to skip unchanged resources cheaply."""
+        return self.known_digest or content_digest(self.config)
 
 
 def content_digest(config: Mapping[str, JSONValue]) -> str:

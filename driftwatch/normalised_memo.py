@@ -30,6 +30,8 @@ from driftwatch.normalise import Redactor, jsonable, normalise_resource
 
 _RAW = orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS
 _EVERY_READ = normalise.VOLATILE_KEYS | normalise.OBSERVATION_KEYS
+MEMO_FORMAT = 2
+"""Entries are ``[config, observations, content digest of config]``."""
 
 
 def _tagged(value: Any) -> Any:
@@ -58,7 +60,7 @@ def _no_cycle_collection() -> Iterator[None]:
 
 def _code_fingerprint() -> str:
     """Changes whenever the code that decides a canonical config changes (not only the version)."""
-    digest = hashlib.sha256(__version__.encode())
+    digest = hashlib.sha256(f"{__version__}\0{MEMO_FORMAT}".encode())
     for module in (normalise, policy):
         digest.update(Path(module.__file__ or "").read_bytes())
     return digest.hexdigest()
@@ -113,17 +115,17 @@ class NormalisedMemo:
                 k: jsonable(v) for k, v in resource.config.items() if k in normalise.OBSERVATION_KEYS
             }
             entry = self.previous.get(key)
-            if isinstance(entry, list) and len(entry) == 2:
-                config, observations = entry
-                if isinstance(config, dict) and isinstance(observations, dict):
+            if isinstance(entry, list) and len(entry) == 3:
+                config, observations, digest = entry
+                if isinstance(config, dict) and isinstance(observations, dict) and isinstance(digest, str):
                     self.current[key] = entry
                     unreadable = dict(resource.unreadable)
                     observations = {**observations, **observed_now}
-                    yield Resource(resource.identity, config, unreadable, observations)
+                    yield Resource(resource.identity, config, unreadable, observations, digest)
                     continue
             normalised = normalise_resource(resource, self.redactor)
             kept = {k: v for k, v in normalised.observations.items() if k not in observed_now}
-            self.current[key] = [normalised.config, kept]
+            self.current[key] = [normalised.config, kept, normalised.digest]
             yield normalised
 
     def save(self) -> None:

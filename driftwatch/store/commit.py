@@ -89,7 +89,7 @@ class Committer(GitRepository):
         ]
         if parent is not None:
             stream.append(f"from {parent}\n".encode())
-        for path in paths:
+        for path in sorted(paths):  # neighbours in a folder are alike: git deltifies them faster
             data = contents.get(path)
             if data is None:
                 try:

@@ -200,28 +200,47 @@ class GitRepository:
         """Write one file of the repository atomically (only when its text changes)."""
         self._write(path, text)
 
-    def _write(self, path: str, content: str | bytes) -> bool:
+    def _write(self, path: str, content: str | bytes, new: bool = False) -> bool:
         """Write ``content`` unless the file already holds it; True when it was written.
 
         A file is replaced atomically, so a killed run never leaves half of one; a new file under
         ``snapshots/`` is written in place (half of one is untracked, and the next run's recovery
-        removes it).
+        removes it). ``new`` says the file is not expected to exist: it is then not read first
+        (at tens of thousands of new files, each failed read and folder check adds up).
         """
         data = content.encode() if isinstance(content, str) else content
         target = self.path / path
+        if not new:
+            try:
+                if target.read_bytes() == data:
+                    return False
+            except FileNotFoundError:
+                new = True
+        if new and path.startswith(f"{SNAPSHOTS}/"):
+            try:
+                _create(target, data)
+            except FileExistsError:
+                return self._write(path, data)  # there after all: written only if it differs
+            return True
+        temporary = target.with_name(f".{target.name}.tmp")
         try:
-            if target.read_bytes() == data:
-                return False
+            temporary.write_bytes(data)
         except FileNotFoundError:
             target.parent.mkdir(parents=True, exist_ok=True)
-            if path.startswith(f"{SNAPSHOTS}/"):
-                with open(target, "xb") as new:
-                    new.write(data)
-                return True
-        temporary = target.with_name(f".{target.name}.tmp")
-        temporary.write_bytes(data)
+            temporary.write_bytes(data)
         os.replace(temporary, target)
         return True
+
+
+def _create(file: Path, data: bytes) -> None:
+    """Write a new file (FileExistsError if there is one), making its folder when it is missing."""
+    try:
+        handle = open(file, "xb")  # noqa: SIM115 - closed below
+    except FileNotFoundError:
+        file.parent.mkdir(parents=True, exist_ok=True)
+        handle = open(file, "xb")  # noqa: SIM115
+    with handle:
+        handle.write(data)
 
 
 class BlobFiles(Mapping[str, bytes]):

@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import errno
 import fcntl
-import json
 import os
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -15,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import git
+import orjson
 
 from driftwatch.errors import LockedError, StoreError
 from driftwatch.jsontext import compact_bytes, untracked_bytes
@@ -41,6 +41,8 @@ OBSERVATIONS = f"{PRIVATE_DIR}/observations.json"
 
 DIGESTS = f"{PRIVATE_DIR}/digests.json"
 """Untracked: the digest and blob id of each stored document, valid for one tree of ``snapshots/``."""
+DIGESTS_FORMAT = 2
+"""Digests are ``_document_digest`` of a document's identity and its config's ``content_digest``."""
 
 
 @dataclass(frozen=True)
@@ -157,9 +159,11 @@ class StateRepo(RemoteSync, Committer, HistoryLog):
             config = _with_last_known(resource, old)
             if not config and resource.unreadable:
                 continue  # nothing was read and nothing was known: only the gap is recorded
-            document = {"identity": identity_document(resource.identity), "config": config}
+            identity = identity_document(resource.identity)
+            document = {"identity": identity, "config": config}
             documents[path] = document
-            digest = content_digest(document)
+            config_digest = content_digest(config) if resource.unreadable else resource.digest
+            digest = _document_digest(identity, config_digest)
             if known is not None and known[0] == digest:
                 index[path] = known
                 continue
@@ -223,9 +227,9 @@ class StateRepo(RemoteSync, Committer, HistoryLog):
         snapshot = replace(snapshot, gaps=gaps)
         written: dict[str, bytes | None] = {}  # what the commit takes: new bytes, or None if removed
 
-        def put(path: str, text: str) -> bool:
+        def put(path: str, text: str, new: bool = False) -> bool:
             data = text.encode()
-            if not self._write(path, data):
+            if not self._write(path, data, new):
                 return False
             written[path] = data
             return True
@@ -234,7 +238,8 @@ class StateRepo(RemoteSync, Committer, HistoryLog):
             for path in list(paths):
                 text = file_text(documents[path])
                 index[path] = (index[path][0], blob_id(text.encode()))
-                if not put(path, text):  # the file already says this (a stale digest): no change after all
+                # A stored file saying this already (a stale digest) is no change after all.
+                if not put(path, text, new=paths is added):
                     paths.remove(path)
         for path in removed:
             (self.path / path).unlink()
@@ -297,19 +302,19 @@ class StateRepo(RemoteSync, Committer, HistoryLog):
         """
         tree = self._snapshots_tree()
         try:
-            saved = json.loads((self.path / DIGESTS).read_text(encoding="utf-8"))
-            if tree is not None and saved.get("tree") == tree:
+            saved = orjson.loads((self.path / DIGESTS).read_bytes())
+            if tree is not None and saved.get("tree") == tree and saved.get("format") == DIGESTS_FORMAT:
                 return {path: (digest, blob) for path, (digest, blob) in saved["documents"].items()}, True
         except (OSError, ValueError, TypeError, KeyError, AttributeError):
             pass  # missing or damaged: rebuilt below
         blobs: dict[str, str] = {}
         documents = self.read_documents(blobs=blobs)
-        return {path: (content_digest(doc), blobs[path]) for path, doc in documents.items()}, False
+        return {path: (_stored_digest(doc), blobs[path]) for path, doc in documents.items()}, False
 
     def _save_index(self, index: Mapping[str, tuple[str, str]]) -> None:
         tree = self._snapshots_tree()
         if tree is not None:
-            self._write(DIGESTS, compact_bytes({"tree": tree, "documents": index}))
+            self._write(DIGESTS, compact_bytes({"format": DIGESTS_FORMAT, "tree": tree, "documents": index}))
 
     def _snapshots_tree(self) -> str | None:
         """The id of ``snapshots/`` in HEAD's tree, or None."""
@@ -326,6 +331,20 @@ class StateRepo(RemoteSync, Committer, HistoryLog):
 
 AlsoRecord = Callable[[Recorded], tuple[Mapping[str, str], str]]
 """Given what a run records, driftwatch's own files to commit with it and a commit message paragraph."""
+
+
+def _document_digest(identity: Mapping[str, Any], config_digest: str) -> str:
+    """The digest of a stored document ``{"identity": ..., "config": ...}``, from its config's
+    ``content_digest``, which the normaliser often knows already: the config is not hashed again."""
+    return content_digest({"identity": identity, "config": config_digest})
+
+
+def _stored_digest(document: Mapping[str, Any]) -> str:
+    """``_document_digest`` of a document read from a file; one with other keys (written by hand)
+    matches no resource, so that the next run writes it again."""
+    if document.keys() != {"identity", "config"}:
+        return ""
+    return _document_digest(document["identity"], content_digest(document["config"]))
 
 
 def _holder(lock: Path) -> str | None:
