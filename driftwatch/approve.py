@@ -20,7 +20,6 @@ from driftwatch.model import Finding, ResourceId
 from driftwatch.normalise import file_text
 from driftwatch.provider_changes import path_tokens
 from driftwatch.rules import META_RULES
-from driftwatch.rules.fleet import group_covers
 from driftwatch.store import StateRepo
 
 _AUTHOR = re.compile(r"^\s*(?P<name>[^<>]+?)\s*<(?P<email>[^<>@\s]+@[^<>\s]+)>\s*$")
@@ -336,6 +335,10 @@ def _with_group_change(
     baseline: dict[str, Any], snapshot: dict[str, Any], identity: ResourceId, group: Finding
 ) -> tuple[dict[str, Any], list[str]]:
     """``baseline`` with the fleet-wide ``group``'s change taken from ``snapshot``, and its paths."""
+    # Imported here: the rules engine (and its JSON-path library) is not needed to find or read
+    # resources, which `history`, `show` and `ack` do through this module.
+    from driftwatch.rules.fleet import group_covers
+
     approved = baseline.get("config", {})
     current = snapshot.get("config", {})
     compared = pinned(current, approved) if baseline.get("partial") is True else current

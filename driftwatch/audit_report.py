@@ -12,9 +12,10 @@ from driftwatch import __version__
 from driftwatch.ack import ACKS
 from driftwatch.approval import approved_view
 from driftwatch.config import NO_APPROVERS, ApprovalSettings
+from driftwatch.jsontext import compact
 from driftwatch.layout import BASELINES, SNAPSHOTS
 from driftwatch.model import RunReport, Severity
-from driftwatch.notify.render import compact, group_by_severity
+from driftwatch.notify.render import group_by_severity
 from driftwatch.store import StateRepo
 
 TEMPLATE = "report.html.j2"

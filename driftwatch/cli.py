@@ -575,7 +575,7 @@ def _moment(value: str | None, option: str, end_of_day: bool) -> datetime | None
 def history(ctx: click.Context, resource: str, output: str, since: str | None, until: str | None) -> None:
     """Print RESOURCE's timeline from git: changes, approvals and acknowledgements, with who and when."""
     from driftwatch.history import resource_history
-    from driftwatch.notify.render import compact
+    from driftwatch.jsontext import compact
     from driftwatch.store import StateRepo
 
     config = _load(ctx)

@@ -565,9 +565,12 @@ def parse_config(raw: Mapping[str, Any], path: Path) -> Config:
 
     approval = _load_approval(path, root.take("approval", dict, {}), path.resolve())
 
-    from driftwatch.collectors.saas.settings import parse_saas  # the SaaS side knows its own tables
+    saas_tables = root.take("saas", dict, {})
+    saas: tuple[SaasSettings, ...] = ()
+    if saas_tables:  # imported only then: the SaaS collectors are not needed to read the others
+        from driftwatch.collectors.saas.settings import parse_saas  # the SaaS side knows its own tables
 
-    saas = parse_saas(path, root.take("saas", dict, {}))
+        saas = parse_saas(path, saas_tables)
 
     notify_raw = root.take("notify", list, [{"type": "console"}])
     notify = _unique_keys(tuple(_load_notify(path, i, entry) for i, entry in enumerate(notify_raw)))

@@ -57,7 +57,7 @@ def resource_history(
     entries = []
     # One log over every file keeps git's order: commits made within one second stay in order.
     # It carries the blob ids before and after each commit; all of them are read at once.
-    log = repo.file_changes(list(paths))
+    log = repo.file_changes(list(paths), alone=snapshot_path(identity))
     contents = repo.read_blob_ids([b for _, blobs in log for pair in blobs.values() for b in pair if b])
     for info, blobs in log:
         if (since and info.time < since) or (until and info.time > until):

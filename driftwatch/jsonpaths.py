@@ -10,8 +10,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-import jsonpath
-
 from driftwatch.compare import format_path
 from driftwatch.model import JSONValue
 
@@ -41,6 +39,8 @@ def compile_path(text: str) -> Path:
     """The compiled path; ValueError with the first line of the parser's reason otherwise."""
     if not text.strip():
         raise ValueError("empty JSON path")
+    import jsonpath  # here: the library takes longer to import than most commands that never compile a path
+
     try:
         compiled = jsonpath.compile(text)
     except jsonpath.JSONPathError as exc:

@@ -1,4 +1,4 @@
-"""JSON text for hashing and for stored files, written by orjson (C) where it agrees with ``json``.
+"""JSON text for hashing, stored files and messages, written by orjson (C) where it agrees with ``json``.
 
 The standard library writes indented JSON in pure Python, which at tens of thousands of resources
 is most of the cost of a store. orjson writes the same bytes, except for a few float spellings
@@ -51,3 +51,11 @@ def untracked_bytes(value: Any) -> bytes:
         return orjson.dumps(value, option=_INDENTED)
     except (orjson.JSONEncodeError, TypeError):
         return (_STDLIB_INDENTED.encode(value) + "\n").encode("utf-8", "surrogatepass")
+
+
+def compact(value: Any, limit: int = 200) -> str:
+    """A value as short JSON text for a message; long values say that they were truncated."""
+    if value is None:
+        return "null"
+    text = json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)
+    return text if len(text) <= limit else f"{text[:limit]}… (truncated)"

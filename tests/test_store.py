@@ -419,3 +419,57 @@ def test_the_changes_of_more_files_than_a_command_line_holds_are_read_in_one_log
     first, second = log
     assert second[1][paths[0]][0] == first[1][paths[0]][1]  # the blob before is the one added first
     assert set(second[1]) == set(paths[:2])
+
+
+GIT_AUTHOR = {"GIT_AUTHOR_NAME": AUTHOR[0], "GIT_AUTHOR_EMAIL": AUTHOR[1]}
+GIT_AUTHOR |= {"GIT_COMMITTER_NAME": AUTHOR[0], "GIT_COMMITTER_EMAIL": AUTHOR[1]}
+
+
+def commit_files(repo: StateRepo, files: dict[str, str], when: str, message: str = "change") -> str:
+    """Write ``files`` and commit them with git itself, at the author and committer date ``when``."""
+    for path, text in files.items():
+        (repo.path / path).parent.mkdir(parents=True, exist_ok=True)
+        (repo.path / path).write_text(text)
+    repo.repo.git.add("--all")
+    dates = {"GIT_AUTHOR_DATE": when, "GIT_COMMITTER_DATE": when}
+    repo.repo.git.commit("-q", "-m", message, env=GIT_AUTHOR | dates)
+    return repo.head() or ""
+
+
+SNAP = f"snapshots/aws/{ACCOUNT}/global/s3/bucket/logs.json"
+BASE = f"baselines/aws/{ACCOUNT}/global/s3/bucket/logs.json"
+
+
+def test_a_file_logged_alone_keeps_gits_order_even_against_the_commit_dates(repo: StateRepo) -> None:
+    made = [
+        commit_files(repo, {SNAP: "1"}, "2026-12-01T09:00:00Z"),
+        commit_files(repo, {BASE: "1"}, "2026-12-01T09:00:00Z"),  # the same second
+        commit_files(repo, {SNAP: "2", BASE: "2"}, "2026-12-01T08:00:00Z"),  # dated before its parent
+        commit_files(repo, {"snapshots/other.json": "x"}, "2026-12-01T10:00:00Z"),
+        commit_files(repo, {SNAP: "3"}, "2026-12-01T07:00:00Z"),
+    ]
+
+    log = repo.file_changes([SNAP, BASE], alone=SNAP)
+
+    assert log == repo.file_changes([SNAP, BASE])
+    assert [info.sha for info, _ in log] == made[:3] + made[4:]
+    assert set(log[2][1]) == {SNAP, BASE}
+
+
+def test_a_history_with_merges_is_read_in_one_log_of_every_file(repo: StateRepo) -> None:
+    start = commit_files(repo, {SNAP: "0", BASE: "0"}, "2026-12-01T09:00:00Z")
+    main = repo.repo.active_branch.name
+    repo.repo.git.checkout("-q", "-b", "side")
+    side_snap = commit_files(repo, {SNAP: "side"}, "2026-12-01T09:01:00Z")
+    side_base = commit_files(repo, {BASE: "side"}, "2026-12-01T09:02:00Z")
+    repo.repo.git.checkout("-q", main)
+    main_snap = commit_files(repo, {SNAP: "main"}, "2026-12-01T09:03:00Z")
+    # The merge keeps main's snapshot and the side's baseline.
+    repo.repo.git.merge("-q", "--no-commit", "-s", "ours", "side", env=GIT_AUTHOR)
+    repo.repo.git.checkout("side", "--", BASE)
+    merge = commit_files(repo, {}, "2026-12-01T09:04:00Z", "merge side")
+
+    log = repo.file_changes([SNAP, BASE], alone=SNAP)
+
+    assert log == repo.file_changes([SNAP, BASE])
+    assert {start, side_snap, side_base, main_snap, merge} <= {info.sha for info, _ in log}

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -10,15 +9,8 @@ from typing import Any
 import jinja2
 
 from driftwatch.errors import NotifyError
-from driftwatch.model import Finding, JSONValue, Notification, Severity
-
-
-def compact(value: JSONValue, limit: int = 200) -> str:
-    """A value as short JSON text for a message; long values say that they were truncated."""
-    if value is None:
-        return "null"
-    text = json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)
-    return text if len(text) <= limit else f"{text[:limit]}… (truncated)"
+from driftwatch.jsontext import compact
+from driftwatch.model import Finding, Notification, Severity
 
 
 def loader(override: Path | None = None) -> jinja2.BaseLoader:

@@ -6,8 +6,8 @@ import itertools
 from datetime import datetime
 from typing import Any
 
+from driftwatch.jsontext import compact
 from driftwatch.model import Alert, Change, CoverageGap, GapNotice, JSONValue, Notification, Severity
-from driftwatch.notify.render import compact
 
 MAX_BLOCKS = 50
 MAX_SECTION_TEXT = 3000

@@ -214,12 +214,35 @@ class HistoryLog(GitRepository):
         out = self._git_bytes("grep", "-l", "-z", "-F", "--untracked", "-e", text, "--", root, ok=(0, 1))
         return [p for p in out.decode().split("\0") if p]
 
-    def file_changes(
-        self, paths: list[str]
-    ) -> list[tuple[CommitInfo, dict[str, tuple[str | None, str | None]]]]:
+    def file_changes(self, paths: list[str], alone: str | None = None) -> list[tuple[CommitInfo, FileBlobs]]:
         """Commits that touched any of ``paths``, oldest first, each with the blob ids of those files
-        before and after it (None where the file did not exist)."""
+        before and after it (None where the file did not exist).
+
+        ``alone`` (one of ``paths``, in a large and busy folder) is logged by itself: git skips the
+        commits that did not touch it by the commit-graph's changed-path filters, which it uses
+        for a log of one path only, instead of comparing each commit's trees. Only a linear history
+        is read so: each log is then a part of its one chain of commits, put back in order by
+        ``git rev-list``. A history with merges is read in one log of every path, as git orders it.
+        """
         if self.head() is None:
+            return []
+        if alone is None or paths == [alone]:
+            return self._file_changes(paths)
+        lines = self.repo.git.rev_list("--parents", "HEAD").splitlines()
+        if any(line.count(" ") > 1 for line in lines):  # a merge
+            return self._file_changes(paths)
+        found: dict[str, tuple[CommitInfo, FileBlobs]] = {}
+        for info, changes in [
+            *self._file_changes([alone]),
+            *self._file_changes([p for p in paths if p != alone]),
+        ]:
+            found.setdefault(info.sha, (info, {}))[1].update(changes)
+        order = {line.split(" ", 1)[0]: -i for i, line in enumerate(lines)}  # rev-list lists newest first
+        return sorted(found.values(), key=lambda entry: order[entry[0].sha])
+
+    def _file_changes(self, paths: list[str]) -> list[tuple[CommitInfo, FileBlobs]]:
+        """``file_changes`` in one ``git log`` of ``paths``."""
+        if not paths:
             return []
         fields = (
             "%x1e%H%x1f%aI%x1f%an%x1f%ae%x1f%s%x1f%P%x1f%(trailers:key=Reason,valueonly,separator=%x20)%x1f"
@@ -240,7 +263,7 @@ class HistoryLog(GitRepository):
             if not record.strip():
                 continue
             sha, when, name, email, subject, parents, reason, raw = record.split("\x1f")
-            changes: dict[str, tuple[str | None, str | None]] = {}
+            changes: FileBlobs = {}
             for line in raw.splitlines():
                 info, _, path = line.partition("\t")
                 parts = info.split()
@@ -260,6 +283,9 @@ class HistoryLog(GitRepository):
                 commits.append((info_, changes))
         return commits
 
+
+FileBlobs = dict[str, tuple[str | None, str | None]]
+"""Paths changed by a commit, each with its blob id before and after (None: the file did not exist)."""
 
 MAX_PATHSPECS = 256
 """Above this many paths, ``git log`` is given their folders: 50,000 paths overflow the command line."""
