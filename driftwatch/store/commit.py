@@ -61,8 +61,10 @@ class Committer(GitRepository):
 
     def _branch(self) -> str | None:
         """The branch HEAD names (``refs/heads/main``), even before its first commit; None if detached."""
-        out = self._git_bytes("symbolic-ref", "-q", "HEAD", ok=(0, 1)).decode().strip()
-        return out or None
+        try:
+            return str(self.repo.head.reference.path)  # read from .git/HEAD, without a git process
+        except TypeError:  # GitPython's word for a detached HEAD
+            return None
 
     def _fast_import(
         self,
