@@ -46,7 +46,7 @@ class GitReference:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self.texts: dict[str, str] = {}
+        self.digests: dict[str, bytes] = {}  # not the texts: the reference's memory is not driftwatch's
         path.mkdir(parents=True)
         _git(path, "init", "-q", "-b", "main")
         _git(path, "config", "user.name", "reference")
@@ -54,15 +54,17 @@ class GitReference:
 
     def commit(self, documents: dict[str, dict[str, Any]]) -> float:
         """Write what changed (not timed), then time ``git add -A`` and ``git commit``."""
-        texts = {path: file_text(doc) for path, doc in documents.items()}
-        for path, text in texts.items():
-            if self.texts.get(path) != text:
+        digests = {}
+        for path, document in documents.items():
+            text = file_text(document).encode()
+            digests[path] = hashlib.sha256(text).digest()
+            if self.digests.get(path) != digests[path]:
                 target = self.path / path
                 target.parent.mkdir(parents=True, exist_ok=True)
-                target.write_text(text, encoding="utf-8")
-        for path in set(self.texts) - set(texts):
+                target.write_bytes(text)
+        for path in self.digests.keys() - digests.keys():
             (self.path / path).unlink()
-        self.texts = texts
+        self.digests = digests
         started = time.perf_counter()
         _git(self.path, "add", "-A")
         _git(self.path, "commit", "-q", "-m", "reference")  # exits 1 when nothing changed
