@@ -156,23 +156,27 @@ def check(
         head, previous_commit = _last_comparison(repo)
         touched = repo.changed_paths(previous_commit, head) if previous_commit else []
     view = approved_view(repo, approval)  # approval is by commit: the working tree is a draft
-    # A baseline whose blob is the snapshot's own is that document: it is not parsed again, and
-    # compares as unchanged.
-    identical = {
-        path: current[snap]
-        for path, blob in view.files.blobs.items()
-        if (snap := SNAPSHOTS + path.removeprefix(BASELINES)) in blobs and blobs[snap] == blob
-    }
+    # Unchanged files are the same as before; only the touched ones are read from git.
+    previous: Documents = {}
+    previous_blobs: dict[str, str] = {}
+    if previous_commit is not None:
+        touched_set = set(touched)
+        unchanged = {path: doc for path, doc in current.items() if path not in touched_set}
+        touched_before, previous_blobs = _files_at(repo, previous_commit, touched)
+        previous = unchanged | touched_before
+    # A baseline whose blob is the snapshot's own, or the one it had at the previous run, is that
+    # document: it is not read and parsed again, and compares with it as unchanged.
+    identical: dict[str, Any] = {}
+    for path, blob in view.files.blobs.items():
+        snap = SNAPSHOTS + path.removeprefix(BASELINES)
+        if blobs.get(snap) == blob:
+            identical[path] = current[snap]
+        elif previous_blobs.get(snap) == blob:
+            identical[path] = previous[snap]
     approved_files = view.files.load(p for p in view.files if p not in identical)
     guardrails = parse_guardrail_file(approved_files.get(GUARDRAILS))
     settings = guardrails.settings
     baselines = parse_baselines(approved_files, identical)
-    # Unchanged files are the same as before; only the touched ones are read from git.
-    previous: Documents = {}
-    if previous_commit is not None:
-        touched_set = set(touched)
-        unchanged = {path: doc for path, doc in current.items() if path not in touched_set}
-        previous = unchanged | repo.read_at(previous_commit, touched)
     manifest = repo.read_manifest()
     states = _states(current, previous, baselines, unreadable_fields(manifest))
     upgrade = _tool_upgrade(repo.read_file_at(previous_commit, MANIFEST), manifest)
@@ -251,6 +255,28 @@ def _added_by_upgrade(
         return upgrade if appeared else None
 
     return added
+
+
+def _files_at(repo: StateRepo, commit: str, paths: Sequence[str]) -> tuple[Documents, dict[str, str]]:
+    """The snapshot files ``paths`` as they were at ``commit``, and their blob ids; files absent
+    then are left out.
+
+    The blob ids come from one listing of the commit's tree and the blobs are read by id: read
+    as ``commit:path``, git looks each file up in its folder's tree, which at tens of thousands
+    of files in one folder costs more than everything else the check does.
+    """
+    if not paths:
+        return {}, {}
+    listed = repo.committed_blobs(SNAPSHOTS, commit)
+    blobs = {path: listed[path] for path in paths if path in listed}
+    contents = repo.read_blobs(blobs)
+    documents: Documents = {}
+    for path, data in contents.items():
+        try:
+            documents[path] = json.loads(data)
+        except ValueError:  # UnicodeDecodeError included
+            raise StoreError(f"{path} at commit {commit[:10]}: not valid JSON") from None
+    return documents, blobs
 
 
 def _last_comparison(repo: StateRepo) -> tuple[str, str | None]:
