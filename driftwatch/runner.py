@@ -293,22 +293,38 @@ def _last_comparison(repo: StateRepo) -> tuple[str, str | None]:
 def _states(
     current: Documents, previous: Documents, baselines: Baselines, unreadable: dict[str, dict[str, str]]
 ) -> dict[str, ResourceState]:
+    approved_files = {approved.path: approved for approved in baselines.values()}
     identities: dict[str, ResourceId] = {}
+    keys: dict[str, str] = {}
     now: dict[str, dict[str, Any]] = {}
     before: dict[str, dict[str, Any]] = {}
     for documents, target in ((current, now), (previous, before)):
         for path, document in documents.items():
-            identity = identity_from_document(document, path)
+            if target is before and path in keys and current[path] is document:
+                before[keys[path]] = now[keys[path]]  # unchanged: the same document as now
+                continue
+            config = document.get("config", {})
+            approved = approved_files.get(BASELINES + path.removeprefix(SNAPSHOTS))
+            # A baseline that is this very document was read with the same identity.
+            if approved is not None and approved.config is config:
+                identity = approved.identity
+            else:
+                identity = identity_from_document(document, path)
             identities.setdefault(identity.key, identity)
-            target[identity.key] = document.get("config", {})
+            keys.setdefault(path, identity.key)
+            target[identity.key] = config
     states: dict[str, ResourceState] = {}
     for key in sorted(set(now) | set(baselines)):
         identity = identities[key] if key in identities else baselines[key].identity
         cur, prev = now.get(key), before.get(key)
         approved = baselines.get(key)
         base = approved.config if approved else None
+        previous_changes = diff_configs(identity, prev, cur, "previous")
         base_changes: tuple[Change, ...] = ()
-        if approved is not None:
+        if approved is not None and approved.config is prev and not approved.partial:
+            # The baseline is the previous document: the same changes, against the baseline.
+            base_changes = tuple(replace(c, against="baseline") for c in previous_changes)
+        elif approved is not None:
             # A full baseline is compared whole, so that a setting added since shows; a partial
             # one only on the keys it pins.
             compared = pinned(cur, approved.config) if approved.partial and cur is not None else cur
@@ -320,7 +336,7 @@ def _states(
             prev,
             unreadable.get(key, {}),
             base_changes,
-            diff_configs(identity, prev, cur, "previous"),
+            previous_changes,
         )
     return states
 
