@@ -190,7 +190,7 @@ def check(
     # One log for every finding that may undo an approved fix, instead of one log each.
     reverting = [f.resource for f in found if f.against == "baseline" and f.changes]
     reverting += [r for f in found if f.rule == "fleet-wide-change" for r in f.related]
-    histories = approved_histories(repo, reverting)
+    histories = approved_histories(repo, reverting, least=2)
 
     def approved_versions(identity: ResourceId) -> list[BaselineVersion]:
         versions = histories[identity.key] if identity.key in histories else approved_history(repo, identity)
