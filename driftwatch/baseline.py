@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import tomllib
+from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -209,16 +210,28 @@ def baseline_from_document(document: Any, label: str) -> Baselines:
     return {identity.key: Approved(identity, config, label, partial)}
 
 
-def approved_histories(repo: StateRepo, identities: Iterable[ResourceId]) -> dict[str, list[BaselineVersion]]:
-    """``approved_history`` of many resources at once, by key: one ``git log`` and one read of the blobs."""
+def approved_histories(
+    repo: StateRepo, identities: Iterable[ResourceId], least: int = 1
+) -> dict[str, list[BaselineVersion]]:
+    """``approved_history`` of many resources at once, by key: one ``git log`` and one read of the blobs.
+
+    A resource whose baseline was written by fewer than ``least`` commits gets no versions, and
+    none of its blobs is read (a fix undone needs two versions: the fix and the one before).
+    """
     keys = {baseline_path(identity): identity.key for identity in identities}
     if not keys:
         return {}
     log = repo.file_changes(sorted(keys))
-    contents = repo.read_blob_ids([new for _, changes in log for _, new in changes.values() if new])
+    written = Counter(path for _, changes in log for path, (_, new) in changes.items() if new)
+    kept = {path for path, count in written.items() if count >= least}
+    contents = repo.read_blob_ids(
+        [new for _, changes in log for path, (_, new) in changes.items() if new and path in kept]
+    )
     histories: dict[str, list[BaselineVersion]] = {key: [] for key in keys.values()}
     for commit, changes in log:
         for path, (_, new) in changes.items():
+            if path not in kept:
+                continue
             try:
                 document = json.loads((contents.get(new) or b"").decode("utf-8")) if new else None
             except ValueError:  # UnicodeDecodeError included

@@ -156,23 +156,27 @@ def check(
         head, previous_commit = _last_comparison(repo)
         touched = repo.changed_paths(previous_commit, head) if previous_commit else []
     view = approved_view(repo, approval)  # approval is by commit: the working tree is a draft
-    # A baseline whose blob is the snapshot's own is that document: it is not parsed again, and
-    # compares as unchanged.
-    identical = {
-        path: current[snap]
-        for path, blob in view.files.blobs.items()
-        if (snap := SNAPSHOTS + path.removeprefix(BASELINES)) in blobs and blobs[snap] == blob
-    }
+    # Unchanged files are the same as before; only the touched ones are read from git.
+    previous: Documents = {}
+    previous_blobs: dict[str, str] = {}
+    if previous_commit is not None:
+        touched_set = set(touched)
+        unchanged = {path: doc for path, doc in current.items() if path not in touched_set}
+        touched_before, previous_blobs = _files_at(repo, previous_commit, touched)
+        previous = unchanged | touched_before
+    # A baseline whose blob is the snapshot's own, or the one it had at the previous run, is that
+    # document: it is not read and parsed again, and compares with it as unchanged.
+    identical: dict[str, Any] = {}
+    for path, blob in view.files.blobs.items():
+        snap = SNAPSHOTS + path.removeprefix(BASELINES)
+        if blobs.get(snap) == blob:
+            identical[path] = current[snap]
+        elif previous_blobs.get(snap) == blob:
+            identical[path] = previous[snap]
     approved_files = view.files.load(p for p in view.files if p not in identical)
     guardrails = parse_guardrail_file(approved_files.get(GUARDRAILS))
     settings = guardrails.settings
     baselines = parse_baselines(approved_files, identical)
-    # Unchanged files are the same as before; only the touched ones are read from git.
-    previous: Documents = {}
-    if previous_commit is not None:
-        touched_set = set(touched)
-        unchanged = {path: doc for path, doc in current.items() if path not in touched_set}
-        previous = unchanged | repo.read_at(previous_commit, touched)
     manifest = repo.read_manifest()
     states = _states(current, previous, baselines, unreadable_fields(manifest))
     upgrade = _tool_upgrade(repo.read_file_at(previous_commit, MANIFEST), manifest)
@@ -186,7 +190,7 @@ def check(
     # One log for every finding that may undo an approved fix, instead of one log each.
     reverting = [f.resource for f in found if f.against == "baseline" and f.changes]
     reverting += [r for f in found if f.rule == "fleet-wide-change" for r in f.related]
-    histories = approved_histories(repo, reverting)
+    histories = approved_histories(repo, reverting, least=2)
 
     def approved_versions(identity: ResourceId) -> list[BaselineVersion]:
         versions = histories[identity.key] if identity.key in histories else approved_history(repo, identity)
@@ -253,6 +257,28 @@ def _added_by_upgrade(
     return added
 
 
+def _files_at(repo: StateRepo, commit: str, paths: Sequence[str]) -> tuple[Documents, dict[str, str]]:
+    """The snapshot files ``paths`` as they were at ``commit``, and their blob ids; files absent
+    then are left out.
+
+    The blob ids come from one listing of the commit's tree and the blobs are read by id: read
+    as ``commit:path``, git looks each file up in its folder's tree, which at tens of thousands
+    of files in one folder costs more than everything else the check does.
+    """
+    if not paths:
+        return {}, {}
+    listed = repo.committed_blobs(SNAPSHOTS, commit)
+    blobs = {path: listed[path] for path in paths if path in listed}
+    contents = repo.read_blobs(blobs)
+    documents: Documents = {}
+    for path, data in contents.items():
+        try:
+            documents[path] = json.loads(data)
+        except ValueError:  # UnicodeDecodeError included
+            raise StoreError(f"{path} at commit {commit[:10]}: not valid JSON") from None
+    return documents, blobs
+
+
 def _last_comparison(repo: StateRepo) -> tuple[str, str | None]:
     """The snapshot commit to check and the one before it, as the last run on this checkout saw them."""
     commits = repo.snapshot_commits(2)
@@ -267,22 +293,38 @@ def _last_comparison(repo: StateRepo) -> tuple[str, str | None]:
 def _states(
     current: Documents, previous: Documents, baselines: Baselines, unreadable: dict[str, dict[str, str]]
 ) -> dict[str, ResourceState]:
+    approved_files = {approved.path: approved for approved in baselines.values()}
     identities: dict[str, ResourceId] = {}
+    keys: dict[str, str] = {}
     now: dict[str, dict[str, Any]] = {}
     before: dict[str, dict[str, Any]] = {}
     for documents, target in ((current, now), (previous, before)):
         for path, document in documents.items():
-            identity = identity_from_document(document, path)
+            if target is before and path in keys and current[path] is document:
+                before[keys[path]] = now[keys[path]]  # unchanged: the same document as now
+                continue
+            config = document.get("config", {})
+            approved = approved_files.get(BASELINES + path.removeprefix(SNAPSHOTS))
+            # A baseline that is this very document was read with the same identity.
+            if approved is not None and approved.config is config:
+                identity = approved.identity
+            else:
+                identity = identity_from_document(document, path)
             identities.setdefault(identity.key, identity)
-            target[identity.key] = document.get("config", {})
+            keys.setdefault(path, identity.key)
+            target[identity.key] = config
     states: dict[str, ResourceState] = {}
     for key in sorted(set(now) | set(baselines)):
         identity = identities[key] if key in identities else baselines[key].identity
         cur, prev = now.get(key), before.get(key)
         approved = baselines.get(key)
         base = approved.config if approved else None
+        previous_changes = diff_configs(identity, prev, cur, "previous")
         base_changes: tuple[Change, ...] = ()
-        if approved is not None:
+        if approved is not None and approved.config is prev and not approved.partial:
+            # The baseline is the previous document: the same changes, against the baseline.
+            base_changes = tuple(replace(c, against="baseline") for c in previous_changes)
+        elif approved is not None:
             # A full baseline is compared whole, so that a setting added since shows; a partial
             # one only on the keys it pins.
             compared = pinned(cur, approved.config) if approved.partial and cur is not None else cur
@@ -294,7 +336,7 @@ def _states(
             prev,
             unreadable.get(key, {}),
             base_changes,
-            diff_configs(identity, prev, cur, "previous"),
+            previous_changes,
         )
     return states
 

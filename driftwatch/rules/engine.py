@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from fnmatch import fnmatch
 
 from driftwatch.model import Change, Finding, TrustedAccounts
@@ -39,8 +39,12 @@ def evaluate(
     settings: Mapping[str, RuleSettings],
     extra: Sequence[Rule] = (),
     trusted: TrustedAccounts | None = None,
+    judged: Collection[str] | None = None,
 ) -> list[Finding]:
     """Every finding for every resource, most severe first; ``extra``: the guardrail file's own rules.
+
+    ``judged`` limits the findings to the resources with those keys; the others are still there
+    for the rules that look at them through the Context.
 
     A resource that is its approved baseline (one shared document, every field read) cannot
     break a rule unless something the rule reads beside it changed: such pairs are skipped, so
@@ -62,7 +66,7 @@ def evaluate(
         return True
 
     findings: list[Finding] = []
-    for state in states.values():
+    for state in states.values() if judged is None else (states[key] for key in judged):
         type_ = state.identity.type
         if type_ not in by_type:
             by_type[type_] = [r for r in enabled if any(fnmatch(type_, pattern) for pattern in r.types)]

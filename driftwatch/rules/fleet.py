@@ -413,8 +413,8 @@ class _Group:
             for key, state in self.states.items():
                 config = state.current if which == "now" else self._reference(key)
                 states[key] = ResourceState(state.identity, config, None, None)
-            found = evaluate(states, settings)
-            return {(f.rule, f.resource.key) for f in found if f.resource.key in self.states}
+            found = evaluate(states, settings, judged=self.states)
+            return {(f.rule, f.resource.key) for f in found}
 
         gone = guardrails("then") - guardrails("now")
         return sorted({rule for rule, _ in gone if rule not in META_RULES})

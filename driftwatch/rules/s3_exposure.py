@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from driftwatch.normalise import canonical_text
 from driftwatch.policy import (
     S3Access,
     condition_restricts,
@@ -212,11 +214,20 @@ def _acl_grants(acl: Any) -> list[_Grant]:
 def _statements(policy: Any) -> tuple[list[Mapping[str, Any]], str]:
     if policy is None:
         return [], ""
+    # A bucket is judged as it is now, as approved and as at the previous run, mostly with the
+    # same policy: it is normalised once per text.
+    statements, doubt = _policy_statements(policy if isinstance(policy, str) else canonical_text(policy))
+    return list(statements), doubt
+
+
+@functools.lru_cache(maxsize=4096)
+def _policy_statements(text: str) -> tuple[tuple[Mapping[str, Any], ...], str]:
+    """The statements of a policy given as JSON text (shared: never changed), or why it cannot be read."""
     try:
-        statements = normalise_policy(policy)["Statement"]
+        statements = normalise_policy(text)["Statement"]
     except ValueError as exc:
-        return [], f"the bucket policy could not be parsed ({exc})"
-    return [s for s in statements if isinstance(s, Mapping)], ""
+        return (), f"the bucket policy could not be parsed ({exc})"
+    return tuple(s for s in statements if isinstance(s, Mapping)), ""
 
 
 def _policy_grants(statements: list[Mapping[str, Any]]) -> list[_Grant]:

@@ -462,3 +462,21 @@ def test_narrower_deny_is_ignored() -> None:
         bucket_config("example-legacy", responses), account_config(CASE4_ACCOUNT)
     )
     assert exposure.status == "public"
+
+
+def test_a_policy_judged_again_as_text_or_object_gives_the_same_verdict_and_a_broken_one_is_a_doubt() -> None:
+    statement = {**case1_statement({}), "Sid": "Anyone"}
+    bucket = bucket_config("example-site", {"s3.get_bucket_policy": policy_response(statement)})
+    verdict = evaluate_bucket_exposure(bucket, NO_ACCOUNT_BLOCK)
+    assert (verdict.status, verdict.read) == ("public", True)
+    as_text = {**bucket, "Policy": json.dumps(bucket["Policy"])}
+    for _ in range(2):  # the second time from what the first one normalised
+        assert evaluate_bucket_exposure(bucket, NO_ACCOUNT_BLOCK) == verdict
+        assert evaluate_bucket_exposure(as_text, NO_ACCOUNT_BLOCK) == verdict
+    broken = evaluate_bucket_exposure({**bucket, "Policy": '{"Statement": ['}, NO_ACCOUNT_BLOCK)
+    assert broken.status == "unknown"
+    assert broken.unknown_because[0].startswith("the bucket policy could not be parsed (policy document is")
+    listed = evaluate_bucket_exposure({**bucket, "Policy": [statement]}, NO_ACCOUNT_BLOCK)
+    assert listed.unknown_because == (
+        "the bucket policy could not be parsed (policy document must be a JSON object, not list)",
+    )
