@@ -339,6 +339,29 @@ def test_a_run_on_a_detached_head_commits_there(repo: StateRepo) -> None:
     assert recorded.commit is not None and recorded.commit != before
     assert repo.repo.git.rev_parse("HEAD^") == before
     assert repo.repo.head.is_detached
+    assert repo.repo.git.status("--porcelain") == ""  # the index has what was committed
+
+
+def test_a_run_that_fails_after_writing_commits_nothing_and_the_next_one_records_it(repo: StateRepo) -> None:
+    with repo.lock():
+        repo.record(snapshot(bucket("logs", Tags={})), *AUTHOR)
+    head = repo.head()
+
+    def failing(recorded: object) -> tuple[dict[str, str], str]:
+        raise RuntimeError("the comparison failed")
+
+    later = snapshot(bucket("logs", Tags={"team": "ops"}), bucket("web"), when=DAY_1 + timedelta(minutes=5))
+    with repo.lock(), pytest.raises(RuntimeError, match="the comparison failed"):
+        repo.record(later, *AUTHOR, also=failing)  # the files were written and handed to git already
+    assert repo.head() == head
+    assert stored(repo, WEB)["config"] == {"Name": "web"}  # written, not committed
+    assert not list(Path(repo.repo.git_dir).glob("fast_import_crash_*"))
+    with repo.lock():  # recovery: snapshots/ as committed, the index too
+        assert repo.repo.git.status("--porcelain") == ""
+        recorded = repo.record(later, *AUTHOR)
+    assert recorded.added == (WEB,) and recorded.changed == (LOGS,)
+    assert repo.repo.git.rev_parse("HEAD^") == head
+    assert repo.repo.git.status("--porcelain") == ""
 
 
 def test_a_commit_is_refused_when_the_branch_moved_under_it(repo: StateRepo, tmp_path: Path) -> None:

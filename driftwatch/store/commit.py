@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import contextlib
+import os
+import subprocess
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
+
+import git
 
 from driftwatch.errors import StoreError
 from driftwatch.store.gitrepo import GitRepository
@@ -31,22 +35,48 @@ class Committer(GitRepository):
         author_name: str,
         author_email: str,
         sign: bool = False,
-        contents: Mapping[str, bytes] | None = None,
     ) -> None:
         """Commit ``paths`` only (never what else is staged) as the given author and committer.
 
         The commit is HEAD's tree with ``paths`` as they are in the working tree (a path that is
-        gone is removed); ``contents`` may give their bytes so that they are not read again. It
-        is made by ``git fast-import``, which writes the new objects in one pack and hashes
-        nothing else; then the real index takes the same paths, and anything else staged there
-        stays staged. ``sign`` signs the commit with git's own signing set-up
-        (``user.signingkey``, ``gpg.format``), which only ``git commit-tree`` can do.
+        gone is removed). It is made by ``git fast-import`` (see ``StreamedCommit``); ``sign``
+        signs the commit with git's own signing set-up (``user.signingkey``, ``gpg.format``),
+        which only ``git commit-tree`` can do.
         """
-        branch = self._branch()
-        if sign or branch is None:
+        if sign:
             self._commit_tree(message, paths, author_name, author_email, sign)
-        else:
-            self._fast_import(branch, message, paths, author_name, author_email, contents or {})
+            self._committed(paths)
+            return
+        with self.streamed_commit() as staged:
+            for path in sorted(paths):  # neighbours in a folder are alike: git deltifies them faster
+                try:
+                    data = (self.path / path).read_bytes()
+                except FileNotFoundError:
+                    staged.remove(path)
+                    continue
+                staged.add(path, data)
+            staged.finish(message, author_name, author_email)
+
+    @contextlib.contextmanager
+    def streamed_commit(self) -> Iterator[StreamedCommit | HeldCommit]:
+        """A commit of files handed over one by one as they are written (``StreamedCommit``);
+        leaving the block without ``finish`` commits nothing."""
+        branch = self._branch()
+        if branch is None:
+            yield HeldCommit(self)
+            return
+        staged = StreamedCommit(self, branch)
+        try:
+            yield staged
+        except BaseException:
+            with contextlib.suppress(StoreError):
+                staged.close()  # what went wrong first is what the user hears of
+            raise
+        staged.close()
+
+    def _committed(self, paths: list[str]) -> None:
+        """After a commit: the real index takes the committed paths (anything else staged there
+        stays staged), and the commit-graph the commit."""
         listing = b"".join(path.encode() + b"\0" for path in paths)
         self._git_bytes("update-index", "--add", "--remove", "-z", "--stdin", stdin=listing)
         self._index_history()
@@ -65,56 +95,6 @@ class Committer(GitRepository):
             return str(self.repo.head.reference.path)  # read from .git/HEAD, without a git process
         except TypeError:  # GitPython's word for a detached HEAD
             return None
-
-    def _fast_import(
-        self,
-        branch: str,
-        message: str,
-        paths: list[str],
-        author_name: str,
-        author_email: str,
-        contents: Mapping[str, bytes],
-    ) -> None:
-        """One commit on ``branch`` through ``git fast-import``: HEAD plus ``paths``, nothing else.
-
-        The stream ends with ``done``, so a stream cut short (a killed run) commits nothing; the
-        branch moves only if it still points at the parent read here.
-        """
-        parent = self.head()
-        when = int(time.time())
-        person = f"{_fast_import_name(author_name)} <{_fast_import_name(author_email)}> {when} +0000"
-        encoded = message.encode()
-        stream = [
-            b"feature done\n",
-            f"commit {branch}\nauthor {person}\ncommitter {person}\n".encode(),
-            b"data %d\n%s\n" % (len(encoded), encoded),
-        ]
-        if parent is not None:
-            stream.append(f"from {parent}\n".encode())
-        for path in sorted(paths):  # neighbours in a folder are alike: git deltifies them faster
-            data = contents.get(path)
-            if data is None:
-                try:
-                    data = (self.path / path).read_bytes()
-                except FileNotFoundError:
-                    stream.append(b"D %s\n" % _fast_import_path(path))
-                    continue
-            stream.append(b"M 100644 inline %s\ndata %d\n" % (_fast_import_path(path), len(data)))
-            stream.extend((data, b"\n"))
-        stream.append(b"done\n")
-        try:
-            self._git_bytes(
-                "fast-import", "--quiet", "--date-format=raw", stdin=b"".join(stream), env=ALWAYS_PACK
-            )
-        except StoreError as exc:
-            if "Not updating" not in str(exc):
-                raise
-            raise StoreError(
-                f"{self.path}: {branch} moved while this run was committing (a commit or push into "
-                "this checkout); nothing was committed, and the next run records the state again"
-            ) from None
-        if self.head() == parent:
-            raise StoreError(f"{self.path}: git fast-import did not move {branch}")
 
     def _commit_tree(
         self, message: str, paths: list[str], author_name: str, author_email: str, sign: bool
@@ -157,6 +137,143 @@ class Committer(GitRepository):
         an old git or a read-only object store only makes history slower."""
         with contextlib.suppress(StoreError):
             self._git_bytes("commit-graph", "write", "--reachable", "--changed-paths", "--split")
+
+
+class StreamedCommit:
+    """One commit made by ``git fast-import`` from files handed over while they are written.
+
+    Each file goes to git as soon as it is added, so that git hashes and packs it, and stages it
+    in the real index, on the other core while driftwatch serialises and writes the next one;
+    ``finish`` then makes the commit of HEAD plus those paths, nothing else (anything else
+    staged stays staged). The stream ends with ``done``, so a stream cut short (a killed run)
+    commits nothing; without ``finish`` the files given stay unreferenced objects, staged but
+    not committed (the next run's recovery puts them back as HEAD has them). The branch moves
+    only if it still points at the parent read when the commit is made.
+    """
+
+    def __init__(self, committer: Committer, branch: str) -> None:
+        self._committer = committer
+        self._branch = branch
+        self._importer = _GitInput(
+            committer.path, ("fast-import", "--quiet", "--date-format=raw"), b"feature done\n", ALWAYS_PACK
+        )
+        self._indexer = _GitInput(committer.path, ("update-index", "--add", "--remove", "-z", "--stdin"))
+        self._changes: dict[str, int | None] = {}  # path -> fast-import mark of its blob; None: removed
+        self._marks = 0
+
+    def add(self, path: str, data: bytes) -> None:
+        """``path`` holds ``data`` in the commit (added or changed); the file is written already."""
+        self._marks += 1
+        self._importer.write(b"blob\nmark :%d\ndata %d\n%s\n" % (self._marks, len(data), data))
+        self._indexer.write(path.encode() + b"\0")
+        self._changes[path] = self._marks
+
+    def remove(self, path: str) -> None:
+        """``path`` is not in the commit; the file is gone already."""
+        self._indexer.write(path.encode() + b"\0")
+        self._changes[path] = None
+
+    def finish(self, message: str, author_name: str, author_email: str) -> None:
+        """Make the commit of everything added and removed."""
+        parent = self._committer.head()
+        when = int(time.time())
+        person = f"{_fast_import_name(author_name)} <{_fast_import_name(author_email)}> {when} +0000"
+        encoded = message.encode()
+        commands = [
+            f"commit {self._branch}\nauthor {person}\ncommitter {person}\n".encode(),
+            b"data %d\n%s\n" % (len(encoded), encoded),
+        ]
+        if parent is not None:
+            commands.append(f"from {parent}\n".encode())
+        for path, mark in self._changes.items():
+            quoted = _fast_import_path(path)
+            commands.append(b"D %s\n" % quoted if mark is None else b"M 100644 :%d %s\n" % (mark, quoted))
+        self._importer.write(b"".join(commands))
+        self.close()
+        if self._committer.head() == parent:
+            raise StoreError(f"{self._committer.path}: git fast-import did not move {self._branch}")
+        self._committer._index_history()
+        self._committer._merge_small_packs()
+
+    def close(self) -> None:
+        """End both streams (without a commit if ``finish`` did not make one); StoreError if git
+        failed."""
+        importing = self._importer.end(b"done\n")
+        indexing = self._indexer.end()
+        if importing and "Not updating" in importing:
+            raise StoreError(
+                f"{self._committer.path}: {self._branch} moved while this run was committing (a commit "
+                "or push into this checkout); nothing was committed, and the next run records the "
+                "state again"
+            )
+        for name, problem in (("fast-import", importing), ("update-index", indexing)):
+            if problem is not None:
+                raise StoreError(f"{self._committer.path}: git {name} failed: {problem}")
+
+
+class HeldCommit:
+    """``StreamedCommit``'s stand-in on a detached HEAD, where fast-import has no branch to move:
+    the paths are committed at the end as the working tree has them, through ``git commit-tree``."""
+
+    def __init__(self, committer: Committer) -> None:
+        self._committer = committer
+        self._paths: dict[str, None] = {}
+
+    def add(self, path: str, data: bytes) -> None:  # the working tree has ``data``
+        self._paths[path] = None
+
+    def remove(self, path: str) -> None:
+        self._paths[path] = None
+
+    def finish(self, message: str, author_name: str, author_email: str) -> None:
+        self._committer._commit_tree(message, list(self._paths), author_name, author_email, sign=False)
+        self._committer._committed(list(self._paths))
+
+
+class _GitInput:
+    """A git command fed through its standard input while driftwatch goes on working; it starts
+    with the first write (a stream that gets nothing runs no process)."""
+
+    def __init__(
+        self, cwd: Path, args: tuple[str, ...], first: bytes = b"", env: Mapping[str, str] | None = None
+    ) -> None:
+        self._cwd = cwd
+        self._args = args
+        self._first = first  # what the stream starts with
+        self._env = {**os.environ, **(env or {})}
+        self._process: subprocess.Popen[bytes] | None = None
+        self._started = False
+
+    def write(self, data: bytes) -> None:
+        if self._process is None:
+            if self._started:
+                raise StoreError(f"{self._cwd}: git {self._args[0]} was already ended")
+            self._started = True
+            self._process = subprocess.Popen(
+                [git.Git.GIT_PYTHON_GIT_EXECUTABLE or "git", *self._args],
+                cwd=self._cwd,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
+                env=self._env,
+            )
+            data = self._first + data
+        assert self._process.stdin is not None
+        try:
+            self._process.stdin.write(data)
+        except BrokenPipeError:  # git stopped: ``end`` says why
+            problem = self.end()
+            raise StoreError(f"{self._cwd}: git {self._args[0]} stopped: {problem}") from None
+
+    def end(self, last: bytes = b"") -> str | None:
+        """Send ``last``, wait for git; what it said if it failed, else None."""
+        process, self._process = self._process, None
+        if process is None:
+            return None
+        _, stderr = process.communicate(last)
+        if process.returncode == 0:
+            return None
+        return stderr.decode(errors="replace").strip() or f"exit status {process.returncode}"
 
 
 def _fast_import_name(text: str) -> str:

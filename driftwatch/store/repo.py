@@ -225,46 +225,50 @@ class StateRepo(RemoteSync, Committer, HistoryLog):
             for scope, count in unexplained.items()
         )
         snapshot = replace(snapshot, gaps=gaps)
-        written: dict[str, bytes | None] = {}  # what the commit takes: new bytes, or None if removed
+        written: list[str] = []  # what the commit takes: paths written or removed
+        commit = None
+        # Each written file goes to git at once: git packs it while the next one is written.
+        with self.streamed_commit() as staged:
 
-        def put(path: str, text: str, new: bool = False) -> bool:
-            data = text.encode()
-            if not self._write(path, data, new):
-                return False
-            written[path] = data
-            return True
+            def put(path: str, text: str, new: bool = False) -> bool:
+                data = text.encode()
+                if not self._write(path, data, new):
+                    return False
+                staged.add(path, data)
+                written.append(path)
+                return True
 
-        for paths in (added, changed):
-            for path in list(paths):
+            new_paths = set(added)
+            for path in sorted(added + changed):  # alike neighbours in a folder: git deltifies them faster
                 text = file_text(documents[path])
                 index[path] = (index[path][0], blob_id(text.encode()))
                 # A stored file saying this already (a stale digest) is no change after all.
-                if not put(path, text, new=paths is added):
-                    paths.remove(path)
-        for path in removed:
-            (self.path / path).unlink()
-            written[path] = None
-        put(MANIFEST, file_text(manifest(snapshot)))
-        for account in snapshot.accounts:  # an account not reached keeps the manifest of its last read
-            put(account_manifest_path("aws", account), file_text(manifest(snapshot, account)))
-        if is_complete(snapshot):  # evidence of a check only when every configured scope was read
-            today = snapshot.finished_at.astimezone(UTC).date().isoformat()
-            verified = {"date": today, "note": "the day driftwatch last read every setting"}
-            put(LAST_VERIFIED, file_text(verified))
-        extra: Mapping[str, str] = {}
-        note = ""
-        if also is not None:
-            extra, note = also(
-                Recorded(None, previous_commit, documents, tuple(added), tuple(changed), tuple(removed), gaps)
-            )
-        for path, text in extra.items():
-            put(path, text)
-        commit = None
-        if written:
-            message = commit_message(snapshot, added, changed, removed, note)
-            contents = {path: data for path, data in written.items() if data is not None}
-            self.commit(message, list(written), author_name, author_email, contents=contents)
-            commit = self.head()
+                if not put(path, text, new=path in new_paths):
+                    (added if path in new_paths else changed).remove(path)
+            for path in removed:
+                (self.path / path).unlink()
+                staged.remove(path)
+                written.append(path)
+            put(MANIFEST, file_text(manifest(snapshot)))
+            for account in snapshot.accounts:  # an account not reached keeps the manifest of its last read
+                put(account_manifest_path("aws", account), file_text(manifest(snapshot, account)))
+            if is_complete(snapshot):  # evidence of a check only when every configured scope was read
+                today = snapshot.finished_at.astimezone(UTC).date().isoformat()
+                verified = {"date": today, "note": "the day driftwatch last read every setting"}
+                put(LAST_VERIFIED, file_text(verified))
+            extra: Mapping[str, str] = {}
+            note = ""
+            if also is not None:
+                recorded = Recorded(
+                    None, previous_commit, documents, tuple(added), tuple(changed), tuple(removed), gaps
+                )
+                extra, note = also(recorded)
+            for path, text in extra.items():
+                put(path, text)
+            if written:
+                message = commit_message(snapshot, added, changed, removed, note)
+                staged.finish(message, author_name, author_email)
+                commit = self.head()
         if commit is not None or not trusted:
             self._save_index(index)
         observed = {r.identity.key: jsonable(r.observations) for r in snapshot.resources if r.observations}
