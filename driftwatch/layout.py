@@ -26,11 +26,18 @@ def relative_path(identity: ResourceId) -> str:
     A SaaS resource has no region and its collector's name is its account:
     ``saas/<collector>/<kind>/<id>.json`` (its type is ``<service>/<kind>``).
     """
-    if identity.provider == SAAS:
-        parts = [identity.provider, identity.account, *identity.type.split("/")[1:]]
+    folder = _folder(identity.provider, identity.account, identity.region, identity.type)
+    return f"{folder}/{_file_name(identity.id)}.json"
+
+
+@functools.lru_cache(maxsize=1 << 12)
+def _folder(provider: str, account: str, region: str, type_: str) -> str:
+    """The folder of a resource's file (resources share few: cached)."""
+    if provider == SAAS:
+        parts = [provider, account, *type_.split("/")[1:]]
     else:
-        parts = [identity.provider, identity.account, identity.region, *identity.type.split("/")]
-    return "/".join([*map(_file_name, parts), _file_name(identity.id) + ".json"])
+        parts = [provider, account, region, *type_.split("/")]
+    return "/".join(map(_file_name, parts))
 
 
 MAX_NAME = 200
@@ -40,7 +47,7 @@ _HASH_CHARS = 16
 
 @functools.lru_cache(maxsize=1 << 16)
 def _file_name(part: str) -> str:
-    """``part`` made safe as one file or folder name (accounts, regions and types repeat: cached).
+    """``part`` made safe as one file or folder name (cached: ids repeat from run to run in a daemon).
 
     A name longer than MAX_NAME once quoted is cut, and ends in ``=`` and a hash of the whole
     ``part``: still one name per id, and never the name of another id, since quoting writes ``=``

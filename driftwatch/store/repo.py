@@ -376,7 +376,9 @@ def _in_tree(tree: Any, path: str) -> bool:
     return True
 
 
-def _with_last_known(resource: Resource, old: Mapping[str, Any] | None) -> dict[str, JSONValue]:
+def _with_last_known(resource: Resource, old: Mapping[str, Any] | None) -> Mapping[str, JSONValue]:
+    if not resource.unreadable:
+        return resource.config
     config = dict(resource.config)
     old_config = old.get("config", {}) if old else {}
     for name in resource.unreadable:
