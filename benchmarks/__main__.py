@@ -53,11 +53,19 @@ def main() -> None:
     parser.add_argument("--buckets", type=int, default=300, help="buckets for the collection benchmark")
     parser.add_argument("--skip-collection", action="store_true", help="no collection benchmark")
     parser.add_argument("--skip-history", action="store_true", help="no history benchmark")
+    parser.add_argument(
+        "--scratch",
+        type=Path,
+        default=None,
+        help="folder for the repositories under test (default: the system's temporary folder); "
+        "its file system's cost of creating files is part of every store and git time",
+    )
     args = parser.parse_args()
     sizes = [int(n) for n in args.sizes.split(",") if n.strip()]
     args.out.mkdir(parents=True, exist_ok=True)
     results: dict[str, Any] = {"machine": machine(), "pipeline": {}}
-    with tempfile.TemporaryDirectory(prefix="driftwatch-bench-") as scratch:
+    results["machine"]["scratch"] = str(args.scratch or tempfile.gettempdir())
+    with tempfile.TemporaryDirectory(prefix="driftwatch-bench-", dir=args.scratch) as scratch:
         work = Path(scratch)
         for size in sizes:
             print(f"pipeline, N={size:,} ...", flush=True)

@@ -80,7 +80,8 @@ def print_tables(results: dict[str, Any]) -> None:
     machine = results["machine"]
     print(
         f"\nmachine: {machine['cpus']} cores, Python {machine['python']}, {machine['git']}, load average "
-        f"{machine['load_average_at_start']} at start, {machine['load_average_at_end']} at end"
+        f"{machine['load_average_at_start']} at start, {machine['load_average_at_end']} at end, "
+        f"repositories in {machine.get('scratch', 'the temporary folder')}"
     )
     header = (
         f"{'N':>7} {'scenario':<17} {'changed':>7} {'normalise':>9} {'store':>7} {'cmp+rules':>9} "
