@@ -203,10 +203,13 @@ class GitRepository:
     def _write(self, path: str, content: str | bytes, new: bool = False) -> bool:
         """Write ``content`` unless the file already holds it; True when it was written.
 
-        A file is replaced atomically, so a killed run never leaves half of one; a new file under
-        ``snapshots/`` is written in place (half of one is untracked, and the next run's recovery
-        removes it). ``new`` says the file is not expected to exist: it is then not read first
-        (at tens of thousands of new files, each failed read and folder check adds up).
+        A file is replaced atomically, so a killed run never leaves half of one, except under
+        ``snapshots/``: there files are written in place, and half of one (a killed run) differs
+        from the last commit, so the next run's recovery restores it (or removes it, if new).
+        Replacing each file through a temporary one would create an inode and free another per
+        file, and a file system slows down creating files while it has freed many recently.
+        ``new`` says the file is not expected to exist: it is then not read first (at tens of
+        thousands of new files, each failed read and folder check adds up).
         """
         data = content.encode() if isinstance(content, str) else content
         target = self.path / path
@@ -216,7 +219,10 @@ class GitRepository:
                     return False
             except FileNotFoundError:
                 new = True
-        if new and path.startswith(f"{SNAPSHOTS}/"):
+        if path.startswith(f"{SNAPSHOTS}/"):
+            if not new:
+                target.write_bytes(data)
+                return True
             try:
                 _create(target, data)
             except FileExistsError:
