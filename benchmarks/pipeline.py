@@ -51,6 +51,10 @@ class GitReference:
         _git(path, "init", "-q", "-b", "main")
         _git(path, "config", "user.name", "reference")
         _git(path, "config", "user.email", "reference@localhost")
+        # add + commit alone: no housekeeping started behind the timing (it would run in the
+        # background during driftwatch's next stages)
+        _git(path, "config", "gc.auto", "0")
+        _git(path, "config", "maintenance.auto", "false")
 
     def commit(self, documents: dict[str, dict[str, Any]]) -> float:
         """Write what changed (not timed), then time ``git add -A`` and ``git commit``."""
