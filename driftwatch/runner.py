@@ -9,6 +9,7 @@ import secrets
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
+from types import MappingProxyType
 from typing import Any
 
 from driftwatch import lifecycle
@@ -293,7 +294,8 @@ def _last_comparison(repo: StateRepo) -> tuple[str, str | None]:
 def _states(
     current: Documents, previous: Documents, baselines: Baselines, unreadable: dict[str, dict[str, str]]
 ) -> dict[str, ResourceState]:
-    approved_files = {approved.path: approved for approved in baselines.values()}
+    # Every resource goes through here on every check: an unchanged one must cost a few lookups.
+    approved_files = {SNAPSHOTS + a.path.removeprefix(BASELINES): a for a in baselines.values()}
     identities: dict[str, ResourceId] = {}
     keys: dict[str, str] = {}
     now: dict[str, dict[str, Any]] = {}
@@ -304,17 +306,18 @@ def _states(
                 before[keys[path]] = now[keys[path]]  # unchanged: the same document as now
                 continue
             config = document.get("config", {})
-            approved = approved_files.get(BASELINES + path.removeprefix(SNAPSHOTS))
+            approved = approved_files.get(path)  # by its snapshot path
             # A baseline that is this very document was read with the same identity.
             if approved is not None and approved.config is config:
                 identity = approved.identity
             else:
                 identity = identity_from_document(document, path)
-            identities.setdefault(identity.key, identity)
-            keys.setdefault(path, identity.key)
-            target[identity.key] = config
+            key = identity.key
+            identities.setdefault(key, identity)
+            keys.setdefault(path, key)
+            target[key] = config
     states: dict[str, ResourceState] = {}
-    for key in sorted(set(now) | set(baselines)):
+    for key in sorted(now.keys() | baselines.keys()):
         identity = identities[key] if key in identities else baselines[key].identity
         cur, prev = now.get(key), before.get(key)
         approved = baselines.get(key)
@@ -323,7 +326,8 @@ def _states(
         base_changes: tuple[Change, ...] = ()
         if approved is not None and approved.config is prev and not approved.partial:
             # The baseline is the previous document: the same changes, against the baseline.
-            base_changes = tuple(replace(c, against="baseline") for c in previous_changes)
+            if previous_changes:
+                base_changes = tuple(replace(c, against="baseline") for c in previous_changes)
         elif approved is not None:
             # A full baseline is compared whole, so that a setting added since shows; a partial
             # one only on the keys it pins.
@@ -334,11 +338,15 @@ def _states(
             cur,
             base,
             prev,
-            unreadable.get(key, {}),
+            unreadable.get(key, _ALL_READ),
             base_changes,
             previous_changes,
         )
     return states
+
+
+_ALL_READ: Mapping[str, str] = MappingProxyType({})
+"""The unreadable fields of a resource that had none (shared: states never change them)."""
 
 
 def notify_one(notification: Notification, notifier: Notifier) -> str | None:
