@@ -23,7 +23,7 @@ from driftwatch.baseline import (
     parse_guardrail_file,
 )
 from driftwatch.collectors import Collection, Collector
-from driftwatch.compare import diff_configs, pinned
+from driftwatch.compare import diff_configs, pinned, share_unchanged
 from driftwatch.config import NO_APPROVERS, ApprovalSettings, Config
 from driftwatch.errors import DriftwatchError, NotifyError, StoreError
 from driftwatch.layout import (
@@ -163,7 +163,7 @@ def check(
     if previous_commit is not None:
         touched_set = set(touched)
         unchanged = {path: doc for path, doc in current.items() if path not in touched_set}
-        touched_before, previous_blobs = _files_at(repo, previous_commit, touched)
+        touched_before, previous_blobs = _files_at(repo, previous_commit, touched, current)
         previous = unchanged | touched_before
     # A baseline whose blob is the snapshot's own, or the one it had at the previous run, is that
     # document: it is not read and parsed again, and compares with it as unchanged.
@@ -258,9 +258,11 @@ def _added_by_upgrade(
     return added
 
 
-def _files_at(repo: StateRepo, commit: str, paths: Sequence[str]) -> tuple[Documents, dict[str, str]]:
+def _files_at(
+    repo: StateRepo, commit: str, paths: Sequence[str], current: Documents
+) -> tuple[Documents, dict[str, str]]:
     """The snapshot files ``paths`` as they were at ``commit``, and their blob ids; files absent
-    then are left out.
+    then are left out. What did not change since shares the ``current`` document's objects.
 
     The blob ids come from one listing of the commit's tree and the blobs are read by id: read
     as ``commit:path``, git looks each file up in its folder's tree, which at tens of thousands
@@ -272,12 +274,26 @@ def _files_at(repo: StateRepo, commit: str, paths: Sequence[str]) -> tuple[Docum
     blobs = {path: listed[path] for path in paths if path in listed}
     contents = repo.read_blobs(blobs)
     documents: Documents = {}
-    for path, data in contents.items():
+    for path in list(contents):
+        data = contents.pop(path)  # let go of each text once read: 50,000 of them weigh 80 MB
         try:
-            documents[path] = json.loads(data)
+            document = json.loads(data)
         except ValueError:  # UnicodeDecodeError included
             raise StoreError(f"{path} at commit {commit[:10]}: not valid JSON") from None
+        documents[path] = _sharing(document, current.get(path))
     return documents, blobs
+
+
+def _sharing(before: Any, now: Any) -> Any:
+    """A previous document whose identity and settings that have not changed are the current
+    document's own objects (see ``share_unchanged``)."""
+    if not isinstance(before, dict) or not isinstance(now, dict):
+        return before
+    shared = share_unchanged(before, now)
+    config, current_config = shared.get("config"), now.get("config")
+    if isinstance(config, dict) and isinstance(current_config, dict) and config is not current_config:
+        shared["config"] = share_unchanged(config, current_config)
+    return shared
 
 
 def _last_comparison(repo: StateRepo) -> tuple[str, str | None]:
