@@ -161,37 +161,46 @@ def parse_baselines(files: Mapping[str, bytes], identical: Mapping[str, Any] | N
         if not is_resource_file(rel, BASELINES):
             continue
         if rel in identical:
-            found = baseline_from_document(identical[rel], rel)
+            approved = _approved(identical[rel], rel)
         else:
-            found = parse_baseline(_text(files[rel], rel), rel)
-        for key, approved in found.items():
-            if key in baselines:
-                raise BaselineError(
-                    f"{rel}: approves {key} again; {baselines[key].path} already does. Keep one of them"
-                )
-            baselines[key] = approved
+            approved = _approved(_parsed(_text(files[rel], rel), rel), rel)
+        key = approved.identity.key
+        if key in baselines:
+            raise BaselineError(
+                f"{rel}: approves {key} again; {baselines[key].path} already does. Keep one of them"
+            )
+        baselines[key] = approved
     return baselines
 
 
 def parse_baseline(text: str, label: str) -> Baselines:
     """One baseline file's text as ``{resource key: Approved}``; BaselineError otherwise."""
+    return baseline_from_document(_parsed(text, label), label)
+
+
+def _parsed(text: str, label: str) -> Any:
     try:
-        document = json.loads(text)
+        return json.loads(text)
     except json.JSONDecodeError as exc:
         raise BaselineError(
             f"{label}: line {exc.lineno} column {exc.colno}: not valid JSON ({exc.msg})"
         ) from None
-    return baseline_from_document(document, label)
 
 
 def baseline_from_document(document: Any, label: str) -> Baselines:
     """One baseline document as ``{resource key: Approved}``; BaselineError otherwise."""
+    approved = _approved(document, label)
+    return {approved.identity.key: approved}
+
+
+def _approved(document: Any, label: str) -> Approved:
+    """One baseline document, validated (every approved resource goes through here on each check)."""
     try:
         identity = identity_from_document(document, label)
     except ValueError as exc:
         raise BaselineError(str(exc)) from None
-    unknown = sorted(set(document) - BASELINE_KEYS)
-    if unknown:
+    if not document.keys() <= BASELINE_KEYS:
+        unknown = sorted(set(document) - BASELINE_KEYS)
         raise BaselineError(
             f"{label}: unknown key {unknown[0]!r} (a baseline has: {', '.join(sorted(BASELINE_KEYS))})"
         )
@@ -206,8 +215,7 @@ def baseline_from_document(document: Any, label: str) -> Baselines:
         raise BaselineError(f'{label}: "config" must be a JSON object with the approved settings')
     # The config object itself, not a copy: a baseline identical to the snapshot shares it, and
     # the comparator skips what is the same object.
-    config = config if isinstance(config, dict) else dict(config)
-    return {identity.key: Approved(identity, config, label, partial)}
+    return Approved(identity, config if isinstance(config, dict) else dict(config), label, partial)
 
 
 def approved_histories(

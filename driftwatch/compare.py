@@ -51,6 +51,8 @@ def diff_configs(
     changes: dict[str, Change] = {}
     for key in sorted(set(before) | set(after), key=str):
         old, new = before.get(key, _MISSING), after.get(key, _MISSING)
+        if old is new:
+            continue  # one object (see ``share_unchanged``), or absent from both
         if old is not _MISSING and new is not _MISSING:
             old_text, new_text = canonical_text(old), canonical_text(new)
             if old_text == new_text:
@@ -68,6 +70,25 @@ def diff_configs(
             ),
         )
     return tuple(changes[p] for p in sorted(changes))
+
+
+def share_unchanged(before: Mapping[str, Any], after: Mapping[str, Any]) -> dict[str, Any]:
+    """``before`` with each of its values that is unchanged in ``after`` (the same canonical text)
+    replaced by ``after``'s own object.
+
+    A previous version read back from git is a second copy of everything that did not change:
+    at tens of thousands of resources changed in one setting each (a provider default), that
+    copy is hundreds of megabytes. Shared, it is not kept twice, and ``diff_configs`` passes
+    over what is one object without writing its text.
+    """
+    shared = dict(before)
+    for key, old in before.items():
+        new = after.get(key, _MISSING)
+        # == first: unequal values are different (a NaN that is not, is merely not shared), and
+        # the texts tell the equal ones that are not the same (1 and 1.0, True and 1) apart.
+        if new is not _MISSING and old == new and canonical_text(old) == canonical_text(new):
+            shared[key] = new
+    return shared
 
 
 @functools.lru_cache(maxsize=1024)

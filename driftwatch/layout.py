@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote
 
@@ -79,19 +80,49 @@ def baseline_path(identity: ResourceId) -> str:
 def identity_from_document(document: Any, path: str) -> ResourceId:
     """The identity stored in a resource file; ValueError naming the file when it is missing."""
     raw = document.get("identity") if isinstance(document, dict) else None
+    if isinstance(raw, dict):
+        # Read once per resource file on every check: plain lookups, not a loop over the names.
+        provider, account, region = raw.get("provider"), raw.get("account"), raw.get("region")
+        type_, id_ = raw.get("type"), raw.get("id")
+        if (
+            isinstance(provider, str)
+            and isinstance(account, str)
+            and isinstance(region, str)
+            and isinstance(type_, str)
+            and isinstance(id_, str)
+        ):
+            arn, label = raw.get("arn"), raw.get("label")  # a label is kept where no config is (alert state)
+            return ResourceId(
+                provider,
+                account,
+                region,
+                type_,
+                id_,
+                arn if isinstance(arn, str) else None,
+                label if isinstance(label, str) else readable_label(type_, document.get("config")),
+            )
     fields = ("provider", "account", "region", "type", "id")
-    if not isinstance(raw, dict) or not all(isinstance(raw.get(f), str) for f in fields):
-        raise ValueError(f'{path}: no valid "identity" object (needs {", ".join(fields)})')
-    arn, label = raw.get("arn"), raw.get("label")  # a label is kept where no config is (alert state)
-    return ResourceId(
-        raw["provider"],
-        raw["account"],
-        raw["region"],
-        raw["type"],
-        raw["id"],
-        arn if isinstance(arn, str) else None,
-        label if isinstance(label, str) else readable_label(raw["type"], document.get("config")),
-    )
+    raise ValueError(f'{path}: no valid "identity" object (needs {", ".join(fields)})')
+
+
+def _tag_name(config: dict[str, Any]) -> Any:
+    tags = config.get("Tags")
+    return tags.get("Name") if isinstance(tags, dict) else None
+
+
+def _first_alias(config: dict[str, Any]) -> Any:
+    aliases = config.get("Aliases")
+    return aliases[0] if isinstance(aliases, list) and aliases else None
+
+
+_LABELS: dict[str, Callable[[dict[str, Any]], Any]] = {
+    "ec2/security-group": lambda config: config.get("GroupName"),
+    "ec2/instance": _tag_name,
+    "ebs/snapshot": _tag_name,
+    "ami/image": lambda config: config.get("Name"),
+    "kms/key": _first_alias,
+}
+"""Where each type whose ids are generated keeps what people call it."""
 
 
 def readable_label(type_: str, config: Any) -> str:
@@ -100,18 +131,10 @@ def readable_label(type_: str, config: Any) -> str:
     A security group's name, the ``Name`` tag of an instance or snapshot, an AMI's name, a KMS
     key's first alias: ``acme-bastion (sg-0a1b…)`` reads better in an alert than the id alone.
     """
-    if not isinstance(config, dict):
+    find = _LABELS.get(type_)
+    if find is None or not isinstance(config, dict):
         return ""
-    tags = config.get("Tags")
-    aliases = config.get("Aliases")
-    candidates = {
-        "ec2/security-group": config.get("GroupName"),
-        "ec2/instance": tags.get("Name") if isinstance(tags, dict) else None,
-        "ebs/snapshot": tags.get("Name") if isinstance(tags, dict) else None,
-        "ami/image": config.get("Name"),
-        "kms/key": aliases[0] if isinstance(aliases, list) and aliases else None,
-    }
-    label = candidates.get(type_)
+    label = find(config)
     return label if isinstance(label, str) else ""
 
 

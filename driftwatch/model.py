@@ -40,7 +40,7 @@ class Severity(enum.IntEnum):
         return self.name.lower()
 
 
-@dataclass(frozen=True, order=True)
+@dataclass(frozen=True, order=True, slots=True)
 class ResourceId:
     """Where a resource lives and what it is called.
 
@@ -144,7 +144,7 @@ class CoverageGap:
         return f"{where}{what}: {self.api_call} failed ({self.kind}: {self.code}) {self.message}".rstrip()
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Resource:
     """One resource as collected: its identity and its canonical configuration.
 
@@ -192,7 +192,7 @@ class Snapshot:
 Against = Literal["baseline", "previous", "guardrail"]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Change:
     """One difference in one resource: a readable path with the value before and after.
 
@@ -251,7 +251,7 @@ class Acknowledgement:
         return today <= self.until
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Finding:
     """A rule's verdict about one resource, with the changes that caused it.
 

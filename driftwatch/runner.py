@@ -9,6 +9,7 @@ import secrets
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
+from types import MappingProxyType
 from typing import Any
 
 from driftwatch import lifecycle
@@ -22,7 +23,7 @@ from driftwatch.baseline import (
     parse_guardrail_file,
 )
 from driftwatch.collectors import Collection, Collector
-from driftwatch.compare import diff_configs, pinned
+from driftwatch.compare import diff_configs, pinned, share_unchanged
 from driftwatch.config import NO_APPROVERS, ApprovalSettings, Config
 from driftwatch.errors import DriftwatchError, NotifyError, StoreError
 from driftwatch.layout import (
@@ -162,7 +163,7 @@ def check(
     if previous_commit is not None:
         touched_set = set(touched)
         unchanged = {path: doc for path, doc in current.items() if path not in touched_set}
-        touched_before, previous_blobs = _files_at(repo, previous_commit, touched)
+        touched_before, previous_blobs = _files_at(repo, previous_commit, touched, current)
         previous = unchanged | touched_before
     # A baseline whose blob is the snapshot's own, or the one it had at the previous run, is that
     # document: it is not read and parsed again, and compares with it as unchanged.
@@ -257,9 +258,11 @@ def _added_by_upgrade(
     return added
 
 
-def _files_at(repo: StateRepo, commit: str, paths: Sequence[str]) -> tuple[Documents, dict[str, str]]:
+def _files_at(
+    repo: StateRepo, commit: str, paths: Sequence[str], current: Documents
+) -> tuple[Documents, dict[str, str]]:
     """The snapshot files ``paths`` as they were at ``commit``, and their blob ids; files absent
-    then are left out.
+    then are left out. What did not change since shares the ``current`` document's objects.
 
     The blob ids come from one listing of the commit's tree and the blobs are read by id: read
     as ``commit:path``, git looks each file up in its folder's tree, which at tens of thousands
@@ -271,12 +274,26 @@ def _files_at(repo: StateRepo, commit: str, paths: Sequence[str]) -> tuple[Docum
     blobs = {path: listed[path] for path in paths if path in listed}
     contents = repo.read_blobs(blobs)
     documents: Documents = {}
-    for path, data in contents.items():
+    for path in list(contents):
+        data = contents.pop(path)  # let go of each text once read: 50,000 of them weigh 80 MB
         try:
-            documents[path] = json.loads(data)
+            document = json.loads(data)
         except ValueError:  # UnicodeDecodeError included
             raise StoreError(f"{path} at commit {commit[:10]}: not valid JSON") from None
+        documents[path] = _sharing(document, current.get(path))
     return documents, blobs
+
+
+def _sharing(before: Any, now: Any) -> Any:
+    """A previous document whose identity and settings that have not changed are the current
+    document's own objects (see ``share_unchanged``)."""
+    if not isinstance(before, dict) or not isinstance(now, dict):
+        return before
+    shared = share_unchanged(before, now)
+    config, current_config = shared.get("config"), now.get("config")
+    if isinstance(config, dict) and isinstance(current_config, dict) and config is not current_config:
+        shared["config"] = share_unchanged(config, current_config)
+    return shared
 
 
 def _last_comparison(repo: StateRepo) -> tuple[str, str | None]:
@@ -293,7 +310,8 @@ def _last_comparison(repo: StateRepo) -> tuple[str, str | None]:
 def _states(
     current: Documents, previous: Documents, baselines: Baselines, unreadable: dict[str, dict[str, str]]
 ) -> dict[str, ResourceState]:
-    approved_files = {approved.path: approved for approved in baselines.values()}
+    # Every resource goes through here on every check: an unchanged one must cost a few lookups.
+    approved_files = {SNAPSHOTS + a.path.removeprefix(BASELINES): a for a in baselines.values()}
     identities: dict[str, ResourceId] = {}
     keys: dict[str, str] = {}
     now: dict[str, dict[str, Any]] = {}
@@ -304,17 +322,18 @@ def _states(
                 before[keys[path]] = now[keys[path]]  # unchanged: the same document as now
                 continue
             config = document.get("config", {})
-            approved = approved_files.get(BASELINES + path.removeprefix(SNAPSHOTS))
+            approved = approved_files.get(path)  # by its snapshot path
             # A baseline that is this very document was read with the same identity.
             if approved is not None and approved.config is config:
                 identity = approved.identity
             else:
                 identity = identity_from_document(document, path)
-            identities.setdefault(identity.key, identity)
-            keys.setdefault(path, identity.key)
-            target[identity.key] = config
+            key = identity.key
+            identities.setdefault(key, identity)
+            keys.setdefault(path, key)
+            target[key] = config
     states: dict[str, ResourceState] = {}
-    for key in sorted(set(now) | set(baselines)):
+    for key in sorted(now.keys() | baselines.keys()):
         identity = identities[key] if key in identities else baselines[key].identity
         cur, prev = now.get(key), before.get(key)
         approved = baselines.get(key)
@@ -323,7 +342,8 @@ def _states(
         base_changes: tuple[Change, ...] = ()
         if approved is not None and approved.config is prev and not approved.partial:
             # The baseline is the previous document: the same changes, against the baseline.
-            base_changes = tuple(replace(c, against="baseline") for c in previous_changes)
+            if previous_changes:
+                base_changes = tuple(replace(c, against="baseline") for c in previous_changes)
         elif approved is not None:
             # A full baseline is compared whole, so that a setting added since shows; a partial
             # one only on the keys it pins.
@@ -334,11 +354,15 @@ def _states(
             cur,
             base,
             prev,
-            unreadable.get(key, {}),
+            unreadable.get(key, _ALL_READ),
             base_changes,
             previous_changes,
         )
     return states
+
+
+_ALL_READ: Mapping[str, str] = MappingProxyType({})
+"""The unreadable fields of a resource that had none (shared: states never change them)."""
 
 
 def notify_one(notification: Notification, notifier: Notifier) -> str | None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from deepdiff import DeepDiff
 
 from driftwatch.collectors.aws.ec2 import canonical_rules
-from driftwatch.compare import diff_configs, format_path, pinned
+from driftwatch.compare import diff_configs, format_path, pinned, share_unchanged
 from driftwatch.model import ResourceId
 
 BUCKET = ResourceId("aws", "111122223333", "global", "s3/bucket", "example-logs", "arn:aws:s3:::example-logs")
@@ -163,3 +163,22 @@ def test_a_partial_baseline_pins_only_its_keys() -> None:
         BUCKET, {"Logging": {"TargetBucket": "l"}}, pinned({"Name": "x"}, {"Logging": {}}), "baseline"
     )
     assert (gone.path, gone.after) == ("Logging", None)
+
+
+def test_unchanged_values_are_shared_and_the_same_changes_are_found() -> None:
+    before = {"Tags": {"team": "a"}, "Size": 1, "Public": True, "Rate": 0.0, "Name": "x", "Gone": [1]}
+    after = {"Tags": {"team": "a"}, "Size": 1.0, "Public": 1, "Rate": -0.0, "Name": "y", "New": 2}
+    shared = share_unchanged(before, after)
+    assert shared is not before and shared == before  # a new mapping of the same values
+    assert shared["Tags"] is after["Tags"]
+    # Equal in Python, not in JSON: 1 and 1.0, True and 1, 0.0 and -0.0 stay apart.
+    assert [shared[k] is before[k] for k in ("Size", "Public", "Rate", "Name", "Gone")] == [True] * 5
+    changes = diff_configs(BUCKET, shared, after, "previous")
+    assert changes == diff_configs(BUCKET, before, after, "previous")
+    assert [c.path for c in changes] == ["Gone", "Name", "New", "Public", "Rate", "Size"]
+
+
+def test_a_nan_is_never_shared_yet_compares_as_unchanged() -> None:
+    before, after = {"Ratio": float("nan")}, {"Ratio": float("nan")}
+    assert share_unchanged(before, after)["Ratio"] is before["Ratio"]
+    assert diff_configs(BUCKET, before, after, "previous") == ()

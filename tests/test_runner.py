@@ -5,11 +5,15 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pytest
+
+from driftwatch import runner
 from driftwatch.approve import approve
 from driftwatch.collectors import Collection
 from driftwatch.config import Config, load_config
 from driftwatch.defaults import initial_files
 from driftwatch.model import Change, Resource, ResourceId, RunReport, Scope
+from driftwatch.rules import ResourceState
 from driftwatch.runner import check, run_once
 from driftwatch.store import StateRepo, init_repo
 from tests.conftest import write_config
@@ -102,3 +106,19 @@ def test_a_deleted_resource_whose_baseline_is_its_previous_version_is_reported_d
         None,
         "baseline",
     )
+
+
+def test_the_previous_version_of_a_changed_resource_shares_what_did_not_change(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config, _repo, things = setup(tmp_path)
+    seen: list[dict[str, ResourceState]] = []
+    real = runner._states
+    monkeypatch.setattr(runner, "_states", lambda *args: seen.append(real(*args)) or seen[-1])
+    things.configs["t1"] = {"Size": 7, "Tags": {"team": "a"}}
+    report = run_once(config, things, []).report
+    state = seen[0][thing("t1").key]
+    assert state.previous == {"Size": 1, "Tags": {"team": "a"}}  # as read back from git
+    assert state.previous is not None and state.current is not None
+    assert state.previous["Tags"] is state.current["Tags"]
+    assert drift(report) == {"t1": (True, (Change(thing("t1"), "Size", 1, 7, "baseline"),))}

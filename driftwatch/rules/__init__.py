@@ -24,7 +24,7 @@ class RuleSettings:
         return Severity.parse(str(self.params[name]))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ResourceState:
     """One resource as the rules see it: now, as approved, as at the previous run, and the diffs."""
 

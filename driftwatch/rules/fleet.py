@@ -116,11 +116,13 @@ def group_fleet_changes(
             continue
         elif len(found) / len(kind) >= share:
             qualifies = True
-        else:
-            # A catalogued provider change can only reach the resources that had its old value.
+        elif _explained(catalogue, [states[k] for k in found]):
+            # A catalogued provider change can only reach the resources that had its old value
+            # (counted only for such a change: it reads every resource of the type).
             unchanged = sum(1 for s in kind if s.identity.key not in found and _holds(s, signature))
-            reach = len(found) / (len(found) + unchanged)
-            qualifies = reach >= share and _explained(catalogue, [states[k] for k in found])
+            qualifies = len(found) / (len(found) + unchanged) >= share
+        else:
+            qualifies = False
         if qualifies:
             groups.setdefault((*signature[:2], frozenset(found)), []).append(signature)
     result = list(findings)
