@@ -130,10 +130,10 @@ def run_scenario(
         with repo.lock():  # the lock and the recovery it runs are part of every real run
             return repo.record(snapshot, *AUTHOR)
 
-    with settled_heap():  # as the runner stores and compares
+    with settled_heap():  # as the runner stores, compares and reports
         recorded = timed("store", store)
         report = timed("compare_rules", lambda: check(repo, recorded, snapshot))
-    timed("notify", lambda: notifier.notify(Notification.from_report(report)))
+        timed("notify", lambda: notifier.notify(Notification.from_report(report)))
     pipeline = sum(times[s] for s in STAGES if s != "collect")
     refs = {
         "git_cli": reference.commit({p: d for p, d in recorded.documents.items()}),

@@ -109,16 +109,24 @@ def collect_and_record(
     return snapshot, recorded
 
 
+_settled = 0  # how many settled_heap blocks are open
+
+
 @contextlib.contextmanager
 def settled_heap() -> Iterator[None]:
     """Keep Python's cycle collector off what is already allocated (the snapshot just read) while
-    it is stored and compared: at tens of thousands of resources, walking them again on each full
-    collection costs more than the work. Everything is handed back to the collector afterwards."""
+    it is stored, compared and reported: at tens of thousands of resources, walking them again on
+    each full collection costs more than the work. Everything is handed back to the collector
+    when the outermost block ends (each block also settles what was allocated before it)."""
+    global _settled
     gc.freeze()
+    _settled += 1
     try:
         yield
     finally:
-        gc.unfreeze()
+        _settled -= 1
+        if not _settled:
+            gc.unfreeze()
 
 
 def pull(config: Config, repo: StateRepo) -> Synced:
@@ -409,7 +417,7 @@ def run_once(
     author = (config.state.author_name, config.state.author_email)
     sending = keyed(notifiers)
     missing = dict(unavailable or {})
-    with repo.lock():
+    with repo.lock(), settled_heap():  # reporting too: see settled_heap
         pulled = pull(config, repo)
         before = lifecycle.load_state(repo)  # after the pull: the state as the remote has it
         now = datetime.now(UTC)

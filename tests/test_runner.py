@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from pathlib import Path
 from typing import Any
 
@@ -122,3 +123,13 @@ def test_the_previous_version_of_a_changed_resource_shares_what_did_not_change(
     assert state.previous is not None and state.current is not None
     assert state.previous["Tags"] is state.current["Tags"]
     assert drift(report) == {"t1": (True, (Change(thing("t1"), "Size", 1, 7, "baseline"),))}
+
+
+def test_the_heap_stays_settled_until_the_outermost_block_ends() -> None:
+    with runner.settled_heap():
+        held = [object() for _ in range(10)]
+        with runner.settled_heap():  # storing inside a run
+            pass
+        assert gc.get_freeze_count() > 0  # the run's report is still out of the collector's reach
+    assert gc.get_freeze_count() == 0
+    assert held
