@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 
 import git
@@ -496,3 +497,22 @@ def test_a_history_with_merges_is_read_in_one_log_of_every_file(repo: StateRepo)
 
     assert log == repo.file_changes([SNAP, BASE])
     assert {start, side_snap, side_base, main_snap, merge} <= {info.sha for info, _ in log}
+
+
+def test_observations_are_written_outside_git_with_dates_as_iso_text(repo: StateRepo) -> None:
+    used = datetime(2026, 11, 30, 8, 15, 1, 250000, tzinfo=UTC)
+    plain = Resource(bucket("logs").identity, {"Name": "logs"}, observations={"LastUsed": used})
+    counted = {"LastUsed": used, "Uses": Decimal("3")}
+    odd = Resource(bucket("web").identity, {"Name": "web"}, observations=counted)
+    with repo.lock():
+        repo.record(snapshot(plain), *AUTHOR)
+    assert json.loads((repo.path / ".driftwatch/observations.json").read_text()) == {
+        "arn:aws:s3:::logs": {"LastUsed": "2026-11-30T08:15:01.250000+00:00"}
+    }
+    with repo.lock():  # a value orjson cannot write (a Decimal) takes the slower way, same text
+        repo.record(snapshot(plain, odd, when=DAY_1 + timedelta(minutes=5)), *AUTHOR)
+    assert json.loads((repo.path / ".driftwatch/observations.json").read_text()) == {
+        "arn:aws:s3:::logs": {"LastUsed": "2026-11-30T08:15:01.250000+00:00"},
+        "arn:aws:s3:::web": {"LastUsed": "2026-11-30T08:15:01.250000+00:00", "Uses": 3},
+    }
+    assert "LastUsed" not in (repo.path / WEB).read_text()

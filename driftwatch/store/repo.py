@@ -17,7 +17,7 @@ import git
 import orjson
 
 from driftwatch.errors import LockedError, StoreError
-from driftwatch.jsontext import compact_bytes, untracked_bytes
+from driftwatch.jsontext import untracked_bytes
 from driftwatch.layout import (
     ALERT_STATE,
     LAST_VERIFIED,
@@ -271,8 +271,7 @@ class StateRepo(RemoteSync, Committer, HistoryLog):
                 commit = self.head()
         if commit is not None or not trusted:
             self._save_index(index)
-        observed = {r.identity.key: jsonable(r.observations) for r in snapshot.resources if r.observations}
-        self._write(OBSERVATIONS, untracked_bytes(observed))
+        self._write(OBSERVATIONS, _observations_bytes(snapshot.resources))
         latest = [commit] if commit is not None else self.snapshot_commits(1)
         self._write(
             f"{PRIVATE_DIR}/last-run.json",
@@ -317,8 +316,8 @@ class StateRepo(RemoteSync, Committer, HistoryLog):
 
     def _save_index(self, index: Mapping[str, tuple[str, str]]) -> None:
         tree = self._snapshots_tree()
-        if tree is not None:
-            self._write(DIGESTS, compact_bytes({"format": DIGESTS_FORMAT, "tree": tree, "documents": index}))
+        if tree is not None:  # unsorted: only driftwatch reads it, and sorting 50,000 paths shows
+            self._write(DIGESTS, orjson.dumps({"format": DIGESTS_FORMAT, "tree": tree, "documents": index}))
 
     def _snapshots_tree(self) -> str | None:
         """The id of ``snapshots/`` in HEAD's tree, or None."""
@@ -335,6 +334,16 @@ class StateRepo(RemoteSync, Committer, HistoryLog):
 
 AlsoRecord = Callable[[Recorded], tuple[Mapping[str, str], str]]
 """Given what a run records, driftwatch's own files to commit with it and a commit message paragraph."""
+
+
+def _observations_bytes(resources: tuple[Resource, ...]) -> bytes:
+    """What the run observed, by resource key (untracked). orjson writes dates as ``isoformat``
+    does; only a value it cannot write (a Decimal, bytes) needs ``jsonable`` first."""
+    observed = {r.identity.key: r.observations for r in resources if r.observations}
+    try:
+        return orjson.dumps(observed, option=orjson.OPT_INDENT_2 | orjson.OPT_APPEND_NEWLINE)
+    except TypeError:  # orjson's JSONEncodeError included
+        return untracked_bytes({key: jsonable(value) for key, value in observed.items()})
 
 
 def _document_digest(identity: Mapping[str, Any], config_digest: str) -> str:
