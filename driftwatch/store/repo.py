@@ -230,8 +230,8 @@ class StateRepo(RemoteSync, Committer, HistoryLog):
         # Each written file goes to git at once: git packs it while the next one is written.
         with self.streamed_commit() as staged:
 
-            def put(path: str, text: str, new: bool = False) -> bool:
-                data = text.encode()
+            def put(path: str, content: str | bytes, new: bool = False) -> bool:
+                data = content.encode() if isinstance(content, str) else content
                 if not self._write(path, data, new):
                     return False
                 staged.add(path, data)
@@ -240,10 +240,10 @@ class StateRepo(RemoteSync, Committer, HistoryLog):
 
             new_paths = set(added)
             for path in sorted(added + changed):  # alike neighbours in a folder: git deltifies them faster
-                text = file_text(documents[path])
-                index[path] = (index[path][0], blob_id(text.encode()))
+                data = file_text(documents[path]).encode()
+                index[path] = (index[path][0], blob_id(data))
                 # A stored file saying this already (a stale digest) is no change after all.
-                if not put(path, text, new=path in new_paths):
+                if not put(path, data, new=path in new_paths):
                     (added if path in new_paths else changed).remove(path)
             for path in removed:
                 (self.path / path).unlink()
